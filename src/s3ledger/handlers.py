@@ -1,0 +1,196 @@
+"""Lambda entry points: S3 → SQS → Lambda, S3 → Lambda, S3 → EventBridge → Lambda.
+
+Thin on purpose: parse the envelope into events, hand each to the configured writer, report.
+Settings are read once, at the first invocation of the execution environment (cold start).
+
+=====================================  ================================================
+entry point (``Handler`` in the SAM)   on a failed record
+=====================================  ================================================
+``s3ledger.handlers.sqs_handler``      reported in ``batchItemFailures``; the rest of
+                                       the batch is kept; SQS redelivers, then DLQ
+``s3ledger.handlers.s3_handler``       every event is tried, then the invocation
+                                       raises so Lambda's async retries take over
+``s3ledger.handlers.eventbridge_handler``  the invocation raises (one event per call)
+=====================================  ================================================
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from botocore.config import Config
+
+from s3ledger.config import Settings
+from s3ledger.errors import PoisonError, S3LedgerError
+from s3ledger.events import (
+    ParsedMessage,
+    parse_eventbridge_event,
+    parse_s3_event,
+    parse_sqs_body,
+)
+from s3ledger.writers import InvocationContext, MetricsSink, Outcome, make_writer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = [
+    "Pipeline",
+    "PowertoolsMetrics",
+    "default_dynamodb_client",
+    "eventbridge_handler",
+    "s3_handler",
+    "sqs_handler",
+]
+
+logger = Logger(service="s3ledger")
+metrics = Metrics(namespace="s3ledger", service="s3ledger")
+
+_OUTCOME_METRIC = {
+    Outcome.APPLIED: "EventsApplied",
+    Outcome.DUPLICATE: "DuplicatesSkipped",
+    Outcome.STALE: "StaleEvents",
+}
+
+
+class PowertoolsMetrics:
+    """Counts go to Powertools Metrics, flushed as EMF at the end of each invocation."""
+
+    def count(self, name: str, value: int = 1) -> None:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def default_dynamodb_client() -> DynamoDBClient:
+    """A client with botocore's ``standard`` retries (throttling, 5xx, connection errors).
+
+    The endpoint comes from boto3's own variables (``AWS_ENDPOINT_URL_DYNAMODB``), so the same
+    code talks to AWS or to the local workbench.
+    """
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=3,
+        read_timeout=10,
+        tcp_keepalive=True,
+    )
+    return boto3.client("dynamodb", config=config)
+
+
+class Pipeline:
+    """One execution environment's handler state: settings, a client, a writer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: DynamoDBClient | None = None,
+        metrics_sink: MetricsSink | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics: MetricsSink = metrics_sink or PowertoolsMetrics()
+        self.client = client or default_dynamodb_client()
+        self.writer = make_writer(self.client, settings, self.metrics)
+
+    def write(self, parsed: ParsedMessage, context: InvocationContext) -> Counter[str]:
+        """Write every event of one message; raise on the first that fails."""
+        tally: Counter[str] = Counter()
+        for what in parsed.ignored:
+            logger.info("notification ignored", extra={"notification": what})
+            tally["ignored"] += 1
+        for event in parsed.events:
+            outcome = self.writer.write(event, context)
+            self.metrics.count(_OUTCOME_METRIC[outcome])
+            tally[outcome.value] += 1
+        return tally
+
+    def _record_failed(self, exc: Exception, **where: str) -> None:
+        self.metrics.count("RecordsFailed")
+        fields = {"error": type(exc).__name__, "reason": str(exc), **where}
+        if isinstance(exc, PoisonError):
+            logger.error("record can never succeed", extra=fields)
+        elif isinstance(exc, S3LedgerError):
+            logger.warning("record failed, will be retried", extra=fields)
+        else:
+            logger.exception("record failed unexpectedly", extra=fields)
+
+    def handle_sqs(self, event: Mapping[str, Any], context: InvocationContext) -> dict[str, Any]:
+        """S3 → SQS → Lambda: partial batch response, one entry per failed message."""
+
+        def record_handler(record: SQSRecord) -> None:
+            try:
+                self.write(parse_sqs_body(record.body), context)
+            except Exception as exc:
+                self._record_failed(exc, message_id=record.message_id)
+                raise
+
+        # All records failing is reported like any other partial failure (every message comes
+        # back) rather than raised, so the response always says which messages failed.
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        response = process_partial_response(
+            event=dict(event),
+            record_handler=record_handler,
+            processor=processor,
+            context=context,  # type: ignore[arg-type]
+        )
+        return dict(response)
+
+    def handle_s3(self, event: Mapping[str, Any], context: InvocationContext) -> dict[str, Any]:
+        """S3 → Lambda (asynchronous): try every event, then fail the invocation if one failed."""
+        parsed = parse_s3_event(event)
+        tally: Counter[str] = Counter({"ignored": len(parsed.ignored)})
+        failures: list[Exception] = []
+        for single in parsed.events:
+            try:
+                tally.update(self.write(ParsedMessage(events=(single,)), context))
+            except Exception as exc:
+                self._record_failed(exc, event_id=single.event_id)
+                failures.append(exc)
+        if failures:
+            raise failures[0]
+        return dict(tally)
+
+    def handle_eventbridge(
+        self, event: Mapping[str, Any], context: InvocationContext
+    ) -> dict[str, Any]:
+        """S3 → EventBridge → Lambda: one event per invocation."""
+        try:
+            return dict(self.write(parse_eventbridge_event(event), context))
+        except Exception as exc:
+            self._record_failed(exc, eventbridge_id=str(event.get("id")))
+            raise
+
+
+_pipeline: Pipeline | None = None
+
+
+def _cold_start_pipeline() -> Pipeline:
+    global _pipeline  # noqa: PLW0603 -- one pipeline per execution environment, built on first use
+    if _pipeline is None:
+        _pipeline = Pipeline(Settings.from_env())
+    return _pipeline
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def sqs_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _cold_start_pipeline().handle_sqs(event, context)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _cold_start_pipeline().handle_s3(event, context)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def eventbridge_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _cold_start_pipeline().handle_eventbridge(event, context)

@@ -1,0 +1,52 @@
+"""Four interchangeable write modes behind one protocol (``Writer``).
+
+``make_writer`` imports only the chosen mode's module, so the default ``inbox`` handler never pays
+for importing Powertools idempotency at cold start.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from s3ledger.config import Mode, Settings
+from s3ledger.writers.base import (
+    CountingMetrics,
+    InvocationContext,
+    MetricsSink,
+    NullMetrics,
+    Outcome,
+    Writer,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = [
+    "CountingMetrics",
+    "InvocationContext",
+    "MetricsSink",
+    "NullMetrics",
+    "Outcome",
+    "Writer",
+    "make_writer",
+]
+
+_IMPLEMENTATIONS: dict[Mode, tuple[str, str]] = {
+    "naive": ("s3ledger.writers.naive", "NaiveWriter"),
+    "transact": ("s3ledger.writers.transact", "TransactWriter"),
+    "powertools": ("s3ledger.writers.powertools", "PowertoolsWriter"),
+    "inbox": ("s3ledger.writers.inbox", "InboxWriter"),
+}
+
+
+def make_writer(
+    client: DynamoDBClient,
+    settings: Settings,
+    metrics: MetricsSink | None = None,
+    mode: Mode | None = None,
+) -> Writer:
+    """The writer for ``mode`` (default: the settings' mode)."""
+    module, name = _IMPLEMENTATIONS[mode or settings.mode]
+    writer: Writer = getattr(import_module(module), name)(client, settings, metrics)
+    return writer

@@ -1,0 +1,133 @@
+"""``inbox`` (the default): one transaction per event, no separate idempotency store.
+
+The audit log is the inbox: its conditional Put both records the event and detects a duplicate,
+and the ledger's ordering guard keeps the newest state. One request per fresh event, one per
+duplicate, and exactly once across both tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from s3ledger import ledger
+from s3ledger.config import Settings
+from s3ledger.errors import AmbiguousWriteError, RejectedWriteError
+from s3ledger.events import ObjectEvent
+from s3ledger.writers.base import InvocationContext, MetricsSink, NullMetrics, Outcome
+from s3ledger.writers.dynamo import (
+    CONDITIONAL_CHECK_FAILED,
+    TRANSACTION_CANCELED,
+    cancellation_codes,
+    classify,
+    error_code,
+    with_retries,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = ["InboxWriter"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class _Token:
+    """The transaction's ClientRequestToken across this event's attempts.
+
+    Kept only after an ambiguous failure: DynamoDB then answers a retry of a transaction that did
+    commit with success, instead of running it again. After a definite failure the next attempt
+    gets a fresh token, since a token is bound to its first request.
+    """
+
+    def __init__(self) -> None:
+        self.value = ""
+        self.keep = False
+
+    def next(self) -> str:
+        if not self.keep:
+            self.value = str(uuid.uuid4())
+        self.keep = False
+        return self.value
+
+
+class InboxWriter:
+    mode = "inbox"
+
+    def __init__(
+        self, client: DynamoDBClient, settings: Settings, metrics: MetricsSink | None = None
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._metrics = metrics or NullMetrics()
+
+    def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        request_id = context.aws_request_id
+        actions = ledger.inbox_actions(
+            event,
+            ledger_table=self._settings.ledger_table,
+            audit_table=self._settings.audit_table,
+            request_id=request_id,
+            processed_at=_now(),
+        )
+        token = _Token()
+
+        def attempt() -> Outcome:
+            try:
+                self._client.transact_write_items(
+                    TransactItems=actions,  # type: ignore[arg-type]
+                    ClientRequestToken=token.next(),
+                )
+            except ClientError as exc:
+                if error_code(exc) == TRANSACTION_CANCELED:
+                    return self._read_cancellation(exc, event, request_id)
+                raise classify(exc, event.event_id) from exc
+            except BotoCoreError as exc:
+                error = classify(exc, event.event_id)
+                token.keep = isinstance(error, AmbiguousWriteError)
+                raise error from exc
+            return Outcome.APPLIED
+
+        return with_retries(
+            attempt,
+            policy=self._settings.retry,
+            context=context,
+            metrics=self._metrics,
+            what=event.event_id,
+        )
+
+    def _read_cancellation(self, exc: ClientError, event: ObjectEvent, request_id: str) -> Outcome:
+        codes = cancellation_codes(exc)
+        if len(codes) != 2:
+            raise RejectedWriteError(f"{event.event_id}: unexpected cancellation reasons {codes}")
+        if codes[ledger.AUDIT_POSITION] == CONDITIONAL_CHECK_FAILED:
+            # Recorded before: a duplicate delivery, or our own attempt whose answer was lost.
+            return Outcome.DUPLICATE
+        if codes[ledger.LEDGER_POSITION] == CONDITIONAL_CHECK_FAILED and codes[0] is None:
+            return self._supersede(event, request_id)
+        raise classify(exc, event.event_id) from exc
+
+    def _supersede(self, event: ObjectEvent, request_id: str) -> Outcome:
+        """Record a stale event in the audit log only; the ledger keeps its newer state."""
+        put = ledger.audit_put(
+            event,
+            self._settings.audit_table,
+            outcome=ledger.SUPERSEDED,
+            request_id=request_id,
+            processed_at=_now(),
+            only_if_new=True,
+        )
+        try:
+            self._client.put_item(**put)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return Outcome.DUPLICATE  # superseded and recorded by an earlier delivery
+            raise classify(exc, event.event_id) from exc
+        except BotoCoreError as exc:
+            raise classify(exc, event.event_id) from exc
+        return Outcome.STALE
