@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -46,6 +47,8 @@ SEQUENCER_WIDTH = 32
 # never interleave; they never meet anyway, since one key's events all come from one source.
 _UNSEQUENCED = "~"
 
+_HEX = frozenset(string.hexdigits)
+
 EnvelopeKind = Literal["s3", "sqs", "eventbridge"]
 
 _EVENTBRIDGE_TYPES = {"Object Created": "ObjectCreated", "Object Deleted": "ObjectRemoved"}
@@ -71,10 +74,8 @@ def pad_sequencer(sequencer: str) -> str:
         raise SequencerError(
             f"sequencer must be 1 to {SEQUENCER_WIDTH} hex digits, got {len(sequencer)}"
         )
-    try:
-        int(sequencer, 16)
-    except ValueError:
-        raise SequencerError(f"sequencer is not hexadecimal: {sequencer!r}") from None
+    if not _HEX.issuperset(sequencer):
+        raise SequencerError(f"sequencer is not hexadecimal: {sequencer!r}")
     return sequencer.upper().rjust(SEQUENCER_WIDTH, "0")
 
 

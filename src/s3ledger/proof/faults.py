@@ -70,6 +70,7 @@ class _Rule:
     status: int = 400
     cancellation_reasons: list[str] | None = None
     lose_response: bool = False
+    matching: bytes | None = None
 
 
 @dataclass
@@ -98,25 +99,49 @@ class DynamoDBFaults:
         times: int = 1,
         status: int = 400,
         cancellation_reasons: list[str] | None = None,
+        matching: str | None = None,
     ) -> None:
-        """Answer the next ``times`` requests of ``operation`` with error ``code``, unsent."""
-        with self._lock:
-            self._rules.append(_Rule(operation, times, code, status, cancellation_reasons))
+        """Answer the next ``times`` requests of ``operation`` with error ``code``, unsent.
 
-    def lose_response(self, operation: str, *, times: int = 1) -> None:
+        With ``matching``, only requests whose JSON body contains that text count.
+        """
+        with self._lock:
+            self._rules.append(
+                _Rule(
+                    operation,
+                    times,
+                    code,
+                    status,
+                    cancellation_reasons,
+                    matching=None if matching is None else matching.encode(),
+                )
+            )
+
+    def lose_response(self, operation: str, *, times: int = 1, matching: str | None = None) -> None:
         """Send the next ``times`` requests of ``operation``, then raise ``ReadTimeoutError``."""
         with self._lock:
-            self._rules.append(_Rule(operation, times, lose_response=True))
+            self._rules.append(
+                _Rule(
+                    operation,
+                    times,
+                    lose_response=True,
+                    matching=None if matching is None else matching.encode(),
+                )
+            )
 
     def crash_after(self, calls: int) -> None:
         """Raise ``SimulatedCrash`` once the client has completed ``calls`` more calls."""
         with self._lock:
             self._crash_after = len(self.calls) + calls
 
-    def _take(self, operation: str) -> _Rule | None:
+    def _take(self, operation: str, body: bytes) -> _Rule | None:
         with self._lock:
             for rule in self._rules:
-                if rule.operation == operation and rule.remaining > 0:
+                if (
+                    rule.operation == operation
+                    and rule.remaining > 0
+                    and (rule.matching is None or rule.matching in body)
+                ):
                     rule.remaining -= 1
                     kind = "lost-response" if rule.lose_response else rule.code
                     self.injected[kind] = self.injected.get(kind, 0) + 1
@@ -127,7 +152,8 @@ class DynamoDBFaults:
         self, request: AWSPreparedRequest, event_name: str, **_: Any
     ) -> AWSResponse | None:
         operation = event_name.rsplit(".", 1)[-1]
-        rule = self._take(operation)
+        body = request.body if isinstance(request.body, bytes) else str(request.body).encode()
+        rule = self._take(operation, body)
         if rule is None:
             return None
         if rule.lose_response:

@@ -1,0 +1,94 @@
+"""Shared fixtures: one DynamoDB Local per test session, fresh tables per test.
+
+A test that uses ``dynamodb_local`` (directly or through another fixture) is marked
+``dynamodb`` automatically, so ``pytest -m "not dynamodb"`` runs without Java.
+If DynamoDB Local is not installed, those tests FAIL (they do not skip) with the command
+that installs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from s3ledger.local.dynamodb_local import (
+    DUMMY_ACCESS_KEY_ID,
+    DUMMY_SECRET_ACCESS_KEY,
+    REGION,
+    DynamoDBLocal,
+)
+from s3ledger.local.dynamodb_local import (
+    dynamodb_client as make_dynamodb_client,
+)
+from s3ledger.local.errors import WorkbenchError
+from tests.support.tables import TableNames, create_tables, delete_tables
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs DynamoDB Local with the ``dynamodb`` marker."""
+    for item in items:
+        if "dynamodb_local" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.dynamodb)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal]:
+    """One in-memory DynamoDB Local on a free 127.0.0.1 port for the whole session."""
+    server = DynamoDBLocal()
+    failure: str | None = None
+    try:
+        server.start()
+    except WorkbenchError as error:
+        failure = f"DynamoDB Local could not start: {error}"
+    if failure is not None:  # failed outside the except block: one message, no chained trace
+        pytest.fail(failure, pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(dynamodb_local: DynamoDBLocal) -> str:
+    """``http://127.0.0.1:<port>`` of the session's DynamoDB Local."""
+    return dynamodb_local.endpoint_url
+
+
+@pytest.fixture(scope="session")
+def dynamodb_client(dynamodb_endpoint: str) -> DynamoDBClient:
+    """A DynamoDB client (dummy credentials, us-east-1) for the session's DynamoDB Local."""
+    return make_dynamodb_client(dynamodb_endpoint)
+
+
+@pytest.fixture(scope="session")
+def streams_client(dynamodb_endpoint: str) -> Any:
+    """A ``dynamodbstreams`` client on the same endpoint (untyped: no stubs installed)."""
+    return boto3.client(
+        "dynamodbstreams",
+        endpoint_url=dynamodb_endpoint,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=2,
+            read_timeout=10,
+        ),
+    )
+
+
+@pytest.fixture
+def fresh_tables(dynamodb_client: DynamoDBClient) -> Iterator[TableNames]:
+    """Ledger, audit and idempotency tables that exist for this test only."""
+    names = create_tables(dynamodb_client)
+    try:
+        yield names
+    finally:
+        delete_tables(dynamodb_client, names)

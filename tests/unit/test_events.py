@@ -1,0 +1,237 @@
+"""Parsing envelopes into ObjectEvent: keys, identity, ordering, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import pytest
+
+from s3ledger.errors import MalformedRecordError, SequencerError
+from s3ledger.events import (
+    ObjectEvent,
+    compare_sequencers,
+    detect_envelope,
+    pad_sequencer,
+    parse_eventbridge_event,
+    parse_s3_event,
+    parse_s3_record,
+    parse_sqs_body,
+)
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def parse_one(record: dict[str, Any]) -> ObjectEvent:
+    event = parse_s3_record(record)
+    assert event is not None
+    return event
+
+
+def s3_record(
+    key: str, *, sequencer: str | None = "0055AED6DCD90281E5", **extra: Any
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {"key": key, "size": 1024, "eTag": "d41d8cd98f00b204e9800998ecf8427e"}
+    if sequencer is not None:
+        obj["sequencer"] = sequencer
+    record: dict[str, Any] = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventTime": "2026-11-26T10:00:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "bucket"}, "object": obj},
+    }
+    record.update(extra)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("encoded", "decoded"),
+    [
+        ("my+file.txt", "my file.txt"),
+        ("c%2B%2B.tar.gz", "c++.tar.gz"),
+        ("100%25.csv", "100%.csv"),
+        ("caf%C3%A9/%E6%97%A5%E6%9C%AC.txt", "café/日本.txt"),
+        ("reports%2F2026%2Fq3.csv", "reports/2026/q3.csv"),  # moto encodes "/" too
+        ("a+%2B+b", "a + b"),
+    ],
+)
+def test_keys_are_decoded_form_style(encoded: str, decoded: str) -> None:
+    """S3 keys arrive URL-encoded form style and are decoded exactly once."""
+    event = parse_one(s3_record(encoded))
+    assert event is not None
+    assert event.key == decoded
+    assert event.object_id == f"bucket/{decoded}"
+
+
+def test_a_1024_byte_key_round_trips() -> None:
+    """The longest key S3 allows (1024 UTF-8 bytes) survives encoding and decoding intact."""
+    key = ("é" * 511) + "xy"
+    assert len(key.encode()) == 1024
+    event = parse_one(s3_record(quote_plus(key)))
+    assert event is not None
+    assert event.key == key
+
+
+def test_event_id_is_object_and_padded_sequencer() -> None:
+    """event_id = object_id + '#' + the sequencer left-padded to a fixed width."""
+    event = parse_one(s3_record("k", sequencer="9f"))
+    assert event is not None
+    assert event.event_id == "bucket/k#" + "0" * 30 + "9F"
+
+
+def test_a_reupload_is_a_new_event_and_a_duplicate_is_not() -> None:
+    """Two uploads of one key differ in event_id; two deliveries of one upload do not."""
+    first = parse_one(s3_record("k", sequencer="0055AED6DCD90281E5"))
+    again = parse_one(s3_record("k", sequencer="0055AED6DCD90281E5"))
+    reupload = parse_one(s3_record("k", sequencer="0055AED6DCD90281F0"))
+    assert first.event_id == again.event_id
+    assert first.event_id != reupload.event_id
+    assert first.object_id == reupload.object_id
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [("9F", "0100"), ("1", "2"), ("0055AED6DCD90281E5", "0055AED6DCD90281E6"), ("ff", "100")],
+)
+def test_sequencers_of_different_lengths_compare_after_padding(older: str, newer: str) -> None:
+    """The shorter sequencer is left-padded with zeros before a string comparison."""
+    assert compare_sequencers(older, newer) < 0
+    assert compare_sequencers(newer, older) > 0
+    assert compare_sequencers(older, older) == 0
+    assert pad_sequencer(older) < pad_sequencer(newer)
+
+
+@pytest.mark.parametrize("bad", ["", "xyz", "0x12", "1" * 33])
+def test_a_bad_sequencer_is_a_specific_error(bad: str) -> None:
+    """A sequencer that cannot be ordered is rejected with SequencerError, not mis-ordered."""
+    with pytest.raises(SequencerError):
+        pad_sequencer(bad)
+
+
+def test_without_sequencer_identity_is_a_digest_of_identifying_fields() -> None:
+    """moto sends no sequencer: the id falls back to a digest; different uploads still differ."""
+    one = parse_one(s3_record("k", sequencer=None))
+    same = parse_one(s3_record("k", sequencer=None))
+    later = parse_one(s3_record("k", sequencer=None, eventTime="2026-11-26T10:00:01.000Z"))
+    assert one.sequencer is None
+    assert one.event_id == same.event_id
+    assert one.event_id != later.event_id
+    assert one.order_key < later.order_key  # falls back to eventTime order
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (("s3", "object", "key"), "'s3.object.key'"),
+        (("s3", "bucket"), "'s3.bucket.name'"),
+        (("eventTime",), "'eventTime'"),
+        (("eventName",), "'eventName'"),
+    ],
+)
+def test_a_missing_field_is_named(path: tuple[str, ...], message: str) -> None:
+    """A record missing a field raises MalformedRecordError naming that field."""
+    record = s3_record("k")
+    node: Any = record
+    for part in path[:-1]:
+        node = node[part]
+    del node[path[-1]]
+    with pytest.raises(MalformedRecordError, match=re.escape(message)):
+        parse_s3_record(record)
+
+
+def test_a_mistyped_size_is_named() -> None:
+    record = s3_record("k")
+    record["s3"]["object"]["size"] = "big"
+    with pytest.raises(MalformedRecordError, match=r"s3\.object\.size"):
+        parse_s3_record(record)
+
+
+def test_other_event_types_are_set_aside_not_dropped_silently() -> None:
+    """Events that do not change an object (restore, tagging) are listed as ignored."""
+    parsed = parse_s3_event(
+        {"Records": [s3_record("k"), s3_record("k", eventName="ObjectTagging:Put")]}
+    )
+    assert len(parsed.events) == 1
+    assert parsed.ignored == ("ObjectTagging:Put",)
+
+
+def test_the_s3_test_event_is_recognised_and_ignored() -> None:
+    """s3:TestEvent, which S3 sends when a notification is configured, yields no event."""
+    body = (EVENTS / "sqs-test-event.json").read_text()
+    message = json.loads(body)["Records"][0]["body"]
+    parsed = parse_sqs_body(message)
+    assert parsed.events == ()
+    assert parsed.ignored == ("s3:TestEvent",)
+
+
+@pytest.mark.parametrize(
+    "body", ["not json", "[]", '{"Records": "x"}', '{"Records": [42]}', "null"]
+)
+def test_a_malformed_body_is_a_malformed_record_error(body: str) -> None:
+    with pytest.raises(MalformedRecordError):
+        parse_sqs_body(body)
+
+
+def test_a_bad_record_names_its_position() -> None:
+    """In a notification with several records, the error says which one is bad."""
+    bad = s3_record("k")
+    del bad["eventTime"]
+    with pytest.raises(MalformedRecordError, match=r"Records\[1\]"):
+        parse_s3_event({"Records": [s3_record("j"), bad]})
+
+
+def test_sns_wrapped_notification_is_unwrapped() -> None:
+    body = json.dumps(
+        {"Type": "Notification", "Message": json.dumps({"Records": [s3_record("k")]})}
+    )
+    assert len(parse_sqs_body(body).events) == 1
+
+
+def test_eventbridge_object_created_keeps_its_unencoded_key() -> None:
+    """EventBridge keys are not URL-encoded: a literal '+' stays a '+'."""
+    payload = json.loads((EVENTS / "eventbridge-object-created.json").read_text())
+    payload["detail"]["object"]["key"] = "a+b c.txt"
+    (event,) = parse_eventbridge_event(payload).events
+    assert event.key == "a+b c.txt"
+    assert event.event_name == "ObjectCreated:Put"
+    assert event.sequencer is not None
+
+
+def test_eventbridge_object_deleted_is_a_removal() -> None:
+    payload = json.loads((EVENTS / "eventbridge-object-deleted.json").read_text())
+    (event,) = parse_eventbridge_event(payload).events
+    assert event.is_removal
+    assert event.event_name.startswith("ObjectRemoved:")
+
+
+def test_eventbridge_and_s3_agree_on_identity() -> None:
+    """The same S3 event has one event_id whether it came through S3 or EventBridge."""
+    via_s3 = ObjectEvent("b", "a b+c", "ObjectCreated:Put", "t1", sequencer="0A")
+    record = s3_record("a+b%2Bc", sequencer="0a")
+    record["s3"]["bucket"]["name"] = "b"
+    parsed = parse_s3_record(record)
+    assert parsed is not None
+    assert parsed.event_id == via_s3.event_id
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("s3-put.json", "s3"),
+        ("s3-delete.json", "s3"),
+        ("sqs-s3-put.json", "sqs"),
+        ("sqs-test-event.json", "sqs"),
+        ("eventbridge-object-created.json", "eventbridge"),
+    ],
+)
+def test_envelopes_are_detected(name: str, kind: str) -> None:
+    assert detect_envelope(json.loads((EVENTS / name).read_text())) == kind
+
+
+def test_an_unknown_envelope_is_refused_clearly() -> None:
+    with pytest.raises(MalformedRecordError, match="neither"):
+        detect_envelope({"hello": "world"})
