@@ -1,0 +1,161 @@
+"""The Lambda entry points with the shared payloads of ``events/``, against DynamoDB Local."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from s3ledger.errors import MalformedRecordError
+from s3ledger.local.context import LocalContext
+from tests.support.pipeline import make_harness, s3_notification, s3_record, sqs_event, sqs_message
+from tests.support.tables import TableNames, scan_all
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def load(name: str) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return payload
+
+
+def is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_a_malformed_message_in_a_batch_of_ten_fails_alone(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    """One body is not JSON: only its messageId is reported; the other nine are applied."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    good = [sqs_message(s3_notification(s3_record(f"file-{i}.csv"))) for i in range(9)]
+    bad = sqs_message("{this is not json")
+    response = harness.pipeline.handle_sqs(sqs_event(*good[:4], bad, *good[4:]), LocalContext())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
+    assert len(scan_all(dynamodb_client, fresh_tables.audit)) == 9
+    assert len(scan_all(dynamodb_client, fresh_tables.ledger)) == 9
+    assert harness.metrics.snapshot() == {"EventsApplied": 9, "RecordsFailed": 1}
+
+
+def test_a_message_fails_if_any_of_its_records_fails(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    """A message with several records is redelivered whole if one record fails."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    harness.faults.fail(
+        "TransactWriteItems",
+        "TransactionCanceledException",
+        cancellation_reasons=["ValidationError", "None"],
+        matching="second.csv",
+    )
+    message = sqs_message(s3_notification(s3_record("first.csv"), s3_record("second.csv")))
+    response = harness.pipeline.handle_sqs(sqs_event(message), LocalContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
+
+
+def test_the_sqs_sample_batch_is_applied(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    response = harness.pipeline.handle_sqs(load("sqs-s3-put.json"), LocalContext())
+    assert response == {"batchItemFailures": []}
+    assert len(scan_all(dynamodb_client, fresh_tables.ledger)) == 2
+
+
+def test_the_s3_test_event_is_acknowledged_and_writes_nothing(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    """s3:TestEvent succeeds (so it leaves the queue) and writes nothing."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    response = harness.pipeline.handle_sqs(load("sqs-test-event.json"), LocalContext())
+    assert response == {"batchItemFailures": []}
+    assert scan_all(dynamodb_client, fresh_tables.audit) == []
+    assert harness.faults.calls == []
+
+
+def test_the_sqs_duplicate_sample_is_written_once(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    assert harness.pipeline.handle_sqs(load("sqs-duplicate.json"), LocalContext()) == {
+        "batchItemFailures": []
+    }
+    assert len(scan_all(dynamodb_client, fresh_tables.audit)) == 1
+
+
+def test_the_sqs_malformed_sample_reports_only_the_bad_message(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    payload = load("sqs-malformed.json")
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    response = harness.pipeline.handle_sqs(payload, LocalContext())
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    bad = [r["messageId"] for r in payload["Records"] if not is_json(r["body"])]
+    assert len(bad) == 1
+    assert failed == bad
+    assert len(scan_all(dynamodb_client, fresh_tables.audit)) == len(payload["Records"]) - 1
+
+
+def test_direct_s3_put_then_delete(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    """S3 → Lambda: the sample put then the sample delete leave the object 'deleted'."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    assert harness.pipeline.handle_s3(load("s3-put.json"), LocalContext())["applied"] == 1
+    assert harness.pipeline.handle_s3(load("s3-delete.json"), LocalContext())["applied"] == 1
+    (item,) = scan_all(dynamodb_client, fresh_tables.ledger)
+    assert item["status"] == {"S": "deleted"}
+    assert item["key"] == {"S": "reports/2026/q3 summary+final.csv"}
+
+
+def test_direct_s3_tries_every_record_then_fails_the_invocation(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    """A failed record fails the async invocation (Lambda retries it) after the rest is written."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    harness.faults.fail(
+        "TransactWriteItems",
+        "TransactionCanceledException",
+        cancellation_reasons=["ValidationError", "None"],
+        matching="bad.csv",
+    )
+    with pytest.raises(Exception, match="rejected"):
+        harness.pipeline.handle_s3(
+            s3_notification(s3_record("bad.csv"), s3_record("good.csv")), LocalContext()
+        )
+    assert len(scan_all(dynamodb_client, fresh_tables.audit)) == 1
+
+
+def test_eventbridge_created_then_deleted(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    """S3 → EventBridge → Lambda: both samples apply; keys are taken unencoded."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    created = load("eventbridge-object-created.json")
+    assert harness.pipeline.handle_eventbridge(created, LocalContext()) == {"applied": 1}
+    assert harness.pipeline.handle_eventbridge(created, LocalContext()) == {"duplicate": 1}
+    deleted = load("eventbridge-object-deleted.json")
+    assert harness.pipeline.handle_eventbridge(deleted, LocalContext()) == {"applied": 1}
+    (item,) = scan_all(dynamodb_client, fresh_tables.ledger)
+    assert item["key"]["S"] == created["detail"]["object"]["key"]
+    assert item["status"] == {"S": "deleted"}
+
+
+def test_a_malformed_eventbridge_event_names_the_missing_field(
+    dynamodb_endpoint: str, fresh_tables: TableNames
+) -> None:
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    broken = load("eventbridge-object-created.json")
+    del broken["detail"]["object"]["key"]
+    with pytest.raises(MalformedRecordError, match=r"detail\.object\.key"):
+        harness.pipeline.handle_eventbridge(broken, LocalContext())

@@ -1,0 +1,120 @@
+"""Building handler pipelines and S3/SQS payloads for tests against DynamoDB Local."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from s3ledger.config import Mode, RetryPolicy, Settings
+from s3ledger.handlers import Pipeline
+from s3ledger.local.dynamodb_local import dynamodb_client
+from s3ledger.proof.faults import DynamoDBFaults
+from s3ledger.writers import CountingMetrics
+from tests.support.tables import TableNames
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = [
+    "FAST_RETRY",
+    "Harness",
+    "make_harness",
+    "s3_notification",
+    "s3_record",
+    "sqs_event",
+    "sqs_message",
+]
+
+# Same number of attempts as production, with millisecond pauses so tests stay fast.
+FAST_RETRY = RetryPolicy(base_delay=0.002, max_delay=0.01)
+
+
+@dataclass
+class Harness:
+    """One execution environment: its own client (with fault hooks), pipeline and metrics."""
+
+    pipeline: Pipeline
+    client: DynamoDBClient
+    faults: DynamoDBFaults
+    metrics: CountingMetrics
+
+
+def make_harness(
+    endpoint: str, tables: TableNames, mode: Mode = "inbox", **settings: Any
+) -> Harness:
+    client = dynamodb_client(endpoint)
+    faults = DynamoDBFaults(client)
+    metrics = CountingMetrics()
+    config = Settings(
+        mode=mode,
+        ledger_table=tables.ledger,
+        audit_table=tables.audit,
+        idempotency_table=tables.idempotency,
+        retry=settings.pop("retry", FAST_RETRY),
+        **settings,
+    )
+    return Harness(Pipeline(config, client, metrics), client, faults, metrics)
+
+
+def s3_record(
+    key: str,
+    sequencer: str | None = "0055AED6DCD90281E5",
+    *,
+    event_name: str = "ObjectCreated:Put",
+    bucket: str = "bucket",
+    size: int = 1024,
+    event_time: str = "2026-11-26T10:00:00.000Z",
+) -> dict[str, Any]:
+    """One S3 notification record (event version 2.1), key already URL-encoded."""
+    obj: dict[str, Any] = {"key": key}
+    if not event_name.startswith("ObjectRemoved"):
+        obj.update(size=size, eTag=uuid.uuid5(uuid.NAMESPACE_URL, key + str(sequencer)).hex)
+    if sequencer is not None:
+        obj["sequencer"] = sequencer
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": event_time,
+        "eventName": event_name,
+        "userIdentity": {"principalId": "AWS:EXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "s3ledger",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": obj,
+        },
+    }
+
+
+def s3_notification(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def sqs_message(body: str | dict[str, Any]) -> dict[str, Any]:
+    """One SQS record as the event source mapping delivers it; a new messageId every time."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "AQEB" + uuid.uuid4().hex,
+        "body": text,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1764151200000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1764151200001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:s3ledger-events",
+        "awsRegion": "us-east-1",
+    }
+
+
+def sqs_event(*messages: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(messages)}
