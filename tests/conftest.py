@@ -25,6 +25,7 @@ from s3ledger.local.dynamodb_local import (
     dynamodb_client as make_dynamodb_client,
 )
 from s3ledger.local.errors import WorkbenchError
+from s3ledger.local.moto_server import MotoServer
 from tests.support.tables import TableNames, create_tables, delete_tables
 
 if TYPE_CHECKING:
@@ -92,3 +93,26 @@ def fresh_tables(dynamodb_client: DynamoDBClient) -> Iterator[TableNames]:
         yield names
     finally:
         delete_tables(dynamodb_client, names)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One moto server (S3, SQS, in memory) on a free 127.0.0.1 port for the whole session."""
+    server = MotoServer()
+    failure: str | None = None
+    try:
+        server.start()
+    except WorkbenchError as error:
+        failure = f"moto server could not start: {error}"
+    if failure is not None:  # failed outside the except block: one message, no chained trace
+        pytest.fail(failure, pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(moto_server: MotoServer) -> str:
+    """``http://127.0.0.1:<port>`` of the session's moto server (S3 and SQS)."""
+    return moto_server.endpoint_url

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from s3ledger.proof import history
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -95,45 +97,5 @@ def scan_all(client: DynamoDBClient, table: str) -> list[dict[str, Any]]:
 
 
 def stream_records(client_streams: Any, client: DynamoDBClient, table: str) -> list[dict[str, Any]]:
-    """Every record in ``table``'s stream, read from TRIM_HORIZON across all shards.
-
-    ``client_streams`` is a boto3 ``dynamodbstreams`` client on the same endpoint. Shards are
-    read in the order DescribeStream lists them (parents before children), each until a page
-    comes back empty or the shard is closed. Stopping at the first empty page is right for
-    DynamoDB Local, which makes records readable as soon as the write returns; real
-    DynamoDB may return empty pages before records, so this is not a general-purpose reader.
-
-    Each record's ``eventName`` is INSERT, MODIFY or REMOVE; the item images are under
-    ``record["dynamodb"]["NewImage"]`` / ``["OldImage"]``.
-    """
-    stream_arn = client.describe_table(TableName=table)["Table"].get("LatestStreamArn")
-    if not stream_arn:
-        raise ValueError(f"table {table} has no stream")
-
-    shards: list[dict[str, Any]] = []
-    start: dict[str, str] = {}
-    while True:
-        description = client_streams.describe_stream(StreamArn=stream_arn, **start)[
-            "StreamDescription"
-        ]
-        shards.extend(description.get("Shards", []))
-        last = description.get("LastEvaluatedShardId")
-        if not last:
-            break
-        start = {"ExclusiveStartShardId": last}
-
-    records: list[dict[str, Any]] = []
-    for shard in shards:
-        iterator = client_streams.get_shard_iterator(
-            StreamArn=stream_arn,
-            ShardId=shard["ShardId"],
-            ShardIteratorType="TRIM_HORIZON",
-        ).get("ShardIterator")
-        while iterator:
-            page = client_streams.get_records(ShardIterator=iterator, Limit=1000)
-            page_records = page.get("Records", [])
-            records.extend(page_records)
-            if not page_records:
-                break
-            iterator = page.get("NextShardIterator")
-    return records
+    """Every record in ``table``'s stream (see ``s3ledger.proof.history``), as a list."""
+    return list(history.stream_records(client_streams, client, table))

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["DynamoDBFaults", "SimulatedCrash", "error_response"]
 
 _JSON_PREFIX = "com.amazonaws.dynamodb.v20120810#"
+_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
 
 
 class SimulatedCrash(BaseException):
@@ -82,6 +83,8 @@ class DynamoDBFaults:
     injected: dict[str, int] = field(default_factory=dict)
     _rules: list[_Rule] = field(default_factory=list)
     _crash_after: int | None = None
+    _crash_writes: list[_Rule] = field(default_factory=list)
+    _crash_pending: _Rule | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _http: URLLib3Session = field(default_factory=URLLib3Session)
 
@@ -134,6 +137,24 @@ class DynamoDBFaults:
         with self._lock:
             self._crash_after = len(self.calls) + calls
 
+    def crash_after_write(self, matching: str, *, times: int = 1) -> None:
+        """Crash right after the next successful write whose request mentions ``matching``.
+
+        "Between the two writes": for ``naive`` that is after its ledger put, for the
+        transactional modes after the transaction committed. ``matching`` is compared with the
+        JSON request body, so pass text as it appears there (``json.dumps(text)[1:-1]``).
+        """
+        with self._lock:
+            self._crash_writes.append(_Rule("", times, matching=matching.encode()))
+
+    def clear(self) -> None:
+        """Disarm every rule (a new invocation starts with a clean slate)."""
+        with self._lock:
+            self._rules.clear()
+            self._crash_writes.clear()
+            self._crash_after = None
+            self._crash_pending = None
+
     def _take(self, operation: str, body: bytes) -> _Rule | None:
         with self._lock:
             for rule in self._rules:
@@ -153,6 +174,16 @@ class DynamoDBFaults:
     ) -> AWSResponse | None:
         operation = event_name.rsplit(".", 1)[-1]
         body = request.body if isinstance(request.body, bytes) else str(request.body).encode()
+        if operation in _WRITES:
+            with self._lock:
+                for crash in self._crash_writes:
+                    if (
+                        crash.remaining > 0
+                        and crash.matching is not None
+                        and crash.matching in body
+                    ):
+                        self._crash_pending = crash
+                        break
         rule = self._take(operation, body)
         if rule is None:
             return None
@@ -164,11 +195,17 @@ class DynamoDBFaults:
             request, rule.code, status=rule.status, cancellation_reasons=rule.cancellation_reasons
         )
 
-    def _after_call(self, event_name: str, **_: Any) -> None:
+    def _after_call(self, event_name: str, http_response: Any = None, **_: Any) -> None:
+        succeeded = http_response is not None and http_response.status_code < 300
         with self._lock:
             self.calls.append(event_name.rsplit(".", 1)[-1])
             crash = self._crash_after is not None and len(self.calls) >= self._crash_after
             if crash:
                 self._crash_after = None
+            pending, self._crash_pending = self._crash_pending, None
+            if pending is not None and succeeded and pending.remaining > 0:
+                pending.remaining -= 1
+                self.injected["crash"] = self.injected.get("crash", 0) + 1
+                crash = True
         if crash:
             raise SimulatedCrash(f"crashed after call {len(self.calls)} ({self.calls[-1]})")

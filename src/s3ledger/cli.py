@@ -1,0 +1,210 @@
+"""``s3ledger``: the local workbench, one invocation, the consistency check, and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from s3ledger.config import DEFAULT_AUDIT_TABLE, DEFAULT_LEDGER_TABLE, MODES
+from s3ledger.errors import S3LedgerError
+
+__all__ = ["build_parser", "main"]
+
+EXIT_ANOMALIES = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    print(f"s3ledger: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from s3ledger.local.session import start_session  # noqa: PLC0415 -- keep `invoke` light
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with start_session(
+        mode=args.mode,
+        workers=args.workers,
+        dynamodb_port=args.dynamodb_port,
+        aws_port=args.aws_port,
+        data_dir=args.data,
+    ) as session:
+        for name, value in session.environment().items():
+            print(f"export {name}={value}")
+        sys.stdout.flush()
+        print(
+            f"s3ledger: workbench up (mode {session.mode}, {args.workers} workers). "
+            f"Try: aws --endpoint-url {session.aws_endpoint} s3 cp FILE "
+            f"s3://{session.resources.bucket}/  — Ctrl-C stops everything.",
+            file=sys.stderr,
+        )
+        if args.data is None:
+            print(
+                "s3ledger: DynamoDB Local is in memory (use --data DIR to keep it).",
+                file=sys.stderr,
+            )
+        print("s3ledger: S3 and SQS (moto) are in memory and start empty.", file=sys.stderr)
+        while not stop.wait(0.5):
+            if session.runner.errors:
+                _fail(f"the local runner stopped: {session.runner.errors[0]!r}")
+    print("s3ledger: stopped.", file=sys.stderr)
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    try:
+        payload = json.loads(Path(args.event_file).read_text())
+    except OSError as exc:
+        _fail(f"cannot read {args.event_file}: {exc.strerror}")
+    except ValueError as exc:
+        _fail(f"{args.event_file} is not JSON: {exc}")
+    if args.mode:
+        os.environ["S3LEDGER_MODE"] = args.mode
+    from s3ledger.events import detect_envelope  # noqa: PLC0415 -- after the environment is set
+    from s3ledger.local.context import LocalContext  # noqa: PLC0415
+
+    try:
+        kind = detect_envelope(payload)
+    except S3LedgerError as exc:
+        _fail(f"{args.event_file}: {exc}")
+    # Like `sam local invoke`: the handler's logs and metrics go to stderr, its answer to stdout.
+    with contextlib.redirect_stdout(sys.stderr):
+        from s3ledger import handlers  # noqa: PLC0415 -- Powertools binds stdout at import
+
+        handler = {
+            "sqs": handlers.sqs_handler,
+            "s3": handlers.s3_handler,
+            "eventbridge": handlers.eventbridge_handler,
+        }[kind]
+        try:
+            response = handler(payload, LocalContext(timeout_seconds=args.timeout))
+        except S3LedgerError as exc:
+            response = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+    print(json.dumps(response, indent=2, sort_keys=True))
+    return 1 if "errorType" in response else 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs a client at the top level
+    from botocore.config import Config  # noqa: PLC0415
+
+    from s3ledger.scan import check_tables  # noqa: PLC0415
+
+    client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
+    report = check_tables(
+        client, ledger_table=args.ledger_table, audit_table=args.audit_table, segments=args.segments
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        from s3ledger.report import print_check  # noqa: PLC0415
+
+        print_check(report, ledger_table=args.ledger_table, audit_table=args.audit_table)
+    return EXIT_ANOMALIES if report.anomalies_total else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from s3ledger.proof.demo import run_demo  # noqa: PLC0415 -- the harness loads on demand
+
+    return run_demo(
+        files=args.files,
+        seed=args.seed,
+        as_json=args.json,
+        workers=args.workers,
+        verbose=args.verbose,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="s3ledger",
+        description="Exactly-once S3 object events in DynamoDB, and a workbench that proves it.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser(
+        "up",
+        help="run the whole pipeline locally (DynamoDB Local, S3, SQS, the Lambda runner)",
+        description="Start DynamoDB Local and moto (S3, SQS) on 127.0.0.1, create what "
+        "template.yaml declares, run the handler on the queue, and print the variables that "
+        "point the AWS CLI and SDKs at it. Runs until interrupted.",
+    )
+    up.add_argument("--dynamodb-port", type=int, default=8000, metavar="P")
+    up.add_argument("--aws-port", type=int, default=4566, metavar="Q", help="S3 and SQS")
+    up.add_argument("--workers", type=int, default=2, metavar="N", help="concurrent sandboxes")
+    up.add_argument("--mode", choices=MODES, default=None, help="write mode (default: template's)")
+    up.add_argument("--data", type=Path, default=None, metavar="DIR", help="keep DynamoDB data")
+    up.set_defaults(run=_up)
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="invoke the handler once with an event file (like `sam local invoke -e`)",
+        description="Detect the envelope (S3, SQS or EventBridge), call the matching handler "
+        "with a Lambda-like context against whatever the environment points at, and print "
+        "its JSON response. Logs go to stderr.",
+    )
+    invoke.add_argument("event_file", metavar="EVENT_FILE")
+    invoke.add_argument("--mode", choices=MODES, default=None)
+    invoke.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    invoke.set_defaults(run=_invoke)
+
+    check = commands.add_parser(
+        "check",
+        help="scan the ledger and audit tables and report anomalies (exit 1 if any)",
+        description="Count items and the anomalies the two tables reveal: ledger items whose "
+        "last event has no audit item, applied audit items without a ledger item, and ledger "
+        "states older than the newest applied event of their object.",
+    )
+    check.add_argument(
+        "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
+    )
+    check.add_argument(
+        "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
+    )
+    check.add_argument("--segments", type=int, default=4, help="parallel scan segments")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.set_defaults(run=_check)
+
+    demo = commands.add_parser(
+        "demo",
+        help="watch the article's problem happen (naive) and disappear (inbox)",
+        description="On a throwaway workbench, run one seeded workload through S3 → SQS → the "
+        "runner for every mode, with duplicate deliveries and crashes injected, and compare.",
+    )
+    demo.add_argument("--files", type=int, default=30, metavar="N", help="uploads (default 30)")
+    demo.add_argument("--seed", type=int, default=7, metavar="S")
+    demo.add_argument("--workers", type=int, default=2, metavar="W")
+    demo.add_argument("--json", action="store_true", help="machine-readable output")
+    demo.add_argument("--verbose", action="store_true", help="show the handlers' logs")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args: Any = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except S3LedgerError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        from s3ledger.local.errors import WorkbenchError  # noqa: PLC0415
+
+        if isinstance(exc, WorkbenchError):
+            _fail(str(exc))
+        raise
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

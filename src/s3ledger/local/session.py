@@ -1,0 +1,127 @@
+"""One running pipeline on the workbench: resources from the template, and a runner on its queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from s3ledger.config import Mode, Settings
+from s3ledger.handlers import Pipeline
+from s3ledger.local.dynamodb_local import dynamodb_client
+from s3ledger.local.provision import Resources, provision
+from s3ledger.local.runner import (
+    ExecutionEnvironment,
+    InvocationHook,
+    LocalRunner,
+    RunnerSettings,
+)
+from s3ledger.local.template import PipelineSpec, load_pipeline_spec
+from s3ledger.local.workbench import Workbench
+from s3ledger.proof.faults import DynamoDBFaults
+from s3ledger.writers import CountingMetrics, MetricsSink
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+__all__ = ["Session", "environment_factory", "queue_arn", "start_runner", "start_session"]
+
+
+@dataclass
+class Session:
+    mode: str
+    workbench: Workbench
+    resources: Resources
+    runner: LocalRunner
+
+    @property
+    def aws_endpoint(self) -> str:
+        return self.workbench.aws_endpoint
+
+    def environment(self) -> dict[str, str]:
+        return self.workbench.env(self.resources)
+
+
+def queue_arn(sqs: SQSClient, queue_url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return attributes["Attributes"]["QueueArn"]
+
+
+def environment_factory(
+    dynamodb_endpoint: str,
+    settings: Settings,
+    metrics: MetricsSink | None = None,
+    environments: list[ExecutionEnvironment] | None = None,
+) -> Callable[[int], ExecutionEnvironment]:
+    """Build each worker's sandbox: its own client (with fault hooks) and pipeline."""
+
+    def build(index: int) -> ExecutionEnvironment:
+        client = dynamodb_client(dynamodb_endpoint)
+        faults = DynamoDBFaults(client)
+        pipeline = Pipeline(settings, client, metrics or CountingMetrics())
+        environment = ExecutionEnvironment(pipeline=pipeline, faults=faults, index=index)
+        if environments is not None:
+            environments.append(environment)
+        return environment
+
+    return build
+
+
+def start_runner(
+    workbench: Workbench,
+    spec: PipelineSpec,
+    resources: Resources,
+    *,
+    workers: int,
+    metrics: MetricsSink | None = None,
+    environments: list[ExecutionEnvironment] | None = None,
+    before_invoke: InvocationHook | None = None,
+) -> LocalRunner:
+    """A runner on ``resources``' queue, with batch size and timeout from the template."""
+    settings = Settings(
+        mode=spec.parameters.get("Mode", "inbox"),  # type: ignore[arg-type]
+        ledger_table=resources.ledger_table,
+        audit_table=resources.audit_table,
+        idempotency_table=resources.idempotency_table,
+    )
+    runner = LocalRunner(
+        RunnerSettings(
+            queue_url=resources.queue_url,
+            queue_arn=queue_arn(workbench.sqs(), resources.queue_url),
+            batch_size=spec.function.batch_size,
+            function_timeout=spec.function.timeout,
+            workers=workers,
+        ),
+        workbench.sqs,
+        environment_factory(workbench.dynamodb_endpoint, settings, metrics, environments),
+        before_invoke=before_invoke,
+    )
+    return runner.start()
+
+
+@contextmanager
+def start_session(
+    *,
+    mode: Mode | None = None,
+    workers: int = 2,
+    dynamodb_port: int = 8000,
+    aws_port: int = 4566,
+    data_dir: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Iterator[Session]:
+    """Start the workbench, provision what ``template.yaml`` declares, run the handler on it."""
+    parameters = dict(overrides or {})
+    if mode is not None:
+        parameters["Mode"] = mode
+    spec = load_pipeline_spec(overrides=parameters)
+    with Workbench(dynamodb_port=dynamodb_port, aws_port=aws_port, data_dir=data_dir) as bench:
+        resources = provision(
+            bench.dynamodb(), bench.s3(), bench.sqs(), spec, exist_ok=data_dir is not None
+        )
+        runner = start_runner(bench, spec, resources, workers=workers)
+        try:
+            yield Session(spec.parameters["Mode"], bench, resources, runner)
+        finally:
+            runner.stop()

@@ -1,0 +1,342 @@
+"""``s3ledger demo``: the article's problem, happening and disappearing, on one machine.
+
+Every mode gets its own pipeline on one throwaway workbench (prefixed bucket, queue, DLQ and
+tables, provisioned from ``template.yaml``) and the same seeded workload: a few dozen uploads
+with awkward keys, three uploads of one key, and a delete. While the runner works the queues,
+two faults that AWS really produces are injected, identically for every mode:
+
+* **duplicate delivery**: some S3 notifications arrive a second time, in a different message;
+* **a crash between the two writes**: the invocation dies right after its first successful write
+  of an event (after ``naive``'s ledger put; after the transaction in the other modes). Most such
+  crashes hit the first attempt only; one file crashes on every attempt that writes.
+
+Once the queues have drained, the tables are checked and the figures printed side by side.
+The template's timeouts are scaled down (as ``sam deploy --parameter-overrides`` would) so that
+redeliveries come within seconds: the 6x visibility rule and the rest stay as declared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from s3ledger.config import MODES, Mode
+from s3ledger.events import parse_sqs_body
+from s3ledger.local.dynamodb_local import (
+    DUMMY_ACCESS_KEY_ID,
+    DUMMY_SECRET_ACCESS_KEY,
+    REGION,
+    free_port,
+)
+from s3ledger.local.provision import Resources, provision
+from s3ledger.local.runner import ExecutionEnvironment, LocalRunner
+from s3ledger.local.session import start_runner
+from s3ledger.local.template import load_pipeline_spec
+from s3ledger.local.workbench import Workbench
+from s3ledger.proof.history import stream_records
+from s3ledger.scan import check_tables, scan_items
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+__all__ = ["DEMO_OVERRIDES", "DemoStep", "demo_workload", "run_demo"]
+
+DEMO_OVERRIDES: Final = {
+    "FunctionTimeout": "1",
+    "QueueVisibilityTimeout": "6",
+    "MaxReceiveCount": "3",
+}
+_DUPLICATE_RATE: Final = 0.3
+_CRASH_RATE: Final = 0.15
+_DUPLICATE_MARK: Final = "s3ledger-duplicate"
+REUPLOADED_KEY: Final = "reports/daily totals.csv"
+ALWAYS_CRASHES_KEY: Final = "invoices/INV-0007 (final).pdf"
+_AWKWARD: Final = (
+    "q3 summary+final.csv",
+    "c++/notes 100%.txt",
+    "café/日本語 ファイル.txt",
+    "deep/a/b/c/d/e/f/file (1).json",
+    "plus+and space.log",
+    "percent%2Bliteral.txt",
+    "x" * 180 + ".bin",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStep:
+    """Upload ``body`` to ``key``, or delete ``key``."""
+
+    key: str
+    body: bytes = b""
+    delete: bool = False
+
+    @property
+    def etag(self) -> str:
+        return hashlib.md5(self.body, usedforsecurity=False).hexdigest()
+
+
+def demo_workload(files: int, seed: int) -> list[DemoStep]:
+    """``files`` uploads (three of one key, one with a crash on every write) and one delete."""
+    rng = random.Random(seed)
+    distinct = max(files - 3, 2)
+    keys = [ALWAYS_CRASHES_KEY] + [
+        f"{rng.choice(('in', 'out', 'archive'))}/{_AWKWARD[i % len(_AWKWARD)]}".replace(
+            "file", f"file-{i}"
+        )
+        if i < len(_AWKWARD)
+        else f"{rng.choice(('in', 'out', 'archive'))}/file-{i:03d} {rng.randint(0, 999)}.csv"
+        for i in range(distinct - 1)
+    ]
+    steps = [DemoStep(key, f"demo {key}".encode()) for key in keys]
+    steps += [DemoStep(REUPLOADED_KEY, f"version {v}".encode()) for v in (1, 2, 3)]
+    steps.append(DemoStep(keys[-1], delete=True))
+    return steps
+
+
+def _chance(seed: int, what: str, text: str) -> float:
+    """A draw in [0, 1) fixed by the seed and the message: the same for every mode and run."""
+    digest = hashlib.sha256(f"{seed}:{what}:{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass
+class _ModeRun:
+    mode: Mode
+    resources: Resources
+    runner: LocalRunner
+    environments: list[ExecutionEnvironment]
+    duplicates_sent: int = 0
+
+
+class _Injector:
+    """The before-invoke hook of one mode's runner: duplicates and crashes, by the seed."""
+
+    def __init__(self, workbench: Workbench, queue_url: str, seed: int, crash_once: str) -> None:
+        self._sqs = workbench.sqs()
+        self._queue_url = queue_url
+        self._seed = seed
+        self._crash_once_etag = crash_once
+        self._lock = threading.Lock()
+        self.duplicates = 0
+
+    def __call__(self, messages: Sequence[MessageTypeDef], env: ExecutionEnvironment) -> None:
+        assert env.faults is not None  # noqa: S101 -- the demo's environments always have hooks
+        env.faults.clear()
+        for message in messages:
+            first_receive = message.get("Attributes", {}).get("ApproximateReceiveCount") == "1"
+            is_copy = _DUPLICATE_MARK in message.get("MessageAttributes", {})
+            body = message["Body"]
+            try:
+                events = parse_sqs_body(body).events
+            except Exception:  # noqa: S112 -- a malformed body is the handler's to report
+                continue
+            # Decided by what the event is, not by its message, so every mode gets the same.
+            identity = "|".join(f"{e.key}:{e.etag}:{e.event_name}" for e in events)
+            if (
+                first_receive
+                and not is_copy
+                and _chance(self._seed, "dup", identity) < _DUPLICATE_RATE
+            ):
+                self._sqs.send_message(
+                    QueueUrl=self._queue_url,
+                    MessageBody=body,
+                    MessageAttributes={_DUPLICATE_MARK: {"DataType": "String", "StringValue": "1"}},
+                )
+                with self._lock:
+                    self.duplicates += 1
+            for event in events:
+                always = event.key == ALWAYS_CRASHES_KEY and not event.is_removal
+                once = first_receive and (
+                    event.etag == self._crash_once_etag
+                    or (
+                        event.key not in (REUPLOADED_KEY, ALWAYS_CRASHES_KEY)
+                        and _chance(self._seed, "crash", event.key) < _CRASH_RATE
+                    )
+                )
+                if always or once:
+                    env.faults.crash_after_write(json.dumps(event.event_id)[1:-1])
+
+
+def _run_workload(
+    workbench: Workbench, runs: Sequence[_ModeRun], steps: Sequence[DemoStep]
+) -> None:
+    s3 = workbench.s3()
+    versions: dict[tuple[str, str], str] = {}
+    for step in steps:
+        for run in runs:
+            bucket = run.resources.bucket
+            if step.delete:
+                # The bucket is versioned (as the template declares): deleting the last version
+                # by id is a permanent delete, which S3 (and moto) notify as ObjectRemoved:Delete.
+                s3.delete_object(Bucket=bucket, Key=step.key, VersionId=versions[bucket, step.key])
+            else:
+                put = s3.put_object(Bucket=bucket, Key=step.key, Body=step.body)
+                versions[bucket, step.key] = put.get("VersionId", "null")
+        # moto's records carry no sequencer: events of one key are ordered by eventTime (ms).
+        time.sleep(0.005)
+
+
+def _symptom(workbench: Workbench, resources: Resources, object_id: str) -> dict[str, Any]:
+    """The article's ``{"main_records", "audit_log"}`` for one object, from write history."""
+    streams = boto3.client(
+        "dynamodbstreams",
+        endpoint_url=workbench.dynamodb_endpoint,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+    )
+    ledger_writes = sum(
+        1
+        for record in stream_records(streams, workbench.dynamodb(), resources.ledger_table)
+        if record["dynamodb"]["Keys"]["id"]["S"] == object_id
+    )
+    audit_entries = sum(
+        1
+        for item in scan_items(workbench.dynamodb(), resources.audit_table)
+        if item["object_id"] == object_id and item.get("outcome") == "applied"
+    )
+    return {
+        "object_id": object_id,
+        "shape": {"main_records": ledger_writes, "audit_log": audit_entries},
+    }
+
+
+def _verdict(result: dict[str, Any]) -> tuple[str, bool]:
+    anomalies = {k: v for k, v in result["anomalies"].items() if v}
+    if anomalies:
+        listed = ", ".join(f"{v} {k}" for k, v in anomalies.items())
+        return f"tables disagree: {listed}", False
+    if result["dlq_messages"]:
+        return (
+            f"tables agree, but {result['dlq_messages']} messages parked in the DLQ "
+            "(duplicates or re-uploads rejected)",
+            False,
+        )
+    return "exactly once: tables agree, nothing parked in the DLQ", True
+
+
+def run_demo(
+    *, files: int, seed: int, as_json: bool, workers: int = 2, verbose: bool = False
+) -> int:
+    """Run the demo; print a table (or JSON); exit 0 when inbox is exactly-once."""
+    started = time.monotonic()
+    console = Console(stderr=True)
+    if not verbose:
+        # Each rejected duplicate would print a log line; the table says it all.
+        logging.getLogger("s3ledger").setLevel(logging.CRITICAL)
+    steps = demo_workload(files, seed)
+    events = len(steps)
+    # The first of the three uploads of one key crashes once: its retry comes after the newer
+    # uploads were applied, which is what turns naive's late retry into a stale ledger.
+    first_version = next(step.etag for step in steps if step.key == REUPLOADED_KEY)
+    with Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench:
+        runs: list[_ModeRun] = []
+        injectors: dict[str, _Injector] = {}
+        for mode in MODES:
+            spec = load_pipeline_spec(overrides={**DEMO_OVERRIDES, "Mode": mode})
+            resources = provision(
+                workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"{mode}-"
+            )
+            environments: list[ExecutionEnvironment] = []
+            injector = _Injector(workbench, resources.queue_url, seed, crash_once=first_version)
+            injectors[mode] = injector
+            runner = start_runner(
+                workbench,
+                spec,
+                resources,
+                workers=workers,
+                environments=environments,
+                before_invoke=injector,
+            )
+            runs.append(_ModeRun(mode, resources, runner, environments))
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=as_json,
+        ) as progress:
+            task = progress.add_task(f"uploading {files} files to 4 buckets", total=None)
+            _run_workload(workbench, runs, steps)
+            progress.update(task, description="draining the queues (redeliveries after crashes)")
+            sqs = workbench.sqs()
+            with ThreadPoolExecutor(len(runs)) as pool:
+                drained = list(pool.map(lambda r: r.runner.wait_until_drained(sqs, 90.0), runs))
+            for run in runs:
+                run.runner.stop()
+        if not all(drained):
+            console.print("[yellow]warning: a queue did not drain within 90 s[/yellow]")
+        summary = _summarise(workbench, runs, injectors, events, files, seed, started)
+    if as_json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        from s3ledger.report import print_demo  # noqa: PLC0415 -- only for people
+
+        print_demo(summary)
+    sys.stdout.flush()
+    return 0 if summary["modes"]["inbox"]["verdict_ok"] else 1
+
+
+def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of the run
+    workbench: Workbench,
+    runs: Sequence[_ModeRun],
+    injectors: dict[str, _Injector],
+    events: int,
+    files: int,
+    seed: int,
+    started: float,
+) -> dict[str, Any]:
+    modes: dict[str, Any] = {}
+    for run in runs:
+        report = check_tables(
+            workbench.dynamodb(),
+            ledger_table=run.resources.ledger_table,
+            audit_table=run.resources.audit_table,
+        )
+        dlq = workbench.sqs().get_queue_attributes(
+            QueueUrl=run.resources.dlq_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        requests = sum(len(env.faults.calls) for env in run.environments if env.faults)
+        result: dict[str, Any] = {
+            **report.to_json(),
+            "events": events,
+            # Audit items are one per event, so the difference is what never got recorded.
+            "events_unrecorded": events - report.audit_items,
+            "failed_invocations": run.runner.stats.failed_invocations,
+            "dlq_messages": sum(int(v) for v in dlq.values()),
+            "requests_per_event": round(requests / events, 2),
+            "duplicates_delivered": injectors[run.mode].duplicates,
+            "crashes": sum(
+                env.faults.injected.get("crash", 0) for env in run.environments if env.faults
+            ),
+        }
+        result["symptom"] = _symptom(
+            workbench, run.resources, f"{run.resources.bucket}/{REUPLOADED_KEY}"
+        )
+        result["verdict"], result["verdict_ok"] = _verdict(result)
+        modes[run.mode] = result
+    return {
+        "seed": seed,
+        "files": files,
+        "events": events,
+        "elapsed_seconds": round(time.monotonic() - started, 1),
+        "faults": {
+            mode: {"duplicates": r["duplicates_delivered"], "crashes": r["crashes"]}
+            for mode, r in modes.items()
+        },
+        "modes": modes,
+    }
