@@ -70,10 +70,11 @@ def environment_factory(
 
 
 def start_runner(
-    workbench: Workbench,
     spec: PipelineSpec,
     resources: Resources,
     *,
+    dynamodb_endpoint: str,
+    sqs_factory: Callable[[], SQSClient],
     workers: int,
     metrics: MetricsSink | None = None,
     environments: list[ExecutionEnvironment] | None = None,
@@ -89,13 +90,13 @@ def start_runner(
     runner = LocalRunner(
         RunnerSettings(
             queue_url=resources.queue_url,
-            queue_arn=queue_arn(workbench.sqs(), resources.queue_url),
+            queue_arn=queue_arn(sqs_factory(), resources.queue_url),
             batch_size=spec.function.batch_size,
             function_timeout=spec.function.timeout,
             workers=workers,
         ),
-        workbench.sqs,
-        environment_factory(workbench.dynamodb_endpoint, settings, metrics, environments),
+        sqs_factory,
+        environment_factory(dynamodb_endpoint, settings, metrics, environments),
         before_invoke=before_invoke,
     )
     return runner.start()
@@ -120,7 +121,13 @@ def start_session(
         resources = provision(
             bench.dynamodb(), bench.s3(), bench.sqs(), spec, exist_ok=data_dir is not None
         )
-        runner = start_runner(bench, spec, resources, workers=workers)
+        runner = start_runner(
+            spec,
+            resources,
+            dynamodb_endpoint=bench.dynamodb_endpoint,
+            sqs_factory=bench.sqs,
+            workers=workers,
+        )
         try:
             yield Session(spec.parameters["Mode"], bench, resources, runner)
         finally:

@@ -254,9 +254,10 @@ def run_demo(
             injector = _Injector(workbench, resources.queue_url, seed, crash_once=first_version)
             injectors[mode] = injector
             runner = start_runner(
-                workbench,
                 spec,
                 resources,
+                dynamodb_endpoint=workbench.dynamodb_endpoint,
+                sqs_factory=workbench.sqs,
                 workers=workers,
                 environments=environments,
                 before_invoke=injector,

@@ -1,0 +1,113 @@
+"""The whole local pipeline: S3 (moto) → SQS (moto) → the runner → DynamoDB Local."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from s3ledger.local.moto_server import aws_client
+from s3ledger.local.provision import Resources, provision
+from s3ledger.local.runner import ExecutionEnvironment, LocalRunner
+from s3ledger.local.session import start_runner
+from s3ledger.local.template import PipelineSpec, load_pipeline_spec
+from tests.support.tables import scan_all
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Scaled-down timeouts (as `sam deploy --parameter-overrides` would set them) keep redelivery
+# within seconds; everything else comes from template.yaml as declared.
+FAST = {"FunctionTimeout": "1", "QueueVisibilityTimeout": "2", "MaxReceiveCount": "2"}
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture
+def pipeline(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, aws_endpoint: str
+) -> Iterator[tuple[PipelineSpec, Resources, LocalRunner, list[ExecutionEnvironment]]]:
+    """A fresh prefixed pipeline (bucket, queues, tables) with a two-worker runner on it."""
+    spec = load_pipeline_spec(overrides=FAST)
+    resources = provision(
+        dynamodb_client,
+        aws_client("s3", aws_endpoint),
+        aws_client("sqs", aws_endpoint),
+        spec,
+        prefix=f"t{uuid.uuid4().hex[:8]}-",
+    )
+    environments: list[ExecutionEnvironment] = []
+    runner = start_runner(
+        spec,
+        resources,
+        dynamodb_endpoint=dynamodb_endpoint,
+        sqs_factory=lambda: aws_client("sqs", aws_endpoint),
+        workers=2,
+        environments=environments,
+    )
+    try:
+        yield spec, resources, runner, environments
+    finally:
+        runner.stop()
+    assert runner.errors == []
+
+
+def test_an_upload_reaches_both_tables_through_the_runner(
+    pipeline: Any, dynamodb_client: DynamoDBClient, aws_endpoint: str
+) -> None:
+    """put_object on the local bucket → S3 notification → SQS → handler → ledger + audit."""
+    _, resources, runner, _ = pipeline
+    key = "in box/résumé + notes 100%.txt"
+    aws_client("s3", aws_endpoint).put_object(Bucket=resources.bucket, Key=key, Body=b"hello")
+
+    assert wait_for(lambda: len(scan_all(dynamodb_client, resources.audit_table)) == 1)
+    (item,) = scan_all(dynamodb_client, resources.ledger_table)
+    assert item["id"] == {"S": f"{resources.bucket}/{key}"}
+    assert item["status"] == {"S": "processed"}
+    assert item["size"] == {"N": "5"}
+    assert runner.wait_until_drained(aws_client("sqs", aws_endpoint), timeout=10)
+    assert runner.stats.messages_deleted >= 2  # the s3:TestEvent and the upload
+
+
+def test_a_poison_message_reaches_the_dlq_while_its_batch_mates_are_applied(
+    pipeline: Any, dynamodb_client: DynamoDBClient, aws_endpoint: str
+) -> None:
+    """A malformed message fails maxReceiveCount times, then sits in the DLQ; nothing else is lost.
+
+    The poison message and good notifications are received in the same batches: only the poison
+    one is reported in batchItemFailures, so the others are deleted and applied once.
+    """
+    spec, resources, runner, environments = pipeline
+    sqs = aws_client("sqs", aws_endpoint)
+    s3 = aws_client("s3", aws_endpoint)
+    sqs.send_message(QueueUrl=resources.queue_url, MessageBody="{not json")
+    for index in range(5):
+        s3.put_object(Bucket=resources.bucket, Key=f"batch/{index}.csv", Body=b"x")
+
+    def dlq_depth() -> int:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=resources.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    assert wait_for(lambda: dlq_depth() == 1, timeout=30)
+    assert runner.wait_until_drained(sqs, timeout=15)
+    (parked,) = sqs.receive_message(
+        QueueUrl=resources.dlq_url, MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    assert parked["Body"] == "{not json"
+    assert int(parked["Attributes"]["ApproximateReceiveCount"]) > spec.queue.max_receive_count
+    assert len(scan_all(dynamodb_client, resources.audit_table)) == 5
+    assert len(scan_all(dynamodb_client, resources.ledger_table)) == 5
+    failed = sum(env.pipeline.metrics.snapshot().get("RecordsFailed", 0) for env in environments)
+    assert failed == spec.queue.max_receive_count
