@@ -98,13 +98,26 @@ def _invoke(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     import boto3  # noqa: PLC0415 -- only this command needs a client at the top level
     from botocore.config import Config  # noqa: PLC0415
+    from botocore.exceptions import ClientError  # noqa: PLC0415
 
     from s3ledger.scan import check_tables  # noqa: PLC0415
 
     client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
-    report = check_tables(
-        client, ledger_table=args.ledger_table, audit_table=args.audit_table, segments=args.segments
-    )
+    try:
+        report = check_tables(
+            client,
+            ledger_table=args.ledger_table,
+            audit_table=args.audit_table,
+            segments=args.segments,
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        _fail(
+            f"table {args.ledger_table!r} or {args.audit_table!r} does not exist at "
+            f"{client.meta.endpoint_url} (set --ledger-table/--audit-table, or "
+            "S3LEDGER_LEDGER_TABLE/S3LEDGER_AUDIT_TABLE)"
+        )
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
@@ -198,9 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except S3LedgerError as exc:
         _fail(str(exc))
     except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
         from s3ledger.local.errors import WorkbenchError  # noqa: PLC0415
 
-        if isinstance(exc, WorkbenchError):
+        # AWS errors (a missing table, an endpoint that does not answer, no credentials) are
+        # the user's environment, not a bug: one line, not a traceback.
+        if isinstance(exc, WorkbenchError | ClientError | BotoCoreError):
             _fail(str(exc))
         raise
     return code
