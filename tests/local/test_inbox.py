@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -277,3 +278,35 @@ def test_a_validation_error_is_poison_for_that_record_only(
     assert list(audit_outcomes(dynamodb_client, fresh_tables)) == [
         "bucket/fine.bin#" + "0" * 14 + "0055AED6DCD90281E5"
     ]
+
+
+@pytest.mark.parametrize(
+    ("encoded", "key"),
+    [
+        ("my+report.csv", "my report.csv"),
+        ("c%2B%2B%2Fnotes.txt", "c++/notes.txt"),
+        ("100%25+done.txt", "100% done.txt"),
+        ("caf%C3%A9%2F%E6%97%A5%E6%9C%AC.txt", "café/日本.txt"),
+        ("reports%2F2026%2Fq3.csv", "reports/2026/q3.csv"),
+        (quote_plus("é" * 511 + "xy"), "é" * 511 + "xy"),
+    ],
+    ids=["space", "plus", "percent", "non-ascii", "moto-slash", "1024-bytes"],
+)
+def test_awkward_keys_are_stored_decoded(
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    fresh_tables: TableNames,
+    encoded: str,
+    key: str,
+) -> None:
+    """Keys decoded from the notification become the ledger's id and the audit's object_id."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    body = s3_notification(s3_record(encoded))
+    assert harness.pipeline.handle_sqs(sqs_event(sqs_message(body)), LocalContext()) == {
+        "batchItemFailures": []
+    }
+    (item,) = scan_all(dynamodb_client, fresh_tables.ledger)
+    assert item["id"] == {"S": f"bucket/{key}"}
+    assert item["key"] == {"S": key}
+    (audit,) = scan_all(dynamodb_client, fresh_tables.audit)
+    assert audit["object_id"] == {"S": f"bucket/{key}"}
