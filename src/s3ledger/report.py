@@ -90,3 +90,71 @@ def print_demo(summary: Mapping[str, Any]) -> None:
     for mode, result in modes.items():
         colour = "green" if result["verdict_ok"] else "red"
         console.print(f"[{colour}]{mode:>10}: {result['verdict']}[/{colour}]")
+
+
+def print_chaos(summary: Mapping[str, Any]) -> None:
+    """Anomalies after reconcile (before it in brackets), the faults, and the matrix."""
+    console = Console()
+    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
+    table = Table(
+        title=f"s3ledger chaos: {summary['events']} events, seed {summary['seed']}, "
+        f"{summary['workers']} workers — anomalies after reconcile (before)"
+    )
+    table.add_column("")
+    for mode in modes:
+        table.add_column(mode, justify="right")
+    kinds = list(next(iter(modes.values()))["anomalies"]) if modes else []
+    for kind in kinds:
+        cells = []
+        for result in modes.values():
+            after = result["anomalies"][kind]
+            before = result["before_reconcile"]["anomalies"][kind]
+            text = f"{after} ({before})"
+            cells.append(f"[red]{text}[/red]" if after else text)
+        table.add_row(kind, *cells)
+    table.add_row(
+        "total",
+        *(
+            f"{r['anomalies_total']} ({r['before_reconcile']['anomalies_total']})"
+            for r in modes.values()
+        ),
+    )
+    table.add_row("reconciled objects", *(str(r["reconciled"]) for r in modes.values()))
+    table.add_row("poison messages in DLQ", *(str(r["poison_parked"]) for r in modes.values()))
+    table.add_row("requests / event", *(f"{r['requests_per_event']:.2f}" for r in modes.values()))
+    console.print(table)
+
+    faults = Table(title="faults injected")
+    faults.add_column("")
+    for mode in modes:
+        faults.add_column(mode, justify="right")
+    for kind in next(iter(modes.values()))["faults_injected"] if modes else []:
+        faults.add_row(kind, *(str(r["faults_injected"][kind]) for r in modes.values()))
+    console.print(faults)
+
+    matrix = Table(title="anomalies (after reconcile) by the faults their events met")
+    matrix.add_column("fault")
+    for mode in modes:
+        matrix.add_column(mode, justify="right")
+    fault_names = sorted({f for r in modes.values() for f in r["by_fault"]})
+    for fault in fault_names:
+        row = []
+        for result in modes.values():
+            counts = result["by_fault"].get(fault, {})
+            row.append(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "0")
+        matrix.add_row(fault, *row)
+    console.print(matrix)
+
+
+def print_reconcile(report: Mapping[str, Any]) -> None:
+    console = Console()
+    table = Table(title=f"s3ledger reconcile: {report.get('bucket', '')}")
+    table.add_column("measure")
+    table.add_column("count", justify="right")
+    for name, value in report.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            table.add_row(name.replace("_", " "), str(value))
+    console.print(table)
+    for kind, keys in (report.get("examples") or {}).items():
+        if keys:
+            console.print(f"  {kind}: e.g. {', '.join(map(str, keys))}")

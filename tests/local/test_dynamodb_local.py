@@ -6,6 +6,8 @@ does, so a version bump that changes it fails here rather than in an end-to-end 
 
 from __future__ import annotations
 
+import ipaddress
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,32 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
+_TCP_LISTEN = "0A"  # st column of /proc/net/tcp{,6}
+
+
+def _listening_addresses(port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Local addresses of every socket LISTENING on TCP ``port`` (any process), from
+    /proc/net/tcp and /proc/net/tcp6; an IPv4-mapped IPv6 address comes back as IPv4."""
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        path = Path(table)
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            address_hex, port_hex = fields[1].split(":")
+            if fields[3] != _TCP_LISTEN or int(port_hex, 16) != port:
+                continue
+            # The address is printed as 32-bit words, each in host byte order.
+            words = [bytes.fromhex(address_hex[i : i + 8]) for i in range(0, len(address_hex), 8)]
+            raw = b"".join(word[::-1] if sys.byteorder == "little" else word for word in words)
+            address = ipaddress.ip_address(raw)
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+                address = address.ipv4_mapped
+            found.append(address)
+    return found
+
+
 def _put(table: str, key: str, value: str, **extra: Any) -> Any:
     """A TransactWriteItems Put of a one-attribute item (Any: the stubs want a TypedDict)."""
     return {"Put": {"TableName": table, "Item": {key: {"S": value}}, **extra}}
@@ -32,6 +60,16 @@ def test_session_endpoint_answers_list_tables(
     assert dynamodb_endpoint.startswith("http://127.0.0.1:")
     response = dynamodb_client.list_tables()
     assert isinstance(response["TableNames"], list)
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_server_listens_on_ipv4_loopback_only(dynamodb_local: DynamoDBLocal) -> None:
+    """DynamoDB Local's listening socket is bound to 127.0.0.1 only: no wildcard (0.0.0.0 or
+    ::) and no IPv6 socket exists on its port, so it cannot be reached from another machine
+    through any of this machine's non-loopback addresses."""
+    addresses = _listening_addresses(dynamodb_local.port)
+
+    assert addresses == [ipaddress.ip_address("127.0.0.1")]
 
 
 def test_fresh_tables_exist_with_streams_on_ledger_and_audit(

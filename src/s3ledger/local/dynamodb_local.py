@@ -1,17 +1,22 @@
 """Run Amazon's DynamoDB Local (the official Java emulator) as a child process.
 
 ``scripts/fetch-dynamodb-local.sh`` (run by ``make setup``) puts ``DynamoDBLocal.jar`` and
-``DynamoDBLocal_lib/`` in ``.cache/dynamodb-local`` at the repository root; set
-``S3LEDGER_DYNAMODB_LOCAL_HOME`` to use another directory.
+``DynamoDBLocal_lib/`` in ``.cache/dynamodb-local`` at the repository root, and compiles
+``scripts/LoopbackDynamoDBLocal.java`` into its ``launcher/`` subdirectory (this needs a JDK:
+``javac``); set ``S3LEDGER_DYNAMODB_LOCAL_HOME`` to use another directory.
 
-Network exposure, stated honestly: DynamoDB Local has no bind-address option (its ``-help``
-lists only ``-port``, ``-inMemory``, ``-dbPath``, ``-sharedDb``, ``-cors``,
-``-delayTransientStatuses``, ``-optimizeDbBeforeStartup``, ``-disableTelemetry``,
-``-version``), and it builds its Jetty server from a port number alone, so it LISTENS ON ALL
-INTERFACES (``*:PORT``, IPv4 and IPv6), not only on 127.0.0.1. Anyone who can reach this
-machine on that port can read and write the emulator's tables (it accepts any credentials).
-This module only ever *talks* to it through 127.0.0.1 and checks that the port is free on
-127.0.0.1 before starting; on a shared or untrusted network, firewall the port.
+Network exposure: the emulator LISTENS ON 127.0.0.1 ONLY. DynamoDB Local itself has no
+bind-address option (its ``-help`` lists only ``-port``, ``-inMemory``, ``-dbPath``,
+``-sharedDb``, ``-cors``, ``-delayTransientStatuses``, ``-optimizeDbBeforeStartup``,
+``-disableTelemetry``, ``-version``) and, started with ``java -jar``, builds its Jetty server
+from a port number alone, i.e. listens on all interfaces. So it is not started with
+``java -jar`` but through the ``LoopbackDynamoDBLocal`` launcher, which takes the same
+arguments, builds the server exactly as DynamoDB Local's ``main`` does, sets the host of its
+Jetty connector to 127.0.0.1 before starting it, and exits (code 2) rather than run if it
+cannot, or if the socket ends up bound anywhere else. The JVM runs with
+``-Djava.net.preferIPv4Stack=true``, so the socket is a plain IPv4 ``127.0.0.1:PORT`` one (no
+IPv6 listener at all). Any local user can still reach it (it accepts any credentials); no
+other machine can. This module also checks that the port is free on 127.0.0.1 before starting.
 
 The emulator is started with ``-sharedDb`` in both modes (in memory and on disk), so every
 client sees the same tables whatever access key and region it sends.
@@ -68,7 +73,10 @@ DUMMY_SECRET_ACCESS_KEY = "test"  # noqa: S105 - DynamoDB Local accepts any cred
 _LOOPBACK = "127.0.0.1"
 _JAR_NAME = "DynamoDBLocal.jar"
 _LIB_DIR_NAME = "DynamoDBLocal_lib"
-_JVM_OPTIONS = ("-Xmx512m", "-XX:+UseSerialGC")
+_LAUNCHER_DIR_NAME = "launcher"
+_LAUNCHER_CLASS = "LoopbackDynamoDBLocal"
+_LAUNCHER_SOURCE = _REPO_ROOT / "scripts" / f"{_LAUNCHER_CLASS}.java"
+_JVM_OPTIONS = ("-Xmx512m", "-XX:+UseSerialGC", "-Djava.net.preferIPv4Stack=true")
 _STARTUP_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 10.0
 _POLL_INTERVAL_S = 0.2
@@ -188,18 +196,34 @@ class DynamoDBLocal:
                 f"DynamoDB Local is not installed in {self._home}: run `make setup` "
                 f"(or `scripts/fetch-dynamodb-local.sh {self._home}`)"
             )
+        launcher_dir = self._home / _LAUNCHER_DIR_NAME
+        launcher = launcher_dir / f"{_LAUNCHER_CLASS}.class"
+        rebuild = f"run `scripts/fetch-dynamodb-local.sh {self._home}` (needs javac, a JDK 17+)"
+        if not launcher.is_file():
+            raise MissingDependencyError(
+                f"the loopback launcher for DynamoDB Local is not built in {launcher_dir}: "
+                f"{rebuild}"
+            )
+        if _LAUNCHER_SOURCE.is_file() and (
+            launcher.stat().st_mtime_ns < _LAUNCHER_SOURCE.stat().st_mtime_ns
+        ):
+            raise MissingDependencyError(
+                f"the loopback launcher in {launcher_dir} is older than {_LAUNCHER_SOURCE}: "
+                f"{rebuild}"
+            )
         if self._data_dir is None:
             storage = ["-inMemory"]
         else:
             storage = ["-dbPath", str(self._data_dir.resolve())]
-        # No bind-address flag exists (see `java -jar DynamoDBLocal.jar -help`): the server
-        # listens on all interfaces; the module docstring says so.
+        # DynamoDB Local has no bind-address flag: the launcher (same arguments as the jar's
+        # main) binds it to 127.0.0.1 only; the jar's manifest Class-Path brings in the lib.
         return [
             java,
             *_JVM_OPTIONS,
             f"-Djava.library.path={lib}",
-            "-jar",
-            str(jar),
+            "-cp",
+            os.pathsep.join((str(jar), str(launcher_dir))),
+            _LAUNCHER_CLASS,
             *storage,
             "-sharedDb",
             "-disableTelemetry",

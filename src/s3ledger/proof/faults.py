@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,7 @@ class _Rule:
     cancellation_reasons: list[str] | None = None
     lose_response: bool = False
     matching: bytes | None = None
+    delay: float = 0.0
 
 
 @dataclass
@@ -132,6 +134,14 @@ class DynamoDBFaults:
                 )
             )
 
+    def delay(self, operation: str, seconds: float, *, times: int = 1) -> None:
+        """Hold the next ``times`` requests of ``operation`` for ``seconds`` before sending them.
+
+        A slow dependency, or an invocation that outlives its deadline: the write still happens.
+        """
+        with self._lock:
+            self._rules.append(_Rule(operation, times, delay=seconds))
+
     def crash_after(self, calls: int) -> None:
         """Raise ``SimulatedCrash`` once the client has completed ``calls`` more calls."""
         with self._lock:
@@ -164,7 +174,13 @@ class DynamoDBFaults:
                     and (rule.matching is None or rule.matching in body)
                 ):
                     rule.remaining -= 1
-                    kind = "lost-response" if rule.lose_response else rule.code
+                    kind = (
+                        "lost-response"
+                        if rule.lose_response
+                        else "delay"
+                        if rule.delay
+                        else rule.code
+                    )
                     self.injected[kind] = self.injected.get(kind, 0) + 1
                     return rule
         return None
@@ -186,6 +202,9 @@ class DynamoDBFaults:
                         break
         rule = self._take(operation, body)
         if rule is None:
+            return None
+        if rule.delay:
+            time.sleep(rule.delay)
             return None
         if rule.lose_response:
             # The request really commits; only its answer is lost.

@@ -1,0 +1,284 @@
+"""``s3ledger chaos``: a known history, the faults AWS produces, and a count of what went wrong.
+
+For each mode, on its own pipeline (prefixed bucket and tables provisioned from template.yaml):
+
+1. the workload generates N events with real sequencers; the bucket is brought to each object's
+   final state, so that reconcile has the truth to list;
+2. the events' notifications are delivered at least once through ``delivery.Lane``s, with
+   duplicates (sequential and concurrent), reordering, crashes, lost responses, errors, deadline
+   overruns, dropped events and poison messages;
+3. the history checker compares the ground truth with the tables and their streams;
+4. reconcile repairs the ledger from the bucket, and the checker runs again.
+
+The same seed gives the same faults and the same counts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import resource
+import sys
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import boto3
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from s3ledger.config import Mode, Settings
+from s3ledger.local.dynamodb_local import (
+    DUMMY_ACCESS_KEY_ID,
+    DUMMY_SECRET_ACCESS_KEY,
+    REGION,
+    free_port,
+)
+from s3ledger.local.provision import Resources, provision
+from s3ledger.local.session import environment_factory
+from s3ledger.local.template import load_pipeline_spec
+from s3ledger.local.workbench import Workbench
+from s3ledger.proof.checker import Truth, check_history
+from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
+from s3ledger.proof.history import stream_records
+from s3ledger.proof.workload import TruthEvent, generate_history
+from s3ledger.reconcile import reconcile
+from s3ledger.scan import scan_items
+
+__all__ = ["CHAOS_OVERRIDES", "ChaosPlan", "plan_deliveries", "run_chaos"]
+
+# The deadline fault waits out a function timeout; one second keeps it cheap. Visibility and
+# retries are played by the lanes (see delivery.py), so no other parameter needs scaling.
+CHAOS_OVERRIDES: Final = {"FunctionTimeout": "1", "QueueVisibilityTimeout": "6"}
+_POISON_BODIES: Final = ("{not json", '{"Records": [{"eventName": 42}]}', '{"Records": "x"}')
+
+
+@dataclass
+class ChaosPlan:
+    """Who gets what: the lanes' messages, and the workload faults decided up front."""
+
+    lanes: list[list[Message]]
+    truth: Truth
+    injected: Counter[str]
+    final_state: dict[str, str | None]  # object id → etag, or None when deleted
+
+
+def _lane_of(key: str, lanes: int) -> int:
+    return zlib.crc32(key.encode()) % lanes
+
+
+def plan_deliveries(
+    histories: Sequence[list[TruthEvent]], rates: FaultRates, seed: int, lanes: int
+) -> ChaosPlan:
+    """Turn a history into messages per lane, with the workload faults decided by the seed."""
+    rng = random.Random(seed * 7919 + 1)
+    timed: list[list[tuple[float, Message]]] = [[] for _ in range(lanes)]
+    truth = Truth()
+    injected: Counter[str] = Counter()
+    final_state: dict[str, str | None] = {}
+    for history in histories:
+        lane = _lane_of(history[0].key, lanes)
+        start = float(history[0].index)
+        times = [start + position * rng.uniform(5, 60) for position in range(len(history))]
+        if len(history) > 1 and rng.random() < rates["reorder"]:
+            rng.shuffle(times)
+            injected["reorder"] += 1
+            for event in history:
+                event.faults.add("reorder")
+        for event, at in zip(history, times, strict=True):
+            truth.events.append(event)
+            if rng.random() < rates["drop"]:
+                event.faults.add("drop")
+                injected["drop"] += 1
+                continue
+            truth.delivered.add(event.index)
+            body = json.dumps({"Records": [event.record()]})
+            duplicate = rng.random() < rates["duplicate"]
+            concurrent = duplicate and rng.random() < 0.5
+            timed[lane].append((at, Message(body, (event,), concurrent_twin=concurrent)))
+            if duplicate:
+                injected["duplicate"] += 1
+                if not concurrent:
+                    event.faults.add("duplicate")
+                    timed[lane].append((at + rng.uniform(1, 200), Message(body, (event,))))
+            if rng.random() < rates["poison"]:
+                injected["poison"] += 1
+                timed[lane].append((at + 0.5, Message(rng.choice(_POISON_BODIES))))
+        last = history[-1]
+        final_state[last.object_event().object_id] = None if last.removal else last.etag
+    ordered = [[m for _, m in sorted(t, key=lambda pair: pair[0])] for t in timed]
+    return ChaosPlan(ordered, truth, injected, final_state)
+
+
+def _bring_bucket_to_final_state(
+    workbench: Workbench, bucket: str, histories: Sequence[list[TruthEvent]]
+) -> None:
+    s3 = workbench.s3()
+    for history in histories:
+        last = history[-1]
+        if not last.removal:
+            s3.put_object(Bucket=bucket, Key=last.key, Body=last.body)
+
+
+def _streams(workbench: Workbench) -> Any:
+    return boto3.client(
+        "dynamodbstreams",
+        endpoint_url=workbench.dynamodb_endpoint,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+    )
+
+
+def _check(
+    workbench: Workbench, resources: Resources, truth: Truth, bucket_state: Any = None
+) -> dict[str, Any]:
+    dynamodb = workbench.dynamodb()
+    streams = _streams(workbench)
+    return check_history(
+        truth,
+        ledger_items=list(scan_items(dynamodb, resources.ledger_table)),
+        audit_items=list(scan_items(dynamodb, resources.audit_table)),
+        ledger_stream=stream_records(streams, dynamodb, resources.ledger_table),
+        audit_stream=stream_records(streams, dynamodb, resources.audit_table),
+        bucket_state=bucket_state,
+    ).to_json()
+
+
+def _run_mode(
+    workbench: Workbench,
+    mode: Mode,
+    *,
+    events: int,
+    rates: FaultRates,
+    seed: int,
+    workers: int,
+    progress: Progress,
+) -> dict[str, Any]:
+    spec = load_pipeline_spec(overrides={**CHAOS_OVERRIDES, "Mode": mode})
+    resources = provision(
+        workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"chaos-{mode}-"
+    )
+    # The workload sends its own notifications (with sequencers, which moto's lack).
+    workbench.s3().put_bucket_notification_configuration(
+        Bucket=resources.bucket, NotificationConfiguration={}
+    )
+    histories = list(generate_history(events, seed, resources.bucket))
+    _bring_bucket_to_final_state(workbench, resources.bucket, histories)
+    plan = plan_deliveries(histories, rates, seed, workers)
+    settings = Settings(
+        mode=mode,
+        ledger_table=resources.ledger_table,
+        audit_table=resources.audit_table,
+        idempotency_table=resources.idempotency_table,
+    )
+    sandboxes = environment_factory(workbench.dynamodb_endpoint, settings)
+    task = progress.add_task(mode, total=sum(len(lane) for lane in plan.lanes))
+    lanes = [
+        Lane(
+            mode=mode,
+            messages=messages,
+            sandboxes=lambda: sandboxes(0),
+            rates=rates,
+            seed=seed * 1_000 + index,
+            batch_size=spec.function.batch_size,
+            max_receive_count=spec.queue.max_receive_count,
+            function_timeout=float(spec.function.timeout),
+            on_progress=lambda done: progress.advance(task, done),
+        )
+        for index, messages in enumerate(plan.lanes)
+    ]
+    threads = [threading.Thread(target=lane.run) for lane in lanes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    injected = Counter(plan.injected)
+    for lane in lanes:
+        injected.update(lane.injected)
+        for message in lane.dlq:
+            if message.events:
+                plan.truth.parked.update(e.index for e in message.events)
+            else:
+                plan.truth.poison_parked += 1
+    progress.update(task, description=f"{mode}: checking")
+    before = _check(workbench, resources, plan.truth)
+    repaired = reconcile(
+        workbench.s3(),
+        workbench.dynamodb(),
+        bucket=resources.bucket,
+        ledger_table=resources.ledger_table,
+        audit_table=resources.audit_table,
+        apply=True,
+    )
+    after = _check(workbench, resources, plan.truth, bucket_state=plan.final_state)
+    progress.update(task, description=f"{mode}: done")
+    return {
+        **after,
+        "before_reconcile": before,
+        "reconciled": repaired.repaired,
+        "faults_injected": {kind: injected.get(kind, 0) for kind in FAULT_KINDS},
+        "poison_parked": plan.truth.poison_parked,
+        "requests_per_event": round(sum(lane.requests for lane in lanes) / max(events, 1), 2),
+    }
+
+
+def run_chaos(
+    *,
+    events: int,
+    modes: Sequence[Mode],
+    rates: FaultRates,
+    seed: int,
+    workers: int,
+    as_json: bool,
+) -> int:
+    """Run chaos for ``modes``; print a table (or JSON); exit 0 when inbox has no anomaly."""
+    started = time.monotonic()
+    console = Console(stderr=True)
+    logging.getLogger("s3ledger").setLevel(logging.CRITICAL)  # failures are counted, not logged
+    results: dict[str, Any] = {}
+    with (
+        Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench,
+        Progress(
+            TextColumn("{task.description:>22}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} messages"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=as_json,
+        ) as progress,
+    ):
+        for mode in modes:
+            results[mode] = _run_mode(
+                workbench,
+                mode,
+                events=events,
+                rates=rates,
+                seed=seed,
+                workers=workers,
+                progress=progress,
+            )
+    summary = {
+        "seed": seed,
+        "events": events,
+        "workers": workers,
+        "rates": {kind: rates[kind] for kind in FAULT_KINDS},
+        "modes": results,
+    }
+    elapsed = time.monotonic() - started
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if as_json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        from s3ledger.report import print_chaos  # noqa: PLC0415 -- only for people
+
+        print_chaos(summary)
+    console.print(f"chaos: {elapsed:.0f} s, peak RSS of this process {rss_mb:.0f} MiB")
+    sys.stdout.flush()
+    inbox = results.get("inbox")
+    return 0 if inbox is None or inbox["anomalies_total"] == 0 else 1
