@@ -112,11 +112,16 @@ class ObjectEvent:
     size: int | None = None
     etag: str | None = None
     version_id: str | None = None
-    order_key: str = field(init=False)
+    order_key: str = field(default="", kw_only=True)
     event_id: str = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.sequencer is not None:
+        if self.order_key:
+            # A synthetic event (reconcile) brings its own order key: no sequencer, no digest.
+            if self.sequencer is not None:
+                raise SequencerError("give an event a sequencer or an explicit order_key, not both")
+            order_key = self.order_key
+        elif self.sequencer is not None:
             order_key = pad_sequencer(self.sequencer)
             object.__setattr__(self, "sequencer", order_key)
         else:

@@ -46,7 +46,7 @@ from botocore.exceptions import ClientError
 from s3ledger import ledger
 from s3ledger.config import Settings
 from s3ledger.errors import RetryableError, S3LedgerError
-from s3ledger.events import SEQUENCER_WIDTH, ObjectEvent, event_id_for
+from s3ledger.events import SEQUENCER_WIDTH, ObjectEvent
 from s3ledger.writers.base import InvocationContext, Outcome
 from s3ledger.writers.inbox import InboxWriter
 
@@ -201,7 +201,7 @@ def repair_event(
     Its event time is the object's LastModified where the bucket tells it (else now): it is
     informative only, since the order key, not the time, decides identity and order.
     """
-    event = ObjectEvent(
+    return ObjectEvent(
         bucket=bucket,
         key=key,
         event_name=CREATED_EVENT if state.exists else REMOVED_EVENT,
@@ -209,13 +209,8 @@ def repair_event(
         size=state.size if state.exists else None,
         etag=state.etag if state.exists else None,
         version_id=state.version_id if state.exists else None,
+        order_key=reconcile_order_key(ledger_order_key, state),
     )
-    # ObjectEvent derives its order key from a sequencer or from the event's fields; a repair has
-    # its own (above). Until ObjectEvent accepts an explicit order key, set both derived fields.
-    order_key = reconcile_order_key(ledger_order_key, state)
-    object.__setattr__(event, "order_key", order_key)
-    object.__setattr__(event, "event_id", event_id_for(event.object_id, order_key))
-    return event
 
 
 def _now() -> str:

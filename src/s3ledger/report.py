@@ -121,7 +121,11 @@ def print_chaos(summary: Mapping[str, Any]) -> None:
     )
     table.add_row("reconciled objects", *(str(r["reconciled"]) for r in modes.values()))
     table.add_row("poison messages in DLQ", *(str(r["poison_parked"]) for r in modes.values()))
-    table.add_row("requests / event", *(f"{r['requests_per_event']:.2f}" for r in modes.values()))
+    measured = summary.get("measured", {})
+    table.add_row(
+        "requests / event",
+        *(f"{measured.get(mode, {}).get('requests_per_event', 0):.2f}" for mode in modes),
+    )
     console.print(table)
 
     faults = Table(title="faults injected")

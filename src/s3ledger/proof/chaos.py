@@ -263,12 +263,18 @@ def run_chaos(
                 workers=workers,
                 progress=progress,
             )
+    # Counts are fixed by the seed. Request counts are not quite: two sandboxes racing on one
+    # item (concurrent duplicates, deadline overruns) may retry a conflict or not.
+    measured = {
+        mode: {"requests_per_event": r.pop("requests_per_event")} for mode, r in results.items()
+    }
     summary = {
         "seed": seed,
         "events": events,
         "workers": workers,
         "rates": {kind: rates[kind] for kind in FAULT_KINDS},
         "modes": results,
+        "measured": measured,
     }
     elapsed = time.monotonic() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
