@@ -10,6 +10,7 @@ from typing import Final, Literal, cast, get_args
 from s3ledger.errors import ConfigurationError
 
 __all__ = [
+    "ARTICLE_MODES",
     "DEFAULT_AUDIT_TABLE",
     "DEFAULT_IDEMPOTENCY_TABLE",
     "DEFAULT_LEDGER_TABLE",
@@ -19,8 +20,10 @@ __all__ = [
     "Settings",
 ]
 
-Mode = Literal["inbox", "naive", "transact", "powertools"]
+Mode = Literal["inbox", "naive", "transact", "powertools", "inbox-batch"]
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
+# The article's three designs and ours, side by side (the demo's columns).
+ARTICLE_MODES: Final[tuple[Mode, ...]] = ("inbox", "naive", "transact", "powertools")
 
 # The article's table names are the defaults: dashboards, `s3ledger check` and users' own queries
 # read them, so they are a contract.
@@ -55,6 +58,8 @@ class Settings:
     audit_table: str = DEFAULT_AUDIT_TABLE
     idempotency_table: str = DEFAULT_IDEMPOTENCY_TABLE
     idempotency_expiry_seconds: int = 3600
+    # inbox: how many recorded event ids a warm sandbox remembers to skip duplicates for free.
+    recent_events: int = 10_000
     retry: RetryPolicy = RetryPolicy()
 
     def __post_init__(self) -> None:
@@ -73,7 +78,11 @@ class Settings:
         expiry = env.get("S3LEDGER_IDEMPOTENCY_EXPIRY_SECONDS", "3600")
         if not expiry.isdigit():
             raise ConfigurationError("S3LEDGER_IDEMPOTENCY_EXPIRY_SECONDS must be whole seconds")
+        recent = env.get("S3LEDGER_RECENT_EVENTS", "10000")
+        if not recent.isdigit():
+            raise ConfigurationError("S3LEDGER_RECENT_EVENTS must be a whole number")
         return cls(
+            recent_events=int(recent),
             mode=cast(Mode, env.get("S3LEDGER_MODE", "inbox")),
             ledger_table=env.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE),
             audit_table=env.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE),

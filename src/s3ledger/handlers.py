@@ -33,6 +33,7 @@ from botocore.config import Config
 from s3ledger.config import Settings
 from s3ledger.errors import PoisonError, S3LedgerError
 from s3ledger.events import (
+    ObjectEvent,
     ParsedMessage,
     parse_eventbridge_event,
     parse_s3_event,
@@ -121,12 +122,44 @@ class Pipeline:
         else:
             logger.exception("record failed unexpectedly", extra=fields)
 
+    def _write_batch(
+        self, event: Mapping[str, Any], context: InvocationContext
+    ) -> dict[str, Exception | None]:
+        """Parse every message, write all their events at once; the error of each message."""
+        write_batch = getattr(self.writer, "write_batch", None)
+        assert write_batch is not None  # noqa: S101 -- only called for batch-capable writers
+        failures: dict[str, Exception | None] = {}
+        owners: list[str] = []
+        events: list[ObjectEvent] = []
+        for record in event.get("Records", []):
+            message_id = str(record.get("messageId"))
+            failures[message_id] = None
+            try:
+                parsed = parse_sqs_body(record.get("body"))
+            except S3LedgerError as exc:
+                failures[message_id] = exc
+                continue
+            for what in parsed.ignored:
+                logger.info("notification ignored", extra={"notification": what})
+            owners.extend(message_id for _ in parsed.events)
+            events.extend(parsed.events)
+        for owner, result in zip(owners, write_batch(events, context), strict=True):
+            if isinstance(result, Exception):
+                failures[owner] = failures[owner] or result
+            else:
+                self.metrics.count(_OUTCOME_METRIC[result])
+        return failures
+
     def handle_sqs(self, event: Mapping[str, Any], context: InvocationContext) -> dict[str, Any]:
         """S3 → SQS → Lambda: partial batch response, one entry per failed message."""
+        batch = self._write_batch(event, context) if hasattr(self.writer, "write_batch") else None
 
         def record_handler(record: SQSRecord) -> None:
             try:
-                self.write(parse_sqs_body(record.body), context)
+                if batch is None:
+                    self.write(parse_sqs_body(record.body), context)
+                elif (error := batch.get(record.message_id)) is not None:
+                    raise error
             except Exception as exc:
                 self._record_failed(exc, message_id=record.message_id)
                 raise

@@ -120,6 +120,7 @@ _WRITE_OPERATION: Final = {
     "transact": "TransactWriteItems",
     "powertools": "TransactWriteItems",
     "inbox": "TransactWriteItems",
+    "inbox-batch": "TransactWriteItems",
 }
 _ERRORS: Final = (
     ("ThrottlingException", 400, None),

@@ -33,7 +33,7 @@ import boto3
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from s3ledger.config import MODES, Mode
+from s3ledger.config import ARTICLE_MODES, Mode
 from s3ledger.events import parse_sqs_body
 from s3ledger.local.dynamodb_local import (
     DUMMY_ACCESS_KEY_ID,
@@ -245,7 +245,7 @@ def run_demo(
     with Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench:
         runs: list[_ModeRun] = []
         injectors: dict[str, _Injector] = {}
-        for mode in MODES:
+        for mode in ARTICLE_MODES:
             spec = load_pipeline_spec(overrides={**DEMO_OVERRIDES, "Mode": mode})
             resources = provision(
                 workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"{mode}-"

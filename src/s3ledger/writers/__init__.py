@@ -37,6 +37,7 @@ _IMPLEMENTATIONS: dict[Mode, tuple[str, str]] = {
     "transact": ("s3ledger.writers.transact", "TransactWriter"),
     "powertools": ("s3ledger.writers.powertools", "PowertoolsWriter"),
     "inbox": ("s3ledger.writers.inbox", "InboxWriter"),
+    "inbox-batch": ("s3ledger.writers.inbox_batch", "InboxBatchWriter"),
 }
 
 

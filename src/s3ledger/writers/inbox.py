@@ -8,6 +8,7 @@ duplicate, and exactly once across both tables.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,28 @@ class _Token:
         return self.value
 
 
+class _RecentlyRecorded:
+    """Event ids this sandbox has seen recorded in the audit log, the newest ``capacity`` of them.
+
+    A duplicate that lands in the same warm sandbox is then skipped without a request. It cannot
+    weaken exactly-once: an id enters only once its audit item is known to exist, and s3ledger
+    never deletes audit items.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        self._ids.move_to_end(event_id)
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+
+
 class InboxWriter:
     mode = "inbox"
 
@@ -65,8 +88,16 @@ class InboxWriter:
         self._client = client
         self._settings = settings
         self._metrics = metrics or NullMetrics()
+        self._recorded = _RecentlyRecorded(settings.recent_events)
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        if event.event_id in self._recorded:
+            return Outcome.DUPLICATE
+        outcome = self._write(event, context)
+        self._recorded.add(event.event_id)
+        return outcome
+
+    def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         request_id = context.aws_request_id
         actions = ledger.inbox_actions(
             event,
