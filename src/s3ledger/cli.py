@@ -177,6 +177,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         ledger_table=args.ledger_table,
         audit_table=args.audit_table,
         apply=args.apply,
+        prefix=args.prefix,
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
@@ -285,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument(
         "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
     )
+    recon.add_argument("--prefix", default="", help="only keys that start with this")
     recon.add_argument("--apply", action="store_true", help="repair (default: report only)")
     recon.add_argument("--json", action="store_true", help="machine-readable output")
     recon.set_defaults(run=_reconcile)

@@ -34,7 +34,6 @@ Clients: pass clients configured with botocore's ``standard`` retry mode; listin
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -45,8 +44,9 @@ from botocore.exceptions import ClientError
 
 from s3ledger import ledger
 from s3ledger.config import Settings
-from s3ledger.errors import RetryableError, S3LedgerError
+from s3ledger.errors import S3LedgerError
 from s3ledger.events import SEQUENCER_WIDTH, ObjectEvent
+from s3ledger.scan import get_items
 from s3ledger.writers.base import InvocationContext, Outcome
 from s3ledger.writers.inbox import InboxWriter
 
@@ -82,9 +82,6 @@ DISCREPANCY_KINDS: Final[tuple[Discrepancy, ...]] = (
 _RECONCILE_MARK: Final = "~reconcile~"
 _NO_LEDGER_BASE: Final = "0" * SEQUENCER_WIDTH
 
-_BATCH_GET_LIMIT: Final = 100  # BatchGetItem's maximum keys per request
-_BATCH_GET_ATTEMPTS: Final = 8
-_BATCH_GET_BASE_DELAY: Final = 0.05
 _EXAMPLES: Final = 5
 _NOT_FOUND: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 # A reconcile is not a Lambda invocation: give the writer's deadline check plenty of room.
@@ -307,12 +304,12 @@ def _is_versioned(s3: S3Client, bucket: str) -> bool:
 
 
 def _listed_pages(
-    s3: S3Client, bucket: str, *, versioned: bool, page_size: int
+    s3: S3Client, bucket: str, *, versioned: bool, page_size: int, prefix: str = ""
 ) -> Iterator[dict[str, BucketState]]:
-    """The bucket's keys and their latest state, one listing page at a time."""
+    """The bucket's keys (under ``prefix``) and their latest state, one listing page at a time."""
     if not versioned:
         for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, PaginationConfig={"PageSize": page_size}
+            Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
         ):
             yield {
                 obj["Key"]: BucketState.present(
@@ -322,7 +319,7 @@ def _listed_pages(
             }
         return
     for version_page in s3.get_paginator("list_object_versions").paginate(
-        Bucket=bucket, PaginationConfig={"PageSize": page_size}
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
     ):
         # Each key has exactly one IsLatest entry, a version or a delete marker; older
         # versions (possibly on the next page) say nothing about the current state.
@@ -363,45 +360,25 @@ def _ledger_items(
     dynamodb: DynamoDBClient, table: str, ids: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
     """The ledger items of ``ids`` (consistent reads), by id; absent ids are simply missing."""
-    wanted = list(dict.fromkeys(ids))
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), _BATCH_GET_LIMIT):
-        request: dict[str, Any] = {
-            table: {
-                "Keys": [{"id": {"S": i}} for i in wanted[start : start + _BATCH_GET_LIMIT]],
-                "ConsistentRead": True,
-            }
-        }
-        for attempt in range(_BATCH_GET_ATTEMPTS):
-            response = dynamodb.batch_get_item(RequestItems=request)
-            for raw in response.get("Responses", {}).get(table, []):
-                item = ledger.from_item(raw)
-                found[item["id"]] = item
-            # Throttled keys come back as UnprocessedKeys, not as an error: retry only them.
-            request = dict(response.get("UnprocessedKeys") or {})
-            if not request:
-                break
-            time.sleep(min(1.0, _BATCH_GET_BASE_DELAY * 2**attempt))
-        else:
-            raise RetryableError(
-                f"{table}: BatchGetItem left keys unprocessed after {_BATCH_GET_ATTEMPTS} attempts"
-            )
-    return found
+    return get_items(dynamodb, table, "id", ids)
 
 
 def _processed_pages(
-    dynamodb: DynamoDBClient, table: str, bucket: str, page_size: int
+    dynamodb: DynamoDBClient, table: str, bucket: str, page_size: int, prefix: str = ""
 ) -> Iterator[list[dict[str, Any]]]:
-    """This bucket's ``processed`` ledger items, one scan page at a time (consistent reads, so
-    the first pass's repairs are seen)."""
+    """This bucket's ``processed`` ledger items (keys under ``prefix``), one scan page at a time
+    (consistent reads, so the first pass's repairs are seen)."""
     for page in dynamodb.get_paginator("scan").paginate(
         TableName=table,
         ConsistentRead=True,
-        FilterExpression="#bucket = :bucket AND #status = :processed",
-        ExpressionAttributeNames={"#bucket": "bucket", "#status": "status"},
+        FilterExpression=(
+            "#bucket = :bucket AND #status = :processed AND begins_with(#key, :prefix)"
+        ),
+        ExpressionAttributeNames={"#bucket": "bucket", "#status": "status", "#key": "key"},
         ExpressionAttributeValues={
             ":bucket": {"S": bucket},
             ":processed": {"S": ledger.PROCESSED},
+            ":prefix": {"S": prefix},
         },
         PaginationConfig={"PageSize": page_size},
     ):
@@ -469,8 +446,11 @@ def reconcile(
     apply: bool,
     context: InvocationContext | None = None,
     page_size: int = 1000,
+    prefix: str = "",
 ) -> ReconcileReport:
     """Compare ``bucket`` with the ledger; with ``apply``, repair every difference exactly once.
+
+    ``prefix`` limits both passes to keys that start with it (one folder of a large bucket).
 
     Without ``apply`` (a dry run) nothing is written: the report counts what would be repaired.
     ``context`` supplies the request id recorded in the audit items (default: one fresh id per
@@ -491,7 +471,9 @@ def reconcile(
     tally = repairer.tally
 
     # Pass 1: what the listing shows, against the ledger.
-    for states in _listed_pages(s3, bucket, versioned=versioned, page_size=page_size):
+    for states in _listed_pages(
+        s3, bucket, versioned=versioned, page_size=page_size, prefix=prefix
+    ):
         tally.objects_listed += sum(1 for state in states.values() if state.exists)
         items = _ledger_items(dynamodb, ledger_table, (f"{bucket}/{key}" for key in states))
         for key, listed in states.items():
@@ -505,7 +487,7 @@ def reconcile(
                 repairer.repair(kind, key, item, state)
 
     # Pass 2: processed ledger items whose object no listing shows any more.
-    for page in _processed_pages(dynamodb, ledger_table, bucket, page_size):
+    for page in _processed_pages(dynamodb, ledger_table, bucket, page_size, prefix):
         for item in page:
             tally.ledger_items_checked += 1
             key = str(item["key"])

@@ -4,18 +4,55 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from s3ledger.consistency import ConsistencyReport, check_consistency
+from s3ledger.errors import RetryableError
 from s3ledger.ledger import from_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-__all__ = ["check_tables", "scan_items"]
+__all__ = ["check_tables", "get_items", "scan_items"]
 
 _DONE = object()
+_BATCH_GET_LIMIT = 100
+_BATCH_GET_ATTEMPTS = 8
+
+
+def get_items(
+    client: DynamoDBClient, table: str, key: str, ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The items whose ``key`` attribute is one of ``ids`` (consistent reads), by id.
+
+    Absent ids are simply missing from the answer. Throttled keys come back as UnprocessedKeys,
+    not as an error, so only they are asked for again, with a growing pause.
+    """
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [{key: {"S": i}} for i in wanted[start : start + _BATCH_GET_LIMIT]],
+                "ConsistentRead": True,
+            }
+        }
+        for attempt in range(_BATCH_GET_ATTEMPTS):
+            response = client.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(table, []):
+                item = from_item(raw)
+                found[item[key]] = item
+            request = dict(response.get("UnprocessedKeys") or {})
+            if not request:
+                break
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        else:
+            raise RetryableError(
+                f"{table}: BatchGetItem left keys unprocessed after {_BATCH_GET_ATTEMPTS} attempts"
+            )
+    return found
 
 
 def scan_items(

@@ -1,0 +1,902 @@
+"""``s3ledger bench``: what each mode costs and how fast it goes, side by side, on one workload.
+
+For every mode, one after the other on one workbench, on its own pipeline (prefixed bucket,
+queues and tables provisioned from ``template.yaml``):
+
+1. **fresh events**: N notifications of N distinct objects, with real-shaped sequencers, are put
+   on the queue (as S3 would; the bucket's own notification is removed), then the local runner
+   (W workers, the template's batch size) drains it;
+2. **duplicates**: the same N notifications again, in new SQS messages, drained by the same warm
+   sandboxes.
+
+A :class:`Meter` on each sandbox's DynamoDB client counts every request (Powertools' own
+included: they share the client), adds ``ReturnConsumedCapacity=TOTAL`` to every call that
+accepts it and sums what DynamoDB reports. Handler latency is timed around each invocation
+(``Pipeline.handle_sqs``) and divided by the events in it; throughput runs from the runner's start
+to its last delete. Cold start is timed in a fresh interpreter per mode.
+
+DynamoDB Local reports 2.0 write units per *table* of a transaction, however many items of that
+table it holds, and nothing for a failed write; so write units are also computed by DynamoDB's
+rule from each request's items, and ``inbox-batch`` (up to 50 audit items of one table per
+transaction) is reported by the rule.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from s3ledger.config import Mode, Settings
+from s3ledger.handlers import Pipeline
+from s3ledger.local.dynamodb_local import dynamodb_client, free_port
+from s3ledger.local.provision import Resources, provision
+from s3ledger.local.runner import ExecutionEnvironment, LocalRunner, RunnerSettings
+from s3ledger.local.session import queue_arn
+from s3ledger.local.template import load_pipeline_spec
+from s3ledger.local.workbench import Workbench
+from s3ledger.proof.workload import TruthEvent
+from s3ledger.scan import check_tables
+from s3ledger.writers import CountingMetrics, InvocationContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+__all__ = [
+    "BENCH_OVERRIDES",
+    "FIGURES",
+    "MODE_OVERRIDES",
+    "Meter",
+    "MeterTotals",
+    "bench_events",
+    "cold_start_ms",
+    "print_bench",
+    "rule_write_units",
+    "run_bench",
+    "write_chart",
+]
+
+# Rejected duplicates (transact) go to the DLQ at their first redelivery instead of coming back
+# MaxReceiveCount times, and transact's visibility timeout is short so that this redelivery comes
+# within seconds. The other modes reject nothing: their visibility timeout stays well above any
+# invocation's time, so no message is redelivered while it is being processed. FunctionTimeout
+# stays as the template declares it, so no invocation is cut short.
+BENCH_OVERRIDES: Final = {"MaxReceiveCount": "1", "QueueVisibilityTimeout": "60"}
+MODE_OVERRIDES: Final[Mapping[str, Mapping[str, str]]] = {
+    "transact": {"QueueVisibilityTimeout": "10"},
+}
+REFERENCE_MODE: Final = "powertools"  # the article's final design
+_COLD_START_RUNS: Final = 5
+_WARMUP_EVENTS: Final = 200
+_KB: Final = 1024
+# Modes whose write units come from the rule: DynamoDB Local under-reports their transactions.
+_RULE_MODES: Final = frozenset({"inbox-batch"})
+_WRITE_OPERATIONS: Final = frozenset(
+    {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+)
+_CONTEXT_KEY: Final = "s3ledger_bench"
+
+# (JSON key, label, higher is better). Each also gets a ratio to powertools.
+FIGURES: Final[tuple[tuple[str, str, bool], ...]] = (
+    ("requests_per_event", "DynamoDB requests / fresh event", False),
+    ("requests_per_duplicate", "DynamoDB requests / duplicate", False),
+    ("write_units_per_event", "write units / fresh event", False),
+    ("write_units_per_duplicate", "write units / duplicate (by rule)", False),
+    ("events_per_second", "fresh events / s", True),
+    ("duplicates_per_second", "duplicates / s", True),
+    ("latency_ms_p50", "handler latency / event, p50 (ms)", False),
+    ("latency_ms_p99", "handler latency / event, p99 (ms)", False),
+    ("import_ms", "cold start: import + writer (ms)", False),
+)
+
+
+# ------------------------------------------------------------------------------------ metering
+
+
+def _value_size(value: Mapping[str, Any]) -> int:  # noqa: PLR0911 -- one return per type
+    """DynamoDB's size of one attribute value (typed JSON), as its item size rules count it."""
+    (kind, data), *_ = value.items()
+    if kind == "S":
+        return len(str(data).encode())
+    if kind == "N":
+        digits = str(data).lstrip("-").replace(".", "").strip("0") or "0"
+        return 1 + (len(digits) + 1) // 2
+    if kind == "B":
+        return len(data) if isinstance(data, bytes | bytearray) else len(str(data)) * 3 // 4
+    if kind in {"BOOL", "NULL"}:
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in data.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in data)
+    if kind in {"SS", "NS", "BS"}:
+        return sum(_value_size({kind[0]: member}) for member in data)
+    return 0
+
+
+def _item_size(item: Mapping[str, Any]) -> int:
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _action_units(action: Mapping[str, Any]) -> int:
+    """Write units of one item written by ``action`` (a PutItem/UpdateItem/DeleteItem request).
+
+    A Put is sized by its item; an Update or Delete by its key, attribute names and values
+    (the item it leaves behind is not in the request: a lower bound, exact for items ≤ 1 KB).
+    """
+    if "Item" in action:
+        size = _item_size(action["Item"])
+    else:
+        size = _item_size(action.get("Key", {}))
+        size += sum(len(n.encode()) for n in action.get("ExpressionAttributeNames", {}).values())
+        size += sum(_value_size(v) for v in action.get("ExpressionAttributeValues", {}).values())
+    return max(1, math.ceil(size / _KB))
+
+
+def rule_write_units(operation: str, params: Mapping[str, Any]) -> float:
+    """Write units a committed request costs by DynamoDB's rule.
+
+    1 unit per KB (rounded up) per item for a standard write, 2 per KB per item written in a
+    transaction. Reads and non-write operations cost no write units.
+    """
+    if operation in {"PutItem", "UpdateItem", "DeleteItem"}:
+        return float(_action_units(params))
+    if operation == "TransactWriteItems":
+        return float(
+            sum(
+                2 * _action_units(body)
+                for action in params.get("TransactItems", [])
+                for body in action.values()
+            )
+        )
+    if operation == "BatchWriteItem":
+        return float(
+            sum(
+                _action_units(request.get("PutRequest") or request.get("DeleteRequest") or {})
+                for requests in params.get("RequestItems", {}).values()
+                for request in requests
+            )
+        )
+    return 0.0
+
+
+@dataclass(frozen=True)
+class MeterTotals:
+    """What a meter has counted so far; subtract two to get what happened in between."""
+
+    requests: int = 0  # HTTP requests sent to DynamoDB (every attempt, retries included)
+    api_calls: int = 0  # client calls (one per call, whatever botocore retried)
+    write_units_reported: float = 0.0  # ConsumedCapacity of write operations, as reported
+    read_units_reported: float = 0.0
+    write_units_rule: float = 0.0  # by DynamoDB's rule, from the requests' items
+    call_ms: tuple[float, ...] = ()
+    operations: Mapping[str, int] = field(default_factory=dict)
+
+    def __sub__(self, earlier: MeterTotals) -> MeterTotals:
+        operations = Counter(self.operations)
+        operations.subtract(earlier.operations)
+        return MeterTotals(
+            requests=self.requests - earlier.requests,
+            api_calls=self.api_calls - earlier.api_calls,
+            write_units_reported=self.write_units_reported - earlier.write_units_reported,
+            read_units_reported=self.read_units_reported - earlier.read_units_reported,
+            write_units_rule=self.write_units_rule - earlier.write_units_rule,
+            call_ms=self.call_ms[len(earlier.call_ms) :],
+            operations={k: v for k, v in operations.items() if v},
+        )
+
+
+def _consumed(parsed: Mapping[str, Any]) -> tuple[float, float]:
+    """(write, read) units in a response's ``ConsumedCapacity`` (one entry or a list)."""
+    consumed = parsed.get("ConsumedCapacity")
+    entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
+    write = read = 0.0
+    for entry in entries:
+        write += float(entry.get("WriteCapacityUnits", 0.0))
+        read += float(entry.get("ReadCapacityUnits", 0.0))
+        if "WriteCapacityUnits" not in entry and "ReadCapacityUnits" not in entry:
+            write += float(entry.get("CapacityUnits", 0.0))  # TOTAL names no kind
+    return write, read
+
+
+class Meter:
+    """Count a DynamoDB client's requests and write units through botocore's event hooks.
+
+    Attach it to any number of clients (one per sandbox); it is thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._api_calls = 0
+        self._write_reported = 0.0
+        self._read_reported = 0.0
+        self._write_rule = 0.0
+        self._call_ms: list[float] = []
+        self._operations: Counter[str] = Counter()
+
+    def attach(self, client: DynamoDBClient) -> None:
+        events = client.meta.events
+        events.register("before-parameter-build.dynamodb", self._before_parameter_build)
+        events.register("before-send.dynamodb", self._before_send)
+        events.register("after-call.dynamodb", self._after_call)
+        events.register("after-call-error.dynamodb", self._after_call_error)
+
+    def totals(self) -> MeterTotals:
+        with self._lock:
+            return MeterTotals(
+                requests=self._requests,
+                api_calls=self._api_calls,
+                write_units_reported=self._write_reported,
+                read_units_reported=self._read_reported,
+                write_units_rule=self._write_rule,
+                call_ms=tuple(self._call_ms),
+                operations=dict(self._operations),
+            )
+
+    def _before_parameter_build(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
+        members = model.input_shape.members if model.input_shape is not None else {}
+        if "ReturnConsumedCapacity" in members:
+            params.setdefault("ReturnConsumedCapacity", "TOTAL")
+        committed = rule_write_units(model.name, params)
+        # DynamoDB charges a standard write whose condition failed as if it had written.
+        condition_failed = committed if model.name != "TransactWriteItems" else 0.0
+        context[_CONTEXT_KEY] = (time.perf_counter(), committed, condition_failed)
+
+    def _before_send(self, **_: Any) -> None:
+        with self._lock:
+            self._requests += 1
+
+    def _after_call(
+        self,
+        http_response: Any,
+        parsed: Mapping[str, Any],
+        model: Any,
+        context: Mapping[str, Any],
+        **_: Any,
+    ) -> None:
+        started, committed, condition_failed = context.get(_CONTEXT_KEY, (None, 0.0, 0.0))
+        write, read = _consumed(parsed)
+        status = getattr(http_response, "status_code", 500)
+        code = parsed.get("Error", {}).get("Code", "")
+        if status < 300:
+            rule = committed
+        elif code == "ConditionalCheckFailedException":
+            rule = condition_failed
+        else:
+            rule = 0.0  # cancelled transactions and other errors: counted as free (a lower bound)
+        with self._lock:
+            self._api_calls += 1
+            self._operations[model.name] += 1
+            if model.name in _WRITE_OPERATIONS:
+                self._write_reported += write
+            self._read_reported += read
+            self._write_rule += rule
+            if started is not None:
+                self._call_ms.append((time.perf_counter() - started) * 1000)
+
+    def _after_call_error(self, model: Any = None, **_: Any) -> None:
+        with self._lock:
+            self._api_calls += 1
+            self._operations[getattr(model, "name", "?")] += 1
+
+
+# ----------------------------------------------------------------------- sandboxes and timing
+
+
+class _Probe:
+    """Per-invocation timings and the runner's last activity, shared by one mode's sandboxes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.samples_ms: list[float] = []  # one per event: its invocation's time / its events
+        self.handled = 0
+        self.last_activity = 0.0
+        self.on_progress: Callable[[int], None] = lambda _: None
+
+    def reset(self) -> None:
+        with self._lock:
+            self.samples_ms = []
+            self.handled = 0
+            self.last_activity = 0.0
+
+    def invocation(self, events: int, seconds: float) -> None:
+        with self._lock:
+            if events:
+                self.samples_ms.extend([seconds * 1000 / events] * events)
+            self.handled += events
+            self.last_activity = time.monotonic()
+        self.on_progress(events)
+
+    def deleted(self, **_: Any) -> None:
+        with self._lock:
+            self.last_activity = time.monotonic()
+
+
+class _TimedPipeline(Pipeline):
+    """The product's pipeline, timed around each SQS invocation."""
+
+    def __init__(self, settings: Settings, client: DynamoDBClient, probe: _Probe) -> None:
+        super().__init__(settings, client, CountingMetrics())
+        self._probe = probe
+
+    def handle_sqs(self, event: Mapping[str, Any], context: InvocationContext) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            return super().handle_sqs(event, context)
+        finally:
+            self._probe.invocation(len(event.get("Records", [])), time.perf_counter() - started)
+
+
+class _Sandboxes:
+    """The runner's environment factory: one metered, timed sandbox per worker, kept warm.
+
+    A worker index gets the same sandbox every time, so the duplicates phase runs on the
+    sandboxes that recorded the fresh events (as warm Lambda environments would).
+    """
+
+    def __init__(self, endpoint: str, settings: Settings, meter: Meter, probe: _Probe) -> None:
+        self._endpoint = endpoint
+        self._settings = settings
+        self._meter = meter
+        self._probe = probe
+        self._lock = threading.Lock()
+        self._built: dict[int, ExecutionEnvironment] = {}
+
+    def __call__(self, index: int) -> ExecutionEnvironment:
+        with self._lock:
+            if index not in self._built:
+                client = dynamodb_client(self._endpoint)
+                self._meter.attach(client)
+                pipeline = _TimedPipeline(self._settings, client, self._probe)
+                self._built[index] = ExecutionEnvironment(pipeline=pipeline, index=index)
+            return self._built[index]
+
+
+# ------------------------------------------------------------------------------- the workload
+
+
+def bench_events(events: int, seed: int, bucket: str) -> list[TruthEvent]:
+    """``events`` uploads of distinct keys, each with a real-shaped (18 hex digit) sequencer.
+
+    Distinct keys keep every mode able to apply every fresh event: ``transact`` and
+    ``powertools`` reject a second event of one key by design, which ``chaos`` measures.
+    """
+    rng = random.Random(seed)  # noqa: S311 -- a replayable workload, not a secret
+    folders = ("in", "out", "archive", "tmp")
+    return [
+        TruthEvent(
+            index=index,
+            bucket=bucket,
+            key=f"{folders[index % len(folders)]}/bench-{index:06d} {rng.randrange(10**6)}.csv",
+            removal=False,
+            sequencer=f"{rng.getrandbits(64):018X}",
+            body=f"bench {index} {rng.random()}".encode(),
+        )
+        for index in range(events)
+    ]
+
+
+def _enqueue(sqs: SQSClient, queue_url: str, bodies: Sequence[str]) -> None:
+    for start in range(0, len(bodies), 10):
+        chunk = bodies[start : start + 10]
+        response = sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)],
+        )
+        if response.get("Failed"):
+            raise RuntimeError(f"SQS refused messages: {response['Failed']}")
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, math.ceil(q / 100 * len(ordered)) - 1)
+    return ordered[rank]
+
+
+# ------------------------------------------------------------------------------ one mode's run
+
+
+@dataclass
+class _Phase:
+    seconds: float
+    drained: bool
+    meter: MeterTotals
+    samples_ms: list[float]
+    handled: int
+
+
+def _run_phase(  # noqa: PLR0917 -- private: one phase of one mode, every collaborator explicit
+    workbench: Workbench,
+    settings: RunnerSettings,
+    sandboxes: _Sandboxes,
+    meter: Meter,
+    probe: _Probe,
+    bodies: Sequence[str],
+) -> _Phase:
+    sqs = workbench.sqs()
+    _enqueue(sqs, settings.queue_url, bodies)
+
+    def sqs_factory() -> SQSClient:
+        client = workbench.sqs()
+        client.meta.events.register("after-call.sqs.DeleteMessageBatch", probe.deleted)
+        return client
+
+    probe.reset()
+    before = meter.totals()
+    runner = LocalRunner(settings, sqs_factory, sandboxes)
+    started = time.monotonic()
+    runner.start()
+    try:
+        drained = runner.wait_until_drained(sqs, timeout=60.0 + 0.5 * len(bodies))
+    finally:
+        runner.stop()
+    if runner.errors:
+        raise RuntimeError(f"the local runner failed: {runner.errors[0]!r}")
+    end = probe.last_activity or time.monotonic()
+    return _Phase(
+        seconds=max(end - started, 1e-6),
+        drained=drained,
+        meter=meter.totals() - before,
+        samples_ms=list(probe.samples_ms),
+        handled=probe.handled,
+    )
+
+
+def _run_mode(
+    workbench: Workbench,
+    mode: Mode,
+    *,
+    events: int,
+    workers: int,
+    batch: int,
+    seed: int,
+    progress: Progress,
+    prefix: str = "bench-",
+    label: str | None = None,
+) -> dict[str, Any]:
+    spec = load_pipeline_spec(
+        overrides={
+            **BENCH_OVERRIDES,
+            **MODE_OVERRIDES.get(mode, {}),
+            "Mode": mode,
+            "BatchSize": str(batch),
+        }
+    )
+    resources = provision(
+        workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"{prefix}{mode}-"
+    )
+    # The bench sends the notifications itself, as S3 would, with real sequencers.
+    workbench.s3().put_bucket_notification_configuration(
+        Bucket=resources.bucket, NotificationConfiguration={}
+    )
+    workbench.sqs().purge_queue(QueueUrl=resources.queue_url)  # moto's s3:TestEvent
+    truth = bench_events(events, seed, resources.bucket)
+    bodies = [json.dumps({"Records": [event.record()]}) for event in truth]
+
+    settings = Settings(
+        mode=mode,
+        ledger_table=resources.ledger_table,
+        audit_table=resources.audit_table,
+        idempotency_table=resources.idempotency_table,
+    )
+    meter, probe = Meter(), _Probe()
+    sandboxes = _Sandboxes(workbench.dynamodb_endpoint, settings, meter, probe)
+    for index in range(workers):  # warm: cold start is measured apart
+        sandboxes(index)
+    runner_settings = RunnerSettings(
+        queue_url=resources.queue_url,
+        queue_arn=queue_arn(workbench.sqs(), resources.queue_url),
+        batch_size=spec.function.batch_size,
+        function_timeout=float(spec.function.timeout),
+        workers=workers,
+    )
+    label = label or mode
+    task = progress.add_task(f"{label}: fresh events", total=2 * events)
+    probe.on_progress = lambda done: progress.advance(task, done)
+    fresh = _run_phase(workbench, runner_settings, sandboxes, meter, probe, bodies)
+    progress.update(task, completed=events, description=f"{label}: duplicates")
+    duplicates = _run_phase(workbench, runner_settings, sandboxes, meter, probe, bodies)
+    progress.update(task, completed=2 * events, description=f"{label}: checking")
+    result = _summarise_mode(workbench, mode, resources, events, fresh, duplicates)
+    progress.update(task, description=f"{label}: done")
+    return result
+
+
+def _summarise_mode(  # noqa: PLR0917 -- private, called once per mode with its two phases
+    workbench: Workbench,
+    mode: str,
+    resources: Resources,
+    events: int,
+    fresh: _Phase,
+    duplicates: _Phase,
+) -> dict[str, Any]:
+    report = check_tables(
+        workbench.dynamodb(),
+        ledger_table=resources.ledger_table,
+        audit_table=resources.audit_table,
+    )
+    dlq = workbench.sqs().get_queue_attributes(
+        QueueUrl=resources.dlq_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    by_rule = mode in _RULE_MODES
+    n = float(events)
+
+    def units(phase: _Phase) -> float:
+        return phase.meter.write_units_rule if by_rule else phase.meter.write_units_reported
+
+    return {
+        "requests_per_event": round(fresh.meter.requests / n, 3),
+        "requests_per_duplicate": round(duplicates.meter.requests / n, 3),
+        "write_units_per_event": round(units(fresh) / n, 3),
+        # DynamoDB Local reports nothing for a failed write: duplicates are counted by the rule.
+        "write_units_per_duplicate": round(duplicates.meter.write_units_rule / n, 3),
+        "events_per_second": round(events / fresh.seconds, 1),
+        "duplicates_per_second": round(events / duplicates.seconds, 1),
+        "latency_ms_p50": round(_percentile(fresh.samples_ms, 50), 2),
+        "latency_ms_p99": round(_percentile(fresh.samples_ms, 99), 2),
+        "duplicate_latency_ms_p50": round(_percentile(duplicates.samples_ms, 50), 2),
+        "duplicate_latency_ms_p99": round(_percentile(duplicates.samples_ms, 99), 2),
+        "write_units_source": "rule" if by_rule else "reported",
+        "write_units_duplicate_source": "rule",
+        "write_units_per_event_reported": round(fresh.meter.write_units_reported / n, 3),
+        "write_units_per_event_rule": round(fresh.meter.write_units_rule / n, 3),
+        "write_units_per_duplicate_reported": round(duplicates.meter.write_units_reported / n, 3),
+        "write_units_per_duplicate_rule": round(duplicates.meter.write_units_rule / n, 3),
+        "api_calls_per_event": round(fresh.meter.api_calls / n, 3),
+        "api_calls_per_duplicate": round(duplicates.meter.api_calls / n, 3),
+        "dynamodb_call_ms_p50": round(_percentile(fresh.meter.call_ms, 50), 2),
+        "operations": {
+            "fresh": dict(fresh.meter.operations),
+            "duplicates": dict(duplicates.meter.operations),
+        },
+        "seconds": {"fresh": round(fresh.seconds, 3), "duplicates": round(duplicates.seconds, 3)},
+        "drained": fresh.drained and duplicates.drained,
+        "ledger_items": report.ledger_items,
+        "audit_items": report.audit_items,
+        "anomalies_total": report.anomalies_total,
+        "dlq_messages": sum(int(v) for v in dlq.values()),
+    }
+
+
+# ---------------------------------------------------------------------------------- cold start
+
+_COLD_START_CODE: Final = """
+import time
+started = time.perf_counter()
+import s3ledger.handlers
+imported = time.perf_counter()
+import boto3
+client = boto3.client(
+    "dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
+    aws_access_key_id="bench", aws_secret_access_key="bench",
+)
+from s3ledger.config import Settings
+from s3ledger.writers import make_writer
+built = time.perf_counter()
+make_writer(client, Settings.from_env())
+done = time.perf_counter()
+print((imported - started + done - built) * 1000)
+"""
+
+
+def cold_start_ms(mode: str, runs: int = _COLD_START_RUNS) -> float:
+    """Median time to import the handler module and build ``mode``'s writer, fresh each time.
+
+    The DynamoDB client is built outside the timer (every mode builds the same one) and never
+    used: no request is sent.
+    """
+    env = {**os.environ, "S3LEDGER_MODE": mode, "AWS_DEFAULT_REGION": "us-east-1"}
+    timings: list[float] = []
+    for _ in range(runs):
+        result = subprocess.run(  # noqa: S603 -- our own interpreter and fixed code
+            [sys.executable, "-c", _COLD_START_CODE],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        timings.append(float(result.stdout.strip().splitlines()[-1]))
+    return statistics.median(timings)
+
+
+# ------------------------------------------------------------------------------------- output
+
+
+def _ratios(modes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float | None]]:
+    reference = modes.get(REFERENCE_MODE)
+    if reference is None:
+        return {}
+    ratios: dict[str, dict[str, float | None]] = {}
+    for mode, result in modes.items():
+        ratios[mode] = {}
+        for key, _, _ in FIGURES:
+            base = float(reference[key])
+            ratios[mode][key] = round(float(result[key]) / base, 3) if base else None
+    return ratios
+
+
+def _machine() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            model = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in cpuinfo
+                    if line.startswith("model name")
+                ),
+                "",
+            )
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _notes(summary: Mapping[str, Any]) -> list[str]:
+    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
+    notes = [
+        "requests: every HTTP request the handler's DynamoDB client sent (Powertools' included).",
+        "latency: each invocation's time (Pipeline.handle_sqs) divided by the events in it.",
+        "events/s: N / (runner start → last delete), warm sandboxes, "
+        f"{summary['workers']} workers, batch size {summary['batch']}.",
+        f"cold start: median of {summary['cold_start_runs']} fresh interpreters, import "
+        "s3ledger.handlers + make_writer (DynamoDB client built outside the timer).",
+        f"before the modes, DynamoDB Local is warmed up with {summary['warmup_events']} events "
+        "(powertools, both phases) on a pipeline of its own; figures exclude it.",
+        f"the bench pipelines use {dict(BENCH_OVERRIDES)}, transact "
+        f"{dict(MODE_OVERRIDES['transact'])}: {summary['dlq_note']}.",
+    ]
+    rule = [m for m, r in modes.items() if r["write_units_source"] == "rule"]
+    if rule:
+        notes.append(
+            f"† write units of {', '.join(rule)} by DynamoDB's rule (2 per KB per transactional "
+            "item, 1 per standard write): DynamoDB Local reports 2.0 per table of a transaction "
+            "however many items of it the transaction writes ("
+            + ", ".join(
+                f"{m}: {modes[m]['write_units_per_event_reported']} per event reported"
+                for m in rule
+            )
+            + "). The other modes' write units / fresh event are as DynamoDB Local reports them."
+        )
+    notes.append(
+        "write units / duplicate, by the rule for every mode: DynamoDB Local reports nothing for "
+        "a failed write. A failed conditional standard write costs its units (as DynamoDB "
+        "documents); a cancelled transaction is counted as free here, so the transactional "
+        "modes' figure is a lower bound."
+    )
+    if "inbox" in modes:
+        inbox = modes["inbox"]
+        notes.append(
+            f"inbox: DynamoDB Local reports {inbox['write_units_per_event_reported']} units per "
+            f"fresh event, the rule gives {inbox['write_units_per_event_rule']}."
+        )
+    return notes
+
+
+def print_bench(summary: Mapping[str, Any]) -> None:
+    """The figures as rows, the modes as columns, ratios to powertools in brackets."""
+    console = Console()
+    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
+    ratios: Mapping[str, Mapping[str, float | None]] = summary["ratios_to_powertools"]
+    machine = summary["machine"]
+    table = Table(
+        title=f"s3ledger bench: {summary['events']} events, {summary['workers']} workers, "
+        f"batch {summary['batch']} — {machine['cores']} cores, Python {machine['python']}, "
+        f"{summary['date']}"
+    )
+    table.add_column("")
+    for mode in modes:
+        table.add_column(mode, justify="right")
+    for key, label, _ in FIGURES:
+        cells = []
+        for mode, result in modes.items():
+            value = float(result[key])
+            text = f"{value:.2f}" if value < 100 else f"{value:.0f}"
+            if key.startswith("write_units") and result["write_units_source"] == "rule":
+                text += "†"
+            ratio = ratios.get(mode, {}).get(key)
+            if ratio is not None and mode != REFERENCE_MODE:
+                text += f" [dim](x{ratio:.2f})[/dim]"
+            cells.append(text)
+        table.add_row(label, *cells)
+    table.add_section()
+    for key, label in (
+        ("ledger_items", "ledger items"),
+        ("audit_items", "audit items"),
+        ("anomalies_total", "anomalies"),
+        ("dlq_messages", "messages in the DLQ"),
+    ):
+        table.add_row(label, *(str(result[key]) for result in modes.values()))
+    console.print(table)
+    for note in summary["notes"]:
+        console.print(f"  {note}", highlight=False, markup=False)
+    for warning in summary["warnings"]:
+        console.print(f"[yellow]warning: {warning}[/yellow]")
+
+
+_CHART_PANELS: Final = (
+    ("requests_per_event", "requests / fresh event"),
+    ("write_units_per_event", "write units / fresh event"),
+    ("requests_per_duplicate", "requests / duplicate"),
+    ("events_per_second", "fresh events / s"),
+    ("duplicates_per_second", "duplicates / s"),
+    ("latency_ms_p50", "latency / event p50 (ms)"),
+)
+
+
+def write_chart(summary: Mapping[str, Any], path: Path) -> None:
+    """Bars per mode for the main figures; PNG or SVG by the file's suffix."""
+    import matplotlib  # noqa: PLC0415 -- only for --chart
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
+    names = list(modes)
+    colours = [f"C{i}" for i in range(len(names))]
+    figure = Figure(figsize=(13, 7.5), layout="constrained")
+    axes = figure.subplots(2, 3)
+    for ax, (key, title) in zip(axes.flat, _CHART_PANELS, strict=True):
+        values = [float(modes[m][key]) for m in names]
+        bars = ax.bar(names, values, color=colours)
+        ax.bar_label(bars, labels=[f"{v:.2f}" if v < 100 else f"{v:.0f}" for v in values])
+        ax.set_title(title)
+        ax.tick_params(axis="x", labelrotation=20)
+        ax.margins(y=0.15)
+    figure.suptitle(
+        f"s3ledger bench — {summary['events']} events, {summary['workers']} workers, "
+        f"batch {summary['batch']}, {summary['machine']['cores']} cores, {summary['date']}"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+# --------------------------------------------------------------------------------------- entry
+
+
+def _warnings(modes: Mapping[str, Mapping[str, Any]], events: int) -> list[str]:
+    warnings = []
+    for mode, result in modes.items():
+        if not result["drained"]:
+            warnings.append(f"{mode}: the queue did not drain in time; figures are partial")
+        if mode in {"inbox", "inbox-batch"} and (
+            result["anomalies_total"]
+            or result["ledger_items"] != events
+            or result["audit_items"] != events
+        ):
+            warnings.append(
+                f"{mode}: expected {events} ledger and audit items and no anomaly, found "
+                f"{result['ledger_items']} / {result['audit_items']} and "
+                f"{result['anomalies_total']} anomalies"
+            )
+    return warnings
+
+
+def run_bench(
+    *,
+    events: int,
+    modes: Sequence[str],
+    workers: int,
+    batch: int,
+    as_json: bool,
+    chart: Path | None,
+    seed: int,
+    cold_start_runs: int = _COLD_START_RUNS,
+    warmup_events: int | None = None,
+) -> int:
+    """Run the bench; print a table (or JSON); exit 1 if inbox or inbox-batch lost consistency.
+
+    ``warmup_events`` (default: ``min(events, 200)``) go through a throwaway powertools pipeline
+    first, so that no mode pays for DynamoDB Local's JIT warm-up; 0 skips it.
+    """
+    warmup = min(events, _WARMUP_EVENTS) if warmup_events is None else warmup_events
+    console = Console(stderr=True)
+    s3ledger_logger = logging.getLogger("s3ledger")
+    level = s3ledger_logger.level
+    s3ledger_logger.setLevel(logging.CRITICAL)  # transact's rejected duplicates are counted
+    machine = _machine()
+    date = datetime.now(UTC).isoformat(timespec="seconds")
+    results: dict[str, Any] = {}
+    try:
+        with (
+            Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench,
+            Progress(
+                TextColumn("{task.description:>26}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=console,
+                disable=as_json,
+            ) as progress,
+        ):
+            if warmup:
+                _run_mode(
+                    workbench,
+                    REFERENCE_MODE,
+                    events=warmup,
+                    workers=workers,
+                    batch=batch,
+                    seed=seed + 1,
+                    progress=progress,
+                    prefix="bench-warmup-",
+                    label="warm-up",
+                )
+            for mode in modes:
+                results[mode] = _run_mode(
+                    workbench,
+                    mode,  # type: ignore[arg-type]
+                    events=events,
+                    workers=workers,
+                    batch=batch,
+                    seed=seed,
+                    progress=progress,
+                )
+            task = progress.add_task("cold start", total=len(modes))
+            for mode in modes:
+                results[mode]["import_ms"] = round(cold_start_ms(mode, cold_start_runs), 1)
+                progress.advance(task)
+    finally:
+        s3ledger_logger.setLevel(level)
+    summary: dict[str, Any] = {
+        "modes": results,
+        "ratios_to_powertools": _ratios(results),
+        "events": events,
+        "workers": workers,
+        "batch": batch,
+        "seed": seed,
+        "machine": machine,
+        "date": date,
+        "latency_method": "invocation time / events in the invocation",
+        "overrides": {mode: {**BENCH_OVERRIDES, **MODE_OVERRIDES.get(mode, {})} for mode in modes},
+        "cold_start_runs": cold_start_runs,
+        "warmup_events": warmup,
+        "dlq_note": "transact rejects every duplicate, which goes to the DLQ at its first "
+        "redelivery; its duplicates/s is the rate at which it rejects them (to the last "
+        "invocation, not the DLQ move)",
+        "warnings": _warnings(results, events),
+    }
+    summary["notes"] = _notes(summary)
+    if chart is not None:
+        write_chart(summary, chart)
+    if as_json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        print_bench(summary)
+        if chart is not None:
+            console.print(f"chart written to {chart}")
+    sys.stdout.flush()
+    broken = any(results[m]["anomalies_total"] for m in ("inbox", "inbox-batch") if m in results)
+    return 1 if broken else 0
