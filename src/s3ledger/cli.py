@@ -268,7 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
         "error, deadline, drop, poison (default: all at their default rates)",
     )
     chaos.add_argument("--seed", type=int, default=1, metavar="S")
-    chaos.add_argument("--workers", type=int, default=2, metavar="W", help="parallel lanes")
+    chaos.add_argument(
+        "--workers", type=int, default=4, metavar="W", help="parallel lanes (default 4)"
+    )
     chaos.add_argument("--json", action="store_true", help="machine-readable output")
     chaos.set_defaults(run=_chaos)
 

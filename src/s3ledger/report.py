@@ -100,7 +100,7 @@ def print_chaos(summary: Mapping[str, Any]) -> None:
         title=f"s3ledger chaos: {summary['events']} events, seed {summary['seed']}, "
         f"{summary['workers']} workers — anomalies after reconcile (before)"
     )
-    table.add_column("")
+    table.add_column("", no_wrap=True)
     for mode in modes:
         table.add_column(mode, justify="right")
     kinds = list(next(iter(modes.values()))["anomalies"]) if modes else []
@@ -136,16 +136,18 @@ def print_chaos(summary: Mapping[str, Any]) -> None:
         faults.add_row(kind, *(str(r["faults_injected"][kind]) for r in modes.values()))
     console.print(faults)
 
-    matrix = Table(title="anomalies (after reconcile) by the faults their events met")
-    matrix.add_column("fault")
+    matrix = Table(
+        title="anomalies after reconcile, by a fault their events met (kinds: --json by_fault)"
+    )
+    matrix.add_column("fault", no_wrap=True)
     for mode in modes:
         matrix.add_column(mode, justify="right")
-    fault_names = sorted({f for r in modes.values() for f in r["by_fault"]})
+    fault_names = sorted({f for r in modes.values() for f in r["by_fault"]} | {"none"})
     for fault in fault_names:
         row = []
         for result in modes.values():
-            counts = result["by_fault"].get(fault, {})
-            row.append(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "0")
+            total = sum(result["by_fault"].get(fault, {}).values())
+            row.append(f"[red]{total}[/red]" if total else "0")
         matrix.add_row(fault, *row)
     console.print(matrix)
 

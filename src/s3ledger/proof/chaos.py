@@ -24,7 +24,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -43,18 +43,20 @@ from s3ledger.local.provision import Resources, provision
 from s3ledger.local.session import environment_factory
 from s3ledger.local.template import load_pipeline_spec
 from s3ledger.local.workbench import Workbench
-from s3ledger.proof.checker import Truth, check_history
+from s3ledger.proof.checker import ANOMALIES, HistoryReport, Truth, check_history
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
-from s3ledger.proof.history import stream_records
-from s3ledger.proof.workload import TruthEvent, generate_history
+from s3ledger.proof.history import StreamCursor
+from s3ledger.proof.workload import TruthEvent, generate_history, round_prefix
 from s3ledger.reconcile import reconcile
-from s3ledger.scan import scan_items
+from s3ledger.scan import get_items
 
 __all__ = ["CHAOS_OVERRIDES", "ChaosPlan", "plan_deliveries", "run_chaos"]
 
 # The deadline fault waits out a function timeout; one second keeps it cheap. Visibility and
 # retries are played by the lanes (see delivery.py), so no other parameter needs scaling.
 CHAOS_OVERRIDES: Final = {"FunctionTimeout": "1", "QueueVisibilityTimeout": "6"}
+# Checked and reconciled one round at a time, so memory does not grow with --events.
+ROUND_EVENTS: Final = 1000
 _POISON_BODIES: Final = ("{not json", '{"Records": [{"eventName": 42}]}', '{"Records": "x"}')
 
 
@@ -135,19 +137,77 @@ def _streams(workbench: Workbench) -> Any:
     )
 
 
-def _check(
-    workbench: Workbench, resources: Resources, truth: Truth, bucket_state: Any = None
-) -> dict[str, Any]:
-    dynamodb = workbench.dynamodb()
-    streams = _streams(workbench)
-    return check_history(
-        truth,
-        ledger_items=list(scan_items(dynamodb, resources.ledger_table)),
-        audit_items=list(scan_items(dynamodb, resources.audit_table)),
-        ledger_stream=stream_records(streams, dynamodb, resources.ledger_table),
-        audit_stream=stream_records(streams, dynamodb, resources.audit_table),
-        bucket_state=bucket_state,
-    ).to_json()
+class _Tally:
+    """Counts summed over rounds: a round's state is dropped once it is counted."""
+
+    def __init__(self) -> None:
+        self.anomalies: Counter[str] = Counter(dict.fromkeys(ANOMALIES, 0))
+        self.by_fault: dict[str, Counter[str]] = {}
+
+    def add(self, report: HistoryReport) -> None:
+        self.anomalies.update(report.anomalies)
+        for fault, counts in report.by_fault.items():
+            self.by_fault.setdefault(fault, Counter()).update(counts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "anomalies": {kind: self.anomalies[kind] for kind in ANOMALIES},
+            "anomalies_total": sum(self.anomalies.values()),
+            "by_fault": {f: dict(sorted(c.items())) for f, c in sorted(self.by_fault.items())},
+        }
+
+
+class _RoundChecker:
+    """Checks one round's objects from the items and the write history of that round only."""
+
+    def __init__(self, workbench: Workbench, resources: Resources) -> None:
+        self._dynamodb = workbench.dynamodb()
+        self._resources = resources
+        streams = _streams(workbench)
+        self._ledger_history = StreamCursor(streams, self._dynamodb, resources.ledger_table)
+        self._audit_history = StreamCursor(streams, self._dynamodb, resources.audit_table)
+        self.ledger_records: list[dict[str, Any]] = []
+        self.audit_records: list[dict[str, Any]] = []
+
+    def start_round(self) -> None:
+        self.ledger_records, self.audit_records = [], []
+
+    def check(self, truth: Truth, bucket_state: Any = None) -> HistoryReport:
+        self.ledger_records += self._ledger_history.read()
+        self.audit_records += self._audit_history.read()
+        object_ids = {e.object_event().object_id for e in truth.events}
+        event_ids = {e.object_event().event_id for e in truth.events}
+        event_ids.update(r["dynamodb"]["Keys"]["event_id"]["S"] for r in self.audit_records)
+        return check_history(
+            truth,
+            ledger_items=list(
+                get_items(self._dynamodb, self._resources.ledger_table, "id", object_ids).values()
+            ),
+            audit_items=list(
+                get_items(
+                    self._dynamodb, self._resources.audit_table, "event_id", event_ids
+                ).values()
+            ),
+            ledger_stream=self.ledger_records,
+            audit_stream=self.audit_records,
+            bucket_state=bucket_state,
+        )
+
+
+def _rounds(
+    histories: Iterator[list[TruthEvent]], round_size: int
+) -> Iterator[list[list[TruthEvent]]]:
+    """Group the histories by the round their key belongs to."""
+    current: list[list[TruthEvent]] = []
+    number = 0
+    for history in histories:
+        if history[0].index // round_size != number and current:
+            yield current
+            current = []
+        number = history[0].index // round_size
+        current.append(history)
+    if current:
+        yield current
 
 
 def _run_mode(
@@ -168,9 +228,6 @@ def _run_mode(
     workbench.s3().put_bucket_notification_configuration(
         Bucket=resources.bucket, NotificationConfiguration={}
     )
-    histories = list(generate_history(events, seed, resources.bucket))
-    _bring_bucket_to_final_state(workbench, resources.bucket, histories)
-    plan = plan_deliveries(histories, rates, seed, workers)
     settings = Settings(
         mode=mode,
         ledger_table=resources.ledger_table,
@@ -178,52 +235,67 @@ def _run_mode(
         idempotency_table=resources.idempotency_table,
     )
     sandboxes = environment_factory(workbench.dynamodb_endpoint, settings)
-    task = progress.add_task(mode, total=sum(len(lane) for lane in plan.lanes))
+    task = progress.add_task(mode, total=events)
     lanes = [
         Lane(
             mode=mode,
-            messages=messages,
             sandboxes=lambda: sandboxes(0),
             rates=rates,
             seed=seed * 1_000 + index,
             batch_size=spec.function.batch_size,
             max_receive_count=spec.queue.max_receive_count,
             function_timeout=float(spec.function.timeout),
-            on_progress=lambda done: progress.advance(task, done),
         )
-        for index, messages in enumerate(plan.lanes)
+        for index in range(workers)
     ]
-    threads = [threading.Thread(target=lane.run) for lane in lanes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    injected = Counter(plan.injected)
+    checker = _RoundChecker(workbench, resources)
+    before, after = _Tally(), _Tally()
+    injected: Counter[str] = Counter()
+    reconciled = poison_parked = 0
+    histories = generate_history(events, seed, resources.bucket, ROUND_EVENTS)
+    for number, round_histories in enumerate(_rounds(histories, ROUND_EVENTS)):
+        _bring_bucket_to_final_state(workbench, resources.bucket, round_histories)
+        plan = plan_deliveries(round_histories, rates, seed * 10_007 + number, workers)
+        injected.update(plan.injected)
+        checker.start_round()
+        threads = [
+            threading.Thread(target=lane.run, args=(messages,))
+            for lane, messages in zip(lanes, plan.lanes, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for lane in lanes:
+            for message in lane.dlq:
+                if message.events:
+                    plan.truth.parked.update(e.index for e in message.events)
+                else:
+                    plan.truth.poison_parked += 1
+            lane.dlq.clear()
+        poison_parked += plan.truth.poison_parked
+        before.add(checker.check(plan.truth))
+        repaired = reconcile(
+            workbench.s3(),
+            workbench.dynamodb(),
+            bucket=resources.bucket,
+            ledger_table=resources.ledger_table,
+            audit_table=resources.audit_table,
+            apply=True,
+            prefix=round_prefix(number),
+        )
+        reconciled += repaired.repaired
+        after.add(checker.check(plan.truth, bucket_state=plan.final_state))
+        progress.advance(task, len(plan.truth.events))
     for lane in lanes:
         injected.update(lane.injected)
-        for message in lane.dlq:
-            if message.events:
-                plan.truth.parked.update(e.index for e in message.events)
-            else:
-                plan.truth.poison_parked += 1
-    progress.update(task, description=f"{mode}: checking")
-    before = _check(workbench, resources, plan.truth)
-    repaired = reconcile(
-        workbench.s3(),
-        workbench.dynamodb(),
-        bucket=resources.bucket,
-        ledger_table=resources.ledger_table,
-        audit_table=resources.audit_table,
-        apply=True,
-    )
-    after = _check(workbench, resources, plan.truth, bucket_state=plan.final_state)
     progress.update(task, description=f"{mode}: done")
     return {
-        **after,
-        "before_reconcile": before,
-        "reconciled": repaired.repaired,
+        **after.to_json(),
+        "before_reconcile": before.to_json(),
+        "reconciled": reconciled,
         "faults_injected": {kind: injected.get(kind, 0) for kind in FAULT_KINDS},
-        "poison_parked": plan.truth.poison_parked,
+        "poison_parked": poison_parked,
         "requests_per_event": round(sum(lane.requests for lane in lanes) / max(events, 1), 2),
     }
 
@@ -248,7 +320,7 @@ def run_chaos(
         Progress(
             TextColumn("{task.description:>22}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} messages"),
+            TextColumn("{task.completed}/{task.total} events"),
             TimeElapsedColumn(),
             console=console,
             disable=as_json,

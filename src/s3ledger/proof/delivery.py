@@ -136,7 +136,6 @@ class Lane:
         self,
         *,
         mode: str,
-        messages: Sequence[Message],
         sandboxes: Callable[[], ExecutionEnvironment],
         rates: FaultRates,
         seed: int,
@@ -147,7 +146,7 @@ class Lane:
         on_progress: Callable[[int], None] | None = None,
     ) -> None:
         self.mode = mode
-        self._queue: deque[Message] = deque(messages)
+        self._queue: deque[Message] = deque()
         self._main = sandboxes()
         self._twin = sandboxes()
         self._retry = sandboxes()
@@ -162,7 +161,9 @@ class Lane:
         self.injected: Counter[str] = Counter()
         self.requests = 0
 
-    def run(self) -> None:
+    def run(self, messages: Sequence[Message]) -> None:
+        """Deliver ``messages`` until each one is deleted or parked in ``dlq``."""
+        self._queue.extend(messages)
         retry: deque[Message] = deque()
         while self._queue or retry:
             if not self._queue:

@@ -16,7 +16,7 @@ from urllib.parse import quote_plus
 
 from s3ledger.events import ObjectEvent
 
-__all__ = ["TruthEvent", "generate_history"]
+__all__ = ["TruthEvent", "generate_history", "round_prefix"]
 
 _AWKWARD_STEMS = (
     "q3 summary+final",
@@ -96,13 +96,24 @@ def _key(rng: random.Random, number: int) -> str:
     return f"{folder}/file-{number:06d}.csv"
 
 
-def generate_history(events: int, seed: int, bucket: str) -> Iterator[list[TruthEvent]]:
-    """Yield each key's events (oldest first) until ``events`` events exist in all."""
+def round_prefix(number: int) -> str:
+    """The key prefix of one round of the workload (reconcile and checks go round by round)."""
+    return f"r{number:04d}/"
+
+
+def generate_history(
+    events: int, seed: int, bucket: str, round_size: int = 1000
+) -> Iterator[list[TruthEvent]]:
+    """Yield each key's events (oldest first) until ``events`` events exist in all.
+
+    Every key starts with the prefix of the round (``round_size`` events) its first event
+    falls in, so a long run can be checked and reconciled one round at a time.
+    """
     rng = random.Random(seed)
     index = 0
     number = 0
     while index < events:
-        key = _key(rng, number)
+        key = round_prefix(index // round_size) + _key(rng, number)
         number += 1
         count = min(events - index, rng.choice((1, 1, 2, 2, 3, 4)))
         # A start just below a digit boundary makes some sequencers one digit longer than the
