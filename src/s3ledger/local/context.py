@@ -17,6 +17,10 @@ class LocalContext:
     function_name: str = "s3ledger-local"
     memory_limit_in_mb: int = 512
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # When set, the remaining time is reported as this constant instead of a running clock, so
+    # decisions that read it (retry budgets, Powertools' in-progress expiry) do not depend on how
+    # fast the machine is: the proof harness uses it to stay replayable.
+    frozen_remaining_ms: int | None = None
     _deadline: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -39,4 +43,6 @@ class LocalContext:
         return f"local/{self.aws_request_id}"
 
     def get_remaining_time_in_millis(self) -> int:
+        if self.frozen_remaining_ms is not None:
+            return self.frozen_remaining_ms
         return max(0, int((self._deadline - time.monotonic()) * 1000))

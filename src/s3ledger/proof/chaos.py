@@ -52,9 +52,11 @@ from s3ledger.scan import get_items
 
 __all__ = ["CHAOS_OVERRIDES", "ChaosPlan", "plan_deliveries", "run_chaos"]
 
-# The deadline fault waits out a function timeout; one second keeps it cheap. Visibility and
-# retries are played by the lanes (see delivery.py), so no other parameter needs scaling.
-CHAOS_OVERRIDES: Final = {"FunctionTimeout": "1", "QueueVisibilityTimeout": "6"}
+# The function timeout bounds what a retry must wait for (Powertools' in-progress expiry) and
+# what a deadline fault costs; two seconds keeps both cheap and leaves the handler's own retry
+# budget (it stops one second before the deadline) room to work. Visibility and redelivery are
+# played by the lanes (see delivery.py), so no other parameter needs scaling.
+CHAOS_OVERRIDES: Final = {"FunctionTimeout": "2", "QueueVisibilityTimeout": "12"}
 # Checked and reconciled one round at a time, so memory does not grow with --events.
 ROUND_EVENTS: Final = 1000
 _POISON_BODIES: Final = ("{not json", '{"Records": [{"eventName": 42}]}', '{"Records": "x"}')

@@ -228,17 +228,28 @@ class Lane:
         for message in batch:
             message.mark(kind)
 
-    def _call(self, env: ExecutionEnvironment, batch: Sequence[Message]) -> set[str] | None:
-        """One invocation: the failed message ids, or None if the whole batch failed."""
+    def _call(
+        self, env: ExecutionEnvironment, batch: Sequence[Message], *, overruns: bool = False
+    ) -> set[str] | None:
+        """One invocation: the failed message ids, or None if the whole batch failed.
+
+        Only a deadline fault (``overruns``) is killed for running late: elsewhere the time an
+        invocation takes depends on the machine and on botocore's random backoff, and letting it
+        decide outcomes would make runs unrepeatable. For the same reason the context reports a
+        constant remaining time (the function timeout).
+        """
         event = {"Records": [m.record(self._queue_arn) for m in batch]}
-        context = LocalContext(timeout_seconds=self._timeout, function_name=f"chaos-{self.mode}")
-        started = time.monotonic()
+        context = LocalContext(
+            timeout_seconds=self._timeout,
+            function_name=f"chaos-{self.mode}",
+            frozen_remaining_ms=int(self._timeout * 1000),
+        )
         try:
             response = env.pipeline.handle_sqs(event, context)
         except SimulatedCrash:
             self._note("crash", batch)
             return None
-        if time.monotonic() - started > self._timeout:
+        if overruns:
             return None  # Lambda killed it at the deadline; its answer never arrived
         return {item["itemIdentifier"] for item in response["batchItemFailures"]}
 
@@ -261,7 +272,9 @@ class Lane:
             )
         threads.append(
             threading.Thread(
-                target=lambda: results.__setitem__("main", self._call(self._main, batch))
+                target=lambda: results.__setitem__(
+                    "main", self._call(self._main, batch, overruns=deadline)
+                )
             )
         )
         for thread in threads:
