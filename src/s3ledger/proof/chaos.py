@@ -104,15 +104,16 @@ def plan_deliveries(
             body = json.dumps({"Records": [event.record()]})
             duplicate = rng.random() < rates["duplicate"]
             concurrent = duplicate and rng.random() < 0.5
-            timed[lane].append((at, Message(body, (event,), concurrent_twin=concurrent)))
+            timed[lane].append((at, Message(body, (event,), concurrent_twin=concurrent, order=at)))
             if duplicate:
                 injected["duplicate"] += 1
                 if not concurrent:
                     event.faults.add("duplicate")
-                    timed[lane].append((at + rng.uniform(1, 200), Message(body, (event,))))
+                    later = at + rng.uniform(1, 200)
+                    timed[lane].append((later, Message(body, (event,), order=later)))
             if rng.random() < rates["poison"]:
                 injected["poison"] += 1
-                timed[lane].append((at + 0.5, Message(rng.choice(_POISON_BODIES))))
+                timed[lane].append((at + 0.5, Message(rng.choice(_POISON_BODIES), order=at + 0.5)))
         last = history[-1]
         final_state[last.object_event().object_id] = None if last.removal else last.etag
     ordered = [[m for _, m in sorted(t, key=lambda pair: pair[0])] for t in timed]

@@ -93,6 +93,9 @@ class Message:
     body: str
     events: tuple[TruthEvent, ...] = ()
     concurrent_twin: bool = False
+    # Where the message stands in its lane: redeliveries are replayed in this order, so which
+    # of two racing copies failed cannot change what comes after.
+    order: float = 0.0
     message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     receive_count: int = 0
     not_before: float = 0.0
@@ -168,7 +171,7 @@ class Lane:
         while self._queue or retry:
             if not self._queue:
                 # The visibility timeout has passed for everything that failed on this pass.
-                self._queue, retry = retry, deque()
+                self._queue, retry = deque(sorted(retry, key=lambda m: m.order)), deque()
                 wait = max(m.not_before for m in self._queue) - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
@@ -191,33 +194,36 @@ class Lane:
             len(env.faults.calls) for env in (self._main, self._twin, self._retry) if env.faults
         )
 
-    def _arm(self, env: ExecutionEnvironment, batch: Sequence[Message]) -> bool:
-        """Arm this invocation's faults; return True for a deadline fault."""
+    def _arm(self, env: ExecutionEnvironment, batch: Sequence[Message], *, racing: bool) -> bool:
+        """Arm this invocation's faults; return True for a deadline fault.
+
+        Every draw is made whatever is armed, so the seed's stream never depends on outcomes.
+        A batch that races a concurrent twin gets no other fault: which sandbox wins the race is
+        up to the machine, and a fault counted in calls would fire or not depending on it.
+        """
         faults = env.faults
         assert faults is not None  # noqa: S101 -- lanes always build sandboxes with fault hooks
         faults.clear()
         write = _WRITE_OPERATION[self.mode]
-        draws = {
-            kind: self._rng.random() for kind in ("crash", "lost-response", "error", "deadline")
+        strikes = {
+            kind: self._rng.random() < self._rates[kind] and not racing
+            for kind in ("crash", "lost-response", "error", "deadline")
         }
-        if draws["crash"] < self._rates["crash"]:
-            faults.crash_after(self._rng.randint(1, 3))  # noted when it fires, in _call
-        if draws["lost-response"] < self._rates["lost-response"]:
-            faults.lose_response(write, times=self._rng.randint(1, 4))
+        crash_after = self._rng.randint(1, 3)
+        lost = self._rng.randint(1, 4)
+        code, status, reasons = self._rng.choice(_ERRORS)
+        failures = self._rng.randint(1, 6)
+        if strikes["crash"]:
+            faults.crash_after(crash_after)  # noted when it fires, in _call
+        if strikes["lost-response"]:
+            faults.lose_response(write, times=lost)
             self._note("lost-response", batch)
-        if draws["error"] < self._rates["error"]:
-            code, status, reasons = self._rng.choice(_ERRORS)
+        if strikes["error"]:
             if reasons is not None and write != "TransactWriteItems":
                 code, status, reasons = "TransactionConflictException", 400, None
-            faults.fail(
-                write,
-                code,
-                status=status,
-                cancellation_reasons=reasons,
-                times=self._rng.randint(1, 6),
-            )
+            faults.fail(write, code, status=status, cancellation_reasons=reasons, times=failures)
             self._note("error", batch)
-        if draws["deadline"] < self._rates["deadline"]:
+        if strikes["deadline"]:
             faults.delay(write, self._timeout + 0.5)
             self._note("deadline", batch)
             return True
@@ -254,15 +260,15 @@ class Lane:
         return {item["itemIdentifier"] for item in response["batchItemFailures"]}
 
     def _invoke(self, batch: list[Message]) -> list[Message]:
-        deadline = self._arm(self._main, batch)
         twins = [m for m in batch if m.concurrent_twin and m.receive_count == 1]
+        deadline = self._arm(self._main, batch, racing=bool(twins))
         results: dict[str, set[str] | None] = {}
         threads: list[threading.Thread] = []
         if twins:
             # S3 sent the notification twice and two sandboxes got it at the same moment.
             for message in twins:
                 message.mark("duplicate")
-            twin_batch = [Message(m.body, m.events, receive_count=1) for m in twins]
+            twin_batch = [Message(m.body, m.events, order=m.order, receive_count=1) for m in twins]
             if self._twin.faults is not None:
                 self._twin.faults.clear()
             threads.append(
