@@ -3,9 +3,9 @@
 For every mode, one after the other on one workbench, on its own pipeline (prefixed bucket,
 queues and tables provisioned from ``template.yaml``):
 
-1. **fresh events**: N notifications of N distinct objects, with real-shaped sequencers, are put
-   on the queue (as S3 would; the bucket's own notification is removed), then the local runner
-   (W workers, the template's batch size) drains it;
+1. **fresh events**: N notifications of N distinct objects, with real-shaped sequencers, are sent
+   to the queue (as S3 would; the bucket's own notification is removed) while the local runner
+   (W workers, the template's batch size) drains it, a bounded backlog ahead of it;
 2. **duplicates**: the same N notifications again, in new SQS messages, drained by the same warm
    sandboxes.
 

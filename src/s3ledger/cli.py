@@ -188,6 +188,57 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from s3ledger.bench import run_bench  # noqa: PLC0415 -- the harness loads on demand
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        _fail(f"unknown mode(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(MODES)}")
+    if len(set(modes)) != len(modes):
+        _fail("--modes lists a mode twice")
+    if args.events < 1 or args.workers < 1 or not 1 <= args.batch <= 10:
+        _fail("--events and --workers must be at least 1, --batch between 1 and 10")
+    if args.chart is not None and args.chart.suffix.lower() not in {".png", ".svg"}:
+        _fail(f"--chart {args.chart}: the file must end in .png or .svg")
+    return run_bench(
+        events=args.events,
+        modes=modes,
+        workers=args.workers,
+        batch=args.batch,
+        as_json=args.json,
+        chart=args.chart,
+        seed=args.seed,
+    )
+
+
+def _add_bench_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="measure every mode side by side: requests, write units, throughput, latency",
+        description="On a throwaway workbench, send N fresh S3 notifications and then the same N "
+        "again (duplicates) through every mode's own pipeline and the local runner, and report "
+        "DynamoDB requests and write units per event and per duplicate (metered on the handler's "
+        "client, Powertools' calls included), events per second, per-event handler latency, "
+        "and cold start, each also as a ratio to powertools. Exit 1 if inbox or inbox-batch "
+        "ends with anomalies.",
+    )
+    bench.add_argument("--events", type=int, default=500, metavar="N", help="default 500")
+    bench.add_argument("--modes", default=",".join(MODES), help="comma-separated (default all)")
+    bench.add_argument("--workers", type=int, default=2, metavar="W", help="concurrent sandboxes")
+    bench.add_argument(
+        "--batch", type=int, default=10, metavar="B", help="SQS batch size, 1-10 (default 10)"
+    )
+    bench.add_argument("--seed", type=int, default=1, metavar="S")
+    bench.add_argument("--json", action="store_true", help="machine-readable output")
+    bench.add_argument(
+        "--chart", type=Path, default=None, metavar="FILE", help="write a PNG or SVG chart"
+    )
+    bench.set_defaults(run=_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="s3ledger",
@@ -273,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chaos.add_argument("--json", action="store_true", help="machine-readable output")
     chaos.set_defaults(run=_chaos)
+    _add_bench_parser(commands)
 
     recon = commands.add_parser(
         "reconcile",

@@ -1,0 +1,78 @@
+"""``s3ledger bench`` with a small N: every figure is there, and the request counts are exact.
+
+Nothing timed is asserted: throughput and latency depend on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from s3ledger.bench import FIGURES, run_bench
+
+MODES = ("inbox", "powertools", "inbox-batch")
+EVENTS = 40
+
+
+@pytest.mark.dynamodb
+@pytest.mark.timeout(180)
+def test_bench_reports_every_figure_and_the_expected_costs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    chart = tmp_path / "bench.png"
+    code = run_bench(
+        events=EVENTS,
+        modes=MODES,
+        workers=2,
+        batch=10,
+        as_json=True,
+        chart=chart,
+        seed=3,
+        cold_start_runs=2,
+        warmup_events=20,
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0, summary.get("warnings")
+
+    for key in ("modes", "ratios_to_powertools", "events", "workers", "batch", "machine", "date"):
+        assert key in summary
+    assert summary["events"] == EVENTS
+    assert summary["machine"]["cores"] >= 1
+    assert summary["machine"]["python"]
+    assert set(summary["modes"]) == set(MODES)
+    for mode in MODES:
+        result = summary["modes"][mode]
+        for key, _, _ in FIGURES:
+            assert isinstance(result[key], int | float), (mode, key)
+            assert key in summary["ratios_to_powertools"][mode]
+        assert result["import_ms"] > 0
+        assert result["events_per_second"] > 0
+        assert result["duplicates_per_second"] > 0
+        # Every fresh event of distinct objects is applied exactly once, in every mode here.
+        assert result["ledger_items"] == EVENTS, mode
+        assert result["audit_items"] == EVENTS, mode
+        assert result["anomalies_total"] == 0, mode
+        assert result["dlq_messages"] == 0, mode
+
+    inbox = summary["modes"]["inbox"]
+    assert inbox["requests_per_event"] == 1.0
+    assert inbox["write_units_per_event"] == 4.0
+    assert inbox["write_units_per_event_reported"] == inbox["write_units_per_event_rule"] == 4.0
+    # A duplicate costs inbox at most its one request (none when its sandbox remembers it).
+    assert inbox["requests_per_duplicate"] <= 1.0
+
+    powertools = summary["modes"]["powertools"]
+    assert powertools["requests_per_event"] >= 3
+    assert powertools["write_units_per_event"] >= 6
+    assert powertools["requests_per_duplicate"] >= 1
+    assert summary["ratios_to_powertools"]["powertools"]["requests_per_event"] == 1.0
+
+    batch = summary["modes"]["inbox-batch"]
+    assert batch["requests_per_event"] <= 0.25
+    assert batch["write_units_source"] == "rule"
+    assert batch["write_units_per_event"] == 4.0  # 2 items x 2 units, whatever Local reports
+
+    assert chart.stat().st_size > 0
+    assert chart.read_bytes().startswith(b"\x89PNG")
