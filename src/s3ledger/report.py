@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from s3ledger.config import MODES
 from s3ledger.consistency import ANOMALY_KINDS, ConsistencyReport
 
 __all__ = ["print_check", "print_demo"]
@@ -95,7 +96,10 @@ def print_demo(summary: Mapping[str, Any]) -> None:
 def print_chaos(summary: Mapping[str, Any]) -> None:
     """Anomalies after reconcile (before it in brackets), the faults, and the matrix."""
     console = Console()
-    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
+    # In the modes' own order (JSON output sorts its keys).
+    modes: Mapping[str, Mapping[str, Any]] = {
+        mode: summary["modes"][mode] for mode in MODES if mode in summary["modes"]
+    }
     table = Table(
         title=f"s3ledger chaos: {summary['events']} events, seed {summary['seed']}, "
         f"{summary['workers']} workers — anomalies after reconcile (before)"
