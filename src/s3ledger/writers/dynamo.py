@@ -24,11 +24,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
-from s3ledger.config import RetryPolicy
+from s3ledger.config import RetryPolicy, Settings
 from s3ledger.errors import (
     AmbiguousWriteError,
     RejectedWriteError,
@@ -37,10 +37,14 @@ from s3ledger.errors import (
     TransactionConflictError,
     TransientWriteError,
 )
-from s3ledger.writers.base import InvocationContext, MetricsSink
+from s3ledger.writers.base import InvocationContext, MetricsSink, NullMetrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = [
     "CONDITIONAL_CHECK_FAILED",
+    "DynamoDBWriter",
     "cancellation_codes",
     "classify",
     "error_code",
@@ -137,3 +141,14 @@ def with_retries(
                 raise
             sleep(pause)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+class DynamoDBWriter:
+    """What every write mode holds: the handler's client, the settings, a metrics sink."""
+
+    def __init__(
+        self, client: DynamoDBClient, settings: Settings, metrics: MetricsSink | None = None
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._metrics = metrics or NullMetrics()

@@ -18,10 +18,11 @@ from s3ledger import ledger
 from s3ledger.config import Settings
 from s3ledger.errors import AmbiguousWriteError, RejectedWriteError
 from s3ledger.events import ObjectEvent
-from s3ledger.writers.base import InvocationContext, MetricsSink, NullMetrics, Outcome
+from s3ledger.writers.base import InvocationContext, MetricsSink, Outcome
 from s3ledger.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
     TRANSACTION_CANCELED,
+    DynamoDBWriter,
     cancellation_codes,
     classify,
     error_code,
@@ -79,15 +80,13 @@ class _RecentlyRecorded:
             self._ids.popitem(last=False)
 
 
-class InboxWriter:
+class InboxWriter(DynamoDBWriter):
     mode = "inbox"
 
     def __init__(
         self, client: DynamoDBClient, settings: Settings, metrics: MetricsSink | None = None
     ) -> None:
-        self._client = client
-        self._settings = settings
-        self._metrics = metrics or NullMetrics()
+        super().__init__(client, settings, metrics)
         self._recorded = _RecentlyRecorded(settings.recent_events)
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:

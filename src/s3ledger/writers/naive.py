@@ -12,26 +12,18 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger import ledger
-from s3ledger.config import Settings
 from s3ledger.events import ObjectEvent
-from s3ledger.writers.base import InvocationContext, MetricsSink, NullMetrics, Outcome
-from s3ledger.writers.dynamo import classify, with_retries
+from s3ledger.writers.base import InvocationContext, Outcome
+from s3ledger.writers.dynamo import DynamoDBWriter, classify, with_retries
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 __all__ = ["NaiveWriter"]
 
 
-class NaiveWriter:
+class NaiveWriter(DynamoDBWriter):
     mode = "naive"
-
-    def __init__(
-        self, client: DynamoDBClient, settings: Settings, metrics: MetricsSink | None = None
-    ) -> None:
-        self._client = client
-        self._settings = settings
-        self._metrics = metrics or NullMetrics()
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         processed_at = datetime.now(UTC).isoformat(timespec="milliseconds")

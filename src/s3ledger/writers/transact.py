@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger import ledger
-from s3ledger.config import Settings
 from s3ledger.errors import RejectedWriteError
 from s3ledger.events import ObjectEvent
-from s3ledger.writers.base import InvocationContext, MetricsSink, NullMetrics, Outcome
+from s3ledger.writers.base import InvocationContext, Outcome
 from s3ledger.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
     TRANSACTION_CANCELED,
+    DynamoDBWriter,
     cancellation_codes,
     classify,
     error_code,
@@ -27,7 +27,7 @@ from s3ledger.writers.dynamo import (
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 __all__ = ["ObjectAlreadyRecordedError", "TransactWriter"]
 
@@ -36,15 +36,8 @@ class ObjectAlreadyRecordedError(RejectedWriteError):
     """``transact`` found a ledger item for the object: a duplicate or a re-upload, rejected."""
 
 
-class TransactWriter:
+class TransactWriter(DynamoDBWriter):
     mode = "transact"
-
-    def __init__(
-        self, client: DynamoDBClient, settings: Settings, metrics: MetricsSink | None = None
-    ) -> None:
-        self._client = client
-        self._settings = settings
-        self._metrics = metrics or NullMetrics()
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         actions = [
