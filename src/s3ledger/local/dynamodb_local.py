@@ -24,23 +24,18 @@ client sees the same tables whatever access key and region it sends.
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import socket
-import subprocess
-import tempfile
-import time
-from collections import deque
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from s3ledger.local.errors import MissingDependencyError, PortInUseError, WorkbenchError
+from s3ledger.local.errors import MissingDependencyError
+from s3ledger.local.process import LOOPBACK, LocalProcess
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -55,6 +50,7 @@ __all__ = [
     "default_home",
     "dynamodb_client",
     "free_port",
+    "local_client",
 ]
 
 # src/s3ledger/local/dynamodb_local.py -> parents: local, s3ledger, src, <repository root>
@@ -70,17 +66,12 @@ REGION = "us-east-1"
 DUMMY_ACCESS_KEY_ID = "test"
 DUMMY_SECRET_ACCESS_KEY = "test"  # noqa: S105 - DynamoDB Local accepts any credentials
 
-_LOOPBACK = "127.0.0.1"
 _JAR_NAME = "DynamoDBLocal.jar"
 _LIB_DIR_NAME = "DynamoDBLocal_lib"
 _LAUNCHER_DIR_NAME = "launcher"
 _LAUNCHER_CLASS = "LoopbackDynamoDBLocal"
 _LAUNCHER_SOURCE = _REPO_ROOT / "scripts" / f"{_LAUNCHER_CLASS}.java"
 _JVM_OPTIONS = ("-Xmx512m", "-XX:+UseSerialGC", "-Djava.net.preferIPv4Stack=true")
-_STARTUP_TIMEOUT_S = 30.0
-_STOP_TIMEOUT_S = 10.0
-_POLL_INTERVAL_S = 0.2
-_LOG_TAIL_LINES = 20
 
 
 def default_home() -> Path:
@@ -92,28 +83,22 @@ def default_home() -> Path:
 def free_port() -> int:
     """Return a TCP port that is free on 127.0.0.1 right now (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_LOOPBACK, 0))
+        sock.bind((LOOPBACK, 0))
         port: int = sock.getsockname()[1]
         return port
 
 
-def _port_is_free(port: int) -> bool:
-    """Tell whether ``port`` can be bound on 127.0.0.1.
-
-    SO_REUSEADDR keeps TIME_WAIT leftovers from counting as "in use" (Jetty sets it too),
-    while a socket LISTENING on that port, including a wildcard ``*:port`` one, still blocks.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((_LOOPBACK, port))
-        except OSError:
-            return False
-        return True
-
-
 def dynamodb_client(endpoint_url: str, **config: Any) -> DynamoDBClient:
     """Build a boto3 DynamoDB client for a local endpoint, with dummy credentials.
+
+    ``config`` overrides :func:`local_client`'s :class:`botocore.config.Config` defaults.
+    """
+    client: DynamoDBClient = local_client("dynamodb", endpoint_url, **config)
+    return client
+
+
+def local_client(service: str, endpoint_url: str, **config: Any) -> Any:
+    """Build a boto3 ``service`` client for a local endpoint, with dummy credentials.
 
     Credentials and region are passed explicitly (the process environment is not touched).
     ``config`` overrides the :class:`botocore.config.Config` defaults below, key by key.
@@ -126,7 +111,7 @@ def dynamodb_client(endpoint_url: str, **config: Any) -> DynamoDBClient:
     }
     options.update(config)
     return boto3.client(
-        "dynamodb",
+        service,  # type: ignore[call-overload]  # a str, not one of boto3's service literals
         endpoint_url=endpoint_url,
         region_name=REGION,
         aws_access_key_id=DUMMY_ACCESS_KEY_ID,
@@ -135,14 +120,21 @@ def dynamodb_client(endpoint_url: str, **config: Any) -> DynamoDBClient:
     )
 
 
-class DynamoDBLocal:
+class DynamoDBLocal(LocalProcess):
     """One DynamoDB Local process on ``127.0.0.1:port``; use as a context manager.
 
     ``port=None`` picks a free port. ``data_dir=None`` keeps the tables in memory; otherwise
     they persist in ``data_dir/shared-local-instance.db``. ``home=None`` means
     :func:`default_home`. The process's stdout and stderr go to a temporary log file
-    (:attr:`log_path`), so no pipe can fill up and block it.
+    (:attr:`log_path`), so no pipe can fill up and block it. :meth:`start` waits (up to ~30 s)
+    until it answers ``ListTables``.
     """
+
+    name = "DynamoDB Local"
+    log_prefix = "dynamodb-local"
+    port_flag = "--dynamodb-port"
+    startup_timeout_s = 30.0
+    poll_interval_s = 0.2
 
     def __init__(
         self,
@@ -150,36 +142,15 @@ class DynamoDBLocal:
         data_dir: Path | None = None,
         home: Path | None = None,
     ) -> None:
-        self._port = port if port is not None else free_port()
+        super().__init__(port if port is not None else free_port())
         self._data_dir = data_dir
         self._home = (home if home is not None else default_home()).resolve()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log_path: Path | None = None
-
-    @property
-    def port(self) -> int:
-        """The TCP port the emulator listens on."""
-        return self._port
-
-    @property
-    def endpoint_url(self) -> str:
-        """``http://127.0.0.1:<port>``, for ``endpoint_url=`` of boto3 clients."""
-        return f"http://{_LOOPBACK}:{self._port}"
+        self._probe: DynamoDBClient | None = None
 
     @property
     def home(self) -> Path:
         """The directory holding ``DynamoDBLocal.jar`` and ``DynamoDBLocal_lib/``."""
         return self._home
-
-    @property
-    def log_path(self) -> Path | None:
-        """The file receiving the process's stdout and stderr while it runs."""
-        return self._log_path
-
-    @property
-    def running(self) -> bool:
-        """Whether the process was started and has not exited."""
-        return self._process is not None and self._process.poll() is None
 
     def command(self) -> list[str]:
         """The command line :meth:`start` runs (the java path as found on ``PATH``)."""
@@ -231,101 +202,31 @@ class DynamoDBLocal:
             str(self._port),
         ]
 
-    def start(self) -> Self:
-        """Start the process and wait (up to ~30 s) until it answers ``ListTables``."""
-        if self._process is not None:
-            raise WorkbenchError(f"DynamoDB Local on port {self._port} is already started")
-        command = self.command()
-        if not _port_is_free(self._port):
-            raise PortInUseError(
-                f"port {self._port} is in use on {_LOOPBACK}; pick another with --dynamodb-port"
-            )
+    def _prepare(self) -> None:
         if self._data_dir is not None:
             self._data_dir.mkdir(parents=True, exist_ok=True)
-        fd, log_name = tempfile.mkstemp(prefix=f"dynamodb-local-{self._port}-", suffix=".log")
-        self._log_path = Path(log_name)
-        with os.fdopen(fd, "wb") as log:
-            # The command is built from fixed flags and resolved paths, never from user text.
-            self._process = subprocess.Popen(  # noqa: S603
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self._home,
+
+    def _cwd(self) -> Path:
+        return self._home
+
+    def _answers(self) -> bool:
+        if self._probe is None:
+            self._probe = dynamodb_client(
+                self.endpoint_url,
+                retries={"mode": "standard", "total_max_attempts": 1},
+                connect_timeout=0.5,
+                read_timeout=2,
             )
-        atexit.register(self.stop)
         try:
-            self._wait_until_ready()
-        except BaseException:
-            self.stop()  # the error message already carries the log's last lines
-            raise
-        return self
+            self._probe.list_tables(Limit=1)
+        except (BotoCoreError, ClientError):
+            return False
+        return True
 
-    def _wait_until_ready(self) -> None:
-        probe = dynamodb_client(
-            self.endpoint_url,
-            retries={"mode": "standard", "total_max_attempts": 1},
-            connect_timeout=0.5,
-            read_timeout=2,
-        )
-        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
-        try:
-            while True:
-                process = self._process
-                assert process is not None  # noqa: S101 - set by start() before this call
-                code = process.poll()
-                if code is not None:
-                    raise WorkbenchError(
-                        f"DynamoDB Local exited with code {code} while starting on port "
-                        f"{self._port}; last output:\n{self._log_tail()}"
-                    )
-                try:
-                    probe.list_tables(Limit=1)
-                except (BotoCoreError, ClientError):
-                    pass
-                else:
-                    return
-                if time.monotonic() >= deadline:
-                    raise WorkbenchError(
-                        f"DynamoDB Local did not answer on {self.endpoint_url} within "
-                        f"{_STARTUP_TIMEOUT_S:.0f} s; last output:\n{self._log_tail()}"
-                    )
-                time.sleep(_POLL_INTERVAL_S)
-        finally:
+    def _probe_done(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:
             probe.close()
-
-    def _log_tail(self) -> str:
-        if self._log_path is None or not self._log_path.exists():
-            return "(no output captured)"
-        with self._log_path.open(encoding="utf-8", errors="replace") as log:
-            tail = deque(log, maxlen=_LOG_TAIL_LINES)
-        return "".join(tail).rstrip() or "(no output)"
-
-    def stop(self) -> None:
-        """Terminate the process (SIGTERM), kill it if it lingers; idempotent."""
-        atexit.unregister(self.stop)
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._log_path is not None:
-            self._log_path.unlink(missing_ok=True)
-            self._log_path = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from s3ledger.local.dynamodb_local import (
@@ -25,6 +24,7 @@ from s3ledger.local.dynamodb_local import (
 )
 from s3ledger.local.moto_server import DEFAULT_PORT as DEFAULT_AWS_PORT
 from s3ledger.local.moto_server import MotoServer, aws_client
+from s3ledger.local.process import StartStop
 from s3ledger.local.provision import Resources
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ __all__ = ["DEFAULT_AWS_PORT", "DEFAULT_DYNAMODB_PORT", "Workbench"]
 DEFAULT_DYNAMODB_PORT = 8000
 
 
-class Workbench:
+class Workbench(StartStop):
     """DynamoDB Local and a moto server (S3, SQS) on 127.0.0.1; use as a context manager.
 
     :meth:`start` starts DynamoDB Local, then moto; if either fails, whatever was started is
@@ -134,17 +134,6 @@ class Workbench:
         }
         variables.update({k: v for k, v in defaults.items() if k not in os.environ})
         return variables
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
