@@ -39,21 +39,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.dynamodb)
 
 
-@pytest.fixture(scope="session")
-def dynamodb_local() -> Iterator[DynamoDBLocal]:
-    """One in-memory DynamoDB Local on a free 127.0.0.1 port for the whole session."""
-    server = DynamoDBLocal()
+def _serve(server: Any, name: str) -> Iterator[Any]:
+    """Start ``server`` for the session or FAIL (never skip) with its one-line reason."""
     failure: str | None = None
     try:
         server.start()
     except WorkbenchError as error:
-        failure = f"DynamoDB Local could not start: {error}"
+        failure = f"{name} could not start: {error}"
     if failure is not None:  # failed outside the except block: one message, no chained trace
         pytest.fail(failure, pytrace=False)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal]:
+    """One in-memory DynamoDB Local on a free 127.0.0.1 port for the whole session."""
+    yield from _serve(DynamoDBLocal(), "DynamoDB Local")
 
 
 @pytest.fixture(scope="session")
@@ -98,18 +102,7 @@ def fresh_tables(dynamodb_client: DynamoDBClient) -> Iterator[TableNames]:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """One moto server (S3, SQS, in memory) on a free 127.0.0.1 port for the whole session."""
-    server = MotoServer()
-    failure: str | None = None
-    try:
-        server.start()
-    except WorkbenchError as error:
-        failure = f"moto server could not start: {error}"
-    if failure is not None:  # failed outside the except block: one message, no chained trace
-        pytest.fail(failure, pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serve(MotoServer(), "moto server")
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
-from s3ledger.config import DEFAULT_AUDIT_TABLE, DEFAULT_LEDGER_TABLE, MODES
+from s3ledger.config import DEFAULT_AUDIT_TABLE, DEFAULT_LEDGER_TABLE, MODES, Mode
 from s3ledger.errors import S3LedgerError
 
 __all__ = ["build_parser", "main"]
@@ -139,6 +139,17 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _modes(text: str) -> list[Mode]:
+    """``--modes``: comma-separated, known, each once."""
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        _fail(f"unknown mode(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(MODES)}")
+    if len(set(modes)) != len(modes):
+        _fail("--modes lists a mode twice")
+    return cast(list[Mode], modes)
+
+
 def _chaos(args: argparse.Namespace) -> int:
     from s3ledger.proof.chaos import run_chaos  # noqa: PLC0415 -- the harness loads on demand
     from s3ledger.proof.delivery import FaultRates  # noqa: PLC0415
@@ -147,10 +158,7 @@ def _chaos(args: argparse.Namespace) -> int:
         rates = FaultRates.parse(args.faults)
     except ValueError as exc:
         _fail(str(exc))
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in MODES]
-    if unknown or not modes:
-        _fail(f"unknown mode(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(MODES)}")
+    modes = _modes(args.modes)
     if args.events < 1 or args.workers < 1:
         _fail("--events and --workers must be at least 1")
     return run_chaos(
@@ -191,12 +199,7 @@ def _reconcile(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from s3ledger.bench import run_bench  # noqa: PLC0415 -- the harness loads on demand
 
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in MODES]
-    if unknown or not modes:
-        _fail(f"unknown mode(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(MODES)}")
-    if len(set(modes)) != len(modes):
-        _fail("--modes lists a mode twice")
+    modes = _modes(args.modes)
     if args.events < 1 or args.workers < 1 or not 1 <= args.batch <= 10:
         _fail("--events and --workers must be at least 1, --batch between 1 and 10")
     if args.chart is not None and args.chart.suffix.lower() not in {".png", ".svg"}:
