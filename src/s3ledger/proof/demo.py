@@ -118,7 +118,6 @@ class _ModeRun:
     resources: Resources
     runner: LocalRunner
     environments: list[ExecutionEnvironment]
-    duplicates_sent: int = 0
 
 
 class _Injector:
