@@ -10,7 +10,14 @@ import pytest
 
 from s3ledger.errors import MalformedRecordError
 from s3ledger.local.context import LocalContext
-from tests.support.pipeline import make_harness, s3_notification, s3_record, sqs_event, sqs_message
+from tests.support.pipeline import (
+    cancel_transactions,
+    make_harness,
+    s3_notification,
+    s3_record,
+    sqs_event,
+    sqs_message,
+)
 from tests.support.tables import TableNames, scan_all
 
 if TYPE_CHECKING:
@@ -52,12 +59,7 @@ def test_a_message_fails_if_any_of_its_records_fails(
 ) -> None:
     """A message with several records is redelivered whole if one record fails."""
     harness = make_harness(dynamodb_endpoint, fresh_tables)
-    harness.faults.fail(
-        "TransactWriteItems",
-        "TransactionCanceledException",
-        cancellation_reasons=["ValidationError", "None"],
-        matching="second.csv",
-    )
+    cancel_transactions(harness, "second.csv", "ValidationError")
     message = sqs_message(s3_notification(s3_record("first.csv"), s3_record("second.csv")))
     response = harness.pipeline.handle_sqs(sqs_event(message), LocalContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
@@ -123,12 +125,7 @@ def test_direct_s3_tries_every_record_then_fails_the_invocation(
 ) -> None:
     """A failed record fails the async invocation (Lambda retries it) after the rest is written."""
     harness = make_harness(dynamodb_endpoint, fresh_tables)
-    harness.faults.fail(
-        "TransactWriteItems",
-        "TransactionCanceledException",
-        cancellation_reasons=["ValidationError", "None"],
-        matching="bad.csv",
-    )
+    cancel_transactions(harness, "bad.csv", "ValidationError")
     with pytest.raises(Exception, match="rejected"):
         harness.pipeline.handle_s3(
             s3_notification(s3_record("bad.csv"), s3_record("good.csv")), LocalContext()

@@ -12,7 +12,14 @@ from s3ledger.errors import TransactionConflictError
 from s3ledger.events import parse_s3_event
 from s3ledger.local.context import LocalContext
 from s3ledger.writers import Outcome
-from tests.support.pipeline import make_harness, s3_notification, s3_record, sqs_event, sqs_message
+from tests.support.pipeline import (
+    cancel_transactions,
+    make_harness,
+    s3_notification,
+    s3_record,
+    sqs_event,
+    sqs_message,
+)
 from tests.support.tables import TableNames, scan_all, stream_records
 
 if TYPE_CHECKING:
@@ -230,13 +237,7 @@ def test_a_persistent_conflict_fails_only_its_own_record(
 ) -> None:
     """A conflict that outlasts the retries fails that message alone; the others are applied."""
     harness = make_harness(dynamodb_endpoint, fresh_tables)
-    harness.faults.fail(
-        "TransactWriteItems",
-        "TransactionCanceledException",
-        cancellation_reasons=["None", "TransactionConflict"],
-        times=100,
-        matching="hot-key.csv",
-    )
+    cancel_transactions(harness, "hot-key.csv", "TransactionConflict", times=100, position=1)
     hot = sqs_message(s3_notification(s3_record("hot-key.csv")))
     others = [sqs_message(s3_notification(s3_record(f"cool-{i}.csv"))) for i in range(3)]
     response = harness.pipeline.handle_sqs(sqs_event(others[0], hot, *others[1:]), LocalContext())
@@ -264,12 +265,7 @@ def test_a_validation_error_is_poison_for_that_record_only(
 ) -> None:
     """An item DynamoDB rejects fails once, without retries, and does not hold up the batch."""
     harness = make_harness(dynamodb_endpoint, fresh_tables)
-    harness.faults.fail(
-        "TransactWriteItems",
-        "TransactionCanceledException",
-        cancellation_reasons=["ValidationError", "None"],
-        matching="too-big.bin",
-    )
+    cancel_transactions(harness, "too-big.bin", "ValidationError")
     bad = sqs_message(s3_notification(s3_record("too-big.bin")))
     good = sqs_message(s3_notification(s3_record("fine.bin")))
     response = harness.pipeline.handle_sqs(sqs_event(bad, good), LocalContext())

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from s3ledger.local.context import LocalContext
-from tests.support.pipeline import make_harness, s3_notification, s3_record, sqs_event, sqs_message
+from tests.support.pipeline import (
+    cancel_transactions,
+    make_harness,
+    s3_notification,
+    s3_record,
+    sqs_event,
+    sqs_message,
+)
 from tests.support.tables import TableNames, scan_all
 
 if TYPE_CHECKING:
@@ -86,13 +93,7 @@ def test_a_malformed_message_and_a_stuck_record_fail_alone(
 ) -> None:
     """Bad input and a persistent conflict are reported per message; the rest is applied."""
     harness = make_harness(dynamodb_endpoint, fresh_tables, mode="inbox-batch")
-    harness.faults.fail(
-        "TransactWriteItems",
-        "TransactionCanceledException",
-        cancellation_reasons=["None", "TransactionConflict"],
-        times=100,
-        matching="hot.csv",
-    )
+    cancel_transactions(harness, "hot.csv", "TransactionConflict", times=100, position=1)
     good = messages(*(s3_record(f"g-{i}.csv") for i in range(3)))
     hot = sqs_message(s3_notification(s3_record("hot.csv")))
     bad = sqs_message("{truncated")

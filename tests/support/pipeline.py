@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FAST_RETRY",
     "Harness",
+    "cancel_transactions",
     "make_harness",
     "s3_notification",
     "s3_record",
@@ -118,3 +119,22 @@ def sqs_message(body: str | dict[str, Any]) -> dict[str, Any]:
 
 def sqs_event(*messages: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(messages)}
+
+
+def cancel_transactions(
+    harness: Harness, key: str, reason: str, *, times: int = 1, position: int = 0
+) -> None:
+    """Make DynamoDB cancel the next ``times`` transactions that mention ``key``.
+
+    The action at ``position`` gets ``reason`` (e.g. ``ValidationError`` on the audit put, or
+    ``TransactionConflict`` on the ledger update at position 1); the other is ``None``.
+    """
+    reasons = ["None", "None"]
+    reasons[position] = reason
+    harness.faults.fail(
+        "TransactWriteItems",
+        "TransactionCanceledException",
+        cancellation_reasons=reasons,
+        times=times,
+        matching=key,
+    )
