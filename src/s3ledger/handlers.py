@@ -17,7 +17,7 @@ entry point (``Handler`` in the SAM)   on a failed record
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
@@ -102,6 +102,8 @@ class Pipeline:
         self.metrics: MetricsSink = metrics_sink or PowertoolsMetrics()
         self.client = client or default_dynamodb_client()
         self.writer = make_writer(self.client, settings, self.metrics)
+        # Writers that can write a whole batch (inbox-batch) get the batch at once.
+        self._write_batch_of_writer = getattr(self.writer, "write_batch", None)
 
     def write(self, parsed: ParsedMessage, context: InvocationContext) -> Counter[str]:
         """Write every event of one message; raise on the first that fails."""
@@ -126,11 +128,12 @@ class Pipeline:
             logger.exception("record failed unexpectedly", extra=fields)
 
     def _write_batch(
-        self, event: Mapping[str, Any], context: InvocationContext
+        self,
+        write_batch: Callable[[list[ObjectEvent], InvocationContext], list[Any]],
+        event: Mapping[str, Any],
+        context: InvocationContext,
     ) -> dict[str, Exception | None]:
         """Parse every message, write all their events at once; the error of each message."""
-        write_batch = getattr(self.writer, "write_batch", None)
-        assert write_batch is not None  # noqa: S101 -- only called for batch-capable writers
         failures: dict[str, Exception | None] = {}
         owners: list[str] = []
         events: list[ObjectEvent] = []
@@ -155,7 +158,11 @@ class Pipeline:
 
     def handle_sqs(self, event: Mapping[str, Any], context: InvocationContext) -> dict[str, Any]:
         """S3 → SQS → Lambda: partial batch response, one entry per failed message."""
-        batch = self._write_batch(event, context) if hasattr(self.writer, "write_batch") else None
+        batch = (
+            None
+            if self._write_batch_of_writer is None
+            else self._write_batch(self._write_batch_of_writer, event, context)
+        )
 
         def record_handler(record: SQSRecord) -> None:
             try:

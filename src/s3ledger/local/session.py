@@ -54,12 +54,18 @@ def environment_factory(
     settings: Settings,
     metrics: MetricsSink | None = None,
     environments: list[ExecutionEnvironment] | None = None,
+    *,
+    fault_hooks: bool = False,
 ) -> Callable[[int], ExecutionEnvironment]:
-    """Build each worker's sandbox: its own client (with fault hooks) and pipeline."""
+    """Build each worker's sandbox: its own client and pipeline.
+
+    ``fault_hooks`` attaches ``DynamoDBFaults`` (the proof harness's injector, which also
+    records every call): the demo and chaos want it; ``s3ledger up`` runs the product as is.
+    """
 
     def build(index: int) -> ExecutionEnvironment:
         client = dynamodb_client(dynamodb_endpoint)
-        faults = DynamoDBFaults(client)
+        faults = DynamoDBFaults(client) if fault_hooks else None
         pipeline = Pipeline(settings, client, metrics or CountingMetrics())
         environment = ExecutionEnvironment(pipeline=pipeline, faults=faults, index=index)
         if environments is not None:
@@ -79,6 +85,7 @@ def start_runner(
     metrics: MetricsSink | None = None,
     environments: list[ExecutionEnvironment] | None = None,
     before_invoke: InvocationHook | None = None,
+    fault_hooks: bool = False,
 ) -> LocalRunner:
     """A runner on ``resources``' queue, with batch size and timeout from the template."""
     settings = Settings(
@@ -96,7 +103,9 @@ def start_runner(
             workers=workers,
         ),
         sqs_factory,
-        environment_factory(dynamodb_endpoint, settings, metrics, environments),
+        environment_factory(
+            dynamodb_endpoint, settings, metrics, environments, fault_hooks=fault_hooks
+        ),
         before_invoke=before_invoke,
     )
     return runner.start()

@@ -237,7 +237,7 @@ def _run_mode(
         audit_table=resources.audit_table,
         idempotency_table=resources.idempotency_table,
     )
-    sandboxes = environment_factory(workbench.dynamodb_endpoint, settings)
+    sandboxes = environment_factory(workbench.dynamodb_endpoint, settings, fault_hooks=True)
     task = progress.add_task(mode, total=events)
     lanes = [
         Lane(

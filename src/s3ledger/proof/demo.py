@@ -260,6 +260,7 @@ def run_demo(
                 workers=workers,
                 environments=environments,
                 before_invoke=injector,
+                fault_hooks=True,
             )
             runs.append(_ModeRun(mode, resources, runner, environments))
         with Progress(
