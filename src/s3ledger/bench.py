@@ -88,8 +88,9 @@ MODE_OVERRIDES: Final[Mapping[str, Mapping[str, str]]] = {
 }
 REFERENCE_MODE: Final = "powertools"  # the article's final design
 _COLD_START_RUNS: Final = 5
-_WARMUP_EVENTS: Final = 200
-_MIN_BACKLOG: Final = 100
+_WARMUP_EVENTS: Final = 500
+_MIN_BACKLOG: Final = 20
+_BACKLOG_BATCHES: Final = 3  # batches queued ahead of each worker
 _KB: Final = 1024
 # Modes whose write units come from the rule: DynamoDB Local under-reports their transactions.
 _RULE_MODES: Final = frozenset({"inbox-batch"})
@@ -440,6 +441,43 @@ def _percentile(values: Sequence[float], q: float) -> float:
 # ------------------------------------------------------------------------------ one mode's run
 
 
+def _process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process so far, from ``/proc`` (Linux); else ``None``."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuClock:
+    """CPU seconds of the workbench's processes and of this one (runner, handlers, feeder)."""
+
+    def __init__(self, workbench: Workbench) -> None:
+        self._pids = {
+            "dynamodb_local": workbench.dynamodb_local.pid,
+            "moto": workbench.moto_server.pid,
+        }
+
+    def read(self) -> dict[str, float | None]:
+        times = os.times()
+        readings = {name: _process_cpu_seconds(pid) for name, pid in self._pids.items()}
+        return {**readings, "bench": times.user + times.system}
+
+    @staticmethod
+    def spent(
+        before: Mapping[str, float | None], after: Mapping[str, float | None]
+    ) -> dict[str, float]:
+        return {
+            name: end - start
+            for name, end in after.items()
+            if end is not None and (start := before.get(name)) is not None
+        }
+
+
 @dataclass
 class _Phase:
     seconds: float
@@ -448,6 +486,7 @@ class _Phase:
     samples_ms: list[float]
     cpu_seconds: float
     handled: int
+    process_cpu_seconds: dict[str, float]
 
 
 def _run_phase(  # noqa: PLR0917 -- private: one phase of one mode, every collaborator explicit
@@ -460,9 +499,10 @@ def _run_phase(  # noqa: PLR0917 -- private: one phase of one mode, every collab
 ) -> _Phase:
     sqs = workbench.sqs()
     # Notifications arrive as the runner works, a bounded backlog ahead of it, as uploads would
-    # make S3 send them; moto's receive scans every queued message, so N at once would measure
-    # moto rather than the handler.
-    backlog = max(_MIN_BACKLOG, 4 * settings.batch_size * settings.workers)
+    # make S3 send them. The feeder paces itself by the events the handler has taken (no queue
+    # polling: each GetQueueAttributes would cost moto a scan of the queue).
+    backlog = max(_MIN_BACKLOG, _BACKLOG_BATCHES * settings.batch_size * settings.workers)
+    probe.reset()
     _enqueue(sqs, settings.queue_url, bodies[:backlog])
     failures: list[BaseException] = []
 
@@ -471,11 +511,11 @@ def _run_phase(  # noqa: PLR0917 -- private: one phase of one mode, every collab
         sent = min(backlog, len(bodies))
         try:
             while sent < len(bodies):
-                queued = _queued(client, settings.queue_url)
-                if queued >= backlog:
-                    time.sleep(0.02)
+                ahead = sent - probe.handled
+                if ahead >= backlog:
+                    time.sleep(0.005)
                     continue
-                chunk = bodies[sent : sent + backlog - queued]
+                chunk = bodies[sent : sent + backlog - ahead]
                 _enqueue(client, settings.queue_url, chunk)
                 sent += len(chunk)
         except BaseException as exc:  # re-raised below, in the caller's thread
@@ -486,8 +526,9 @@ def _run_phase(  # noqa: PLR0917 -- private: one phase of one mode, every collab
         client.meta.events.register("after-call.sqs.DeleteMessageBatch", probe.deleted)
         return client
 
-    probe.reset()
     before = meter.totals()
+    clock = _CpuClock(workbench)
+    cpu_before = clock.read()
     runner = LocalRunner(settings, sqs_factory, sandboxes)
     feeder = threading.Thread(target=feed, name="s3ledger-bench-feeder", daemon=True)
     started = time.monotonic()
@@ -503,6 +544,7 @@ def _run_phase(  # noqa: PLR0917 -- private: one phase of one mode, every collab
     if runner.errors:
         raise RuntimeError(f"the local runner failed: {runner.errors[0]!r}")
     end = probe.last_activity or time.monotonic()
+    cpu_after = clock.read()
     return _Phase(
         seconds=max(end - started, 1e-6),
         drained=drained,
@@ -510,6 +552,7 @@ def _run_phase(  # noqa: PLR0917 -- private: one phase of one mode, every collab
         samples_ms=list(probe.samples_ms),
         cpu_seconds=probe.cpu_seconds,
         handled=probe.handled,
+        process_cpu_seconds=clock.spent(cpu_before, cpu_after),
     )
 
 
@@ -522,6 +565,7 @@ def _run_mode(
     batch: int,
     seed: int,
     progress: Progress,
+    streams: bool,
     prefix: str = "bench-",
     label: str | None = None,
 ) -> dict[str, Any]:
@@ -533,6 +577,8 @@ def _run_mode(
             "BatchSize": str(batch),
         }
     )
+    if not streams:
+        spec = spec.without_streams()
     resources = provision(
         workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"{prefix}{mode}-"
     )
@@ -608,6 +654,16 @@ def _summarise_mode(  # noqa: PLR0917 -- private, called once per mode with its 
         "latency_ms_p99": round(_percentile(fresh.samples_ms, 99), 2),
         "handler_cpu_ms_per_event": round(fresh.cpu_seconds * 1000 / n, 2),
         "handler_cpu_ms_per_duplicate": round(duplicates.cpu_seconds * 1000 / n, 2),
+        # Every process's CPU over the fresh phase (from runner start to the drained queue),
+        # per event: what the workbench spends where.
+        "process_cpu_ms_per_event": {
+            name: round(seconds * 1000 / n, 2)
+            for name, seconds in fresh.process_cpu_seconds.items()
+        },
+        "process_cpu_ms_per_duplicate": {
+            name: round(seconds * 1000 / n, 2)
+            for name, seconds in duplicates.process_cpu_seconds.items()
+        },
         "duplicate_latency_ms_p50": round(_percentile(duplicates.samples_ms, 50), 2),
         "duplicate_latency_ms_p99": round(_percentile(duplicates.samples_ms, 99), 2),
         "write_units_source": "rule" if by_rule else "reported",
@@ -726,7 +782,7 @@ def _notes(summary: Mapping[str, Any]) -> list[str]:
         f"cold start: median of {summary['cold_start_runs']} fresh interpreters, import "
         "s3ledger.handlers + make_writer (DynamoDB client built outside the timer).",
         f"before the modes, DynamoDB Local is warmed up with {summary['warmup_events']} events "
-        "(powertools, both phases) on a pipeline of its own; figures exclude it.",
+        "of each mode (both phases), each on a pipeline of its own; figures exclude them.",
         f"the bench pipelines use {dict(BENCH_OVERRIDES)}, transact "
         f"{dict(MODE_OVERRIDES['transact'])}: {summary['dlq_note']}.",
     ]
@@ -867,12 +923,13 @@ def run_bench(
     as_json: bool,
     chart: Path | None,
     seed: int,
+    streams: bool = False,
     cold_start_runs: int = _COLD_START_RUNS,
     warmup_events: int | None = None,
 ) -> int:
     """Run the bench; print a table (or JSON); exit 1 if inbox or inbox-batch lost consistency.
 
-    ``warmup_events`` (default: ``min(events, 200)``) go through a throwaway powertools pipeline
+    ``warmup_events`` (default: ``min(events, 500)``) go through a throwaway pipeline of each mode
     first, so that no mode pays for DynamoDB Local's JIT warm-up; 0 skips it.
     """
     warmup = min(events, _WARMUP_EVENTS) if warmup_events is None else warmup_events
@@ -895,17 +952,21 @@ def run_bench(
                 disable=as_json,
             ) as progress,
         ):
-            if warmup:
+            # DynamoDB Local's JIT keeps speeding up over its first thousands of requests, and
+            # each mode uses other request shapes: every mode warms up on a throwaway pipeline
+            # of its own first, so no mode pays for the warm-up in its figures.
+            for mode in modes if warmup else ():
                 _run_mode(
                     workbench,
-                    REFERENCE_MODE,
+                    mode,  # type: ignore[arg-type]
                     events=warmup,
                     workers=workers,
                     batch=batch,
                     seed=seed + 1,
                     progress=progress,
+                    streams=streams,
                     prefix="bench-warmup-",
-                    label="warm-up",
+                    label=f"warm-up {mode}",
                 )
             for mode in modes:
                 results[mode] = _run_mode(
@@ -916,6 +977,7 @@ def run_bench(
                     batch=batch,
                     seed=seed,
                     progress=progress,
+                    streams=streams,
                 )
             task = progress.add_task("cold start", total=len(modes))
             for mode in modes:
@@ -930,6 +992,7 @@ def run_bench(
         "workers": workers,
         "batch": batch,
         "seed": seed,
+        "streams": streams,
         "machine": machine,
         "date": date,
         "latency_method": "invocation time / events in the invocation",

@@ -212,6 +212,7 @@ def _bench(args: argparse.Namespace) -> int:
         as_json=args.json,
         chart=args.chart,
         seed=args.seed,
+        streams=args.streams,
     )
 
 
@@ -236,6 +237,12 @@ def _add_bench_parser(
     )
     bench.add_argument("--seed", type=int, default=1, metavar="S")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
+    bench.add_argument(
+        "--streams",
+        action="store_true",
+        help="keep the template's table streams (off by default: the bench never reads them, "
+        "and DynamoDB Local's streams slow its writes, which AWS's do not)",
+    )
     bench.add_argument(
         "--chart", type=Path, default=None, metavar="FILE", help="write a PNG or SVG chart"
     )

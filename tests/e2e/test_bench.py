@@ -39,6 +39,7 @@ def test_bench_reports_every_figure_and_the_expected_costs(
     for key in ("modes", "ratios_to_powertools", "events", "workers", "batch", "machine", "date"):
         assert key in summary
     assert summary["events"] == EVENTS
+    assert summary["streams"] is False  # the bench's tables have no stream unless --streams
     assert summary["machine"]["cores"] >= 1
     assert summary["machine"]["python"]
     assert set(summary["modes"]) == set(MODES)
@@ -55,6 +56,10 @@ def test_bench_reports_every_figure_and_the_expected_costs(
         assert result["audit_items"] == EVENTS, mode
         assert result["anomalies_total"] == 0, mode
         assert result["dlq_messages"] == 0, mode
+        # Each process's CPU over the fresh phase, read from /proc: all three worked.
+        cpu = result["process_cpu_ms_per_event"]
+        assert set(cpu) == {"dynamodb_local", "moto", "bench"}, mode
+        assert all(value > 0 for value in cpu.values()), (mode, cpu)
 
     inbox = summary["modes"]["inbox"]
     assert inbox["requests_per_event"] == 1.0

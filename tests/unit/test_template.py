@@ -334,6 +334,19 @@ def test_invalid_yaml_raises_template_error(tmp_path: Path) -> None:
         load_pipeline_spec(bad)
 
 
+def test_without_streams_drops_only_the_streams() -> None:
+    """The bench's spec has no table stream; every other part of the spec is unchanged."""
+    spec = load_pipeline_spec()
+    assert spec.tables["ledger"].stream_view_type == "NEW_AND_OLD_IMAGES"
+    plain = spec.without_streams()
+    assert all(table.stream_view_type is None for table in plain.tables.values())
+    for role, table in spec.tables.items():
+        assert plain.tables[role].name == table.name
+        assert plain.tables[role].hash_key == table.hash_key
+        assert plain.tables[role].ttl_attribute == table.ttl_attribute
+    assert (plain.queue, plain.function) == (spec.queue, spec.function)
+
+
 def test_default_template_path_is_the_repository_template() -> None:
     """Without a path, the loader reads the repository's template.yaml."""
     assert DEFAULT_TEMPLATE_PATH == TEMPLATE

@@ -2,8 +2,9 @@
 
 moto serves every AWS service it emulates on one port; the workbench uses it for S3 and SQS only
 (DynamoDB comes from DynamoDB Local, see :mod:`s3ledger.local.dynamodb_local`). The server is
-started with ``python -m moto.server -H 127.0.0.1 -p PORT``, so unlike DynamoDB Local it listens on
-loopback only.
+started with ``python -m s3ledger.local.moto_main -H 127.0.0.1 -p PORT`` (moto's own server with one
+speed-up to its SQS bookkeeping, see :mod:`s3ledger.local.moto_main`), so unlike DynamoDB Local it
+listens on loopback only.
 
 moto keeps its S3 and SQS state IN MEMORY ONLY: buckets, objects and queued messages vanish when
 the process stops, and there is no option to persist them.
@@ -77,7 +78,15 @@ class MotoServer(LocalProcess):
 
     def command(self) -> list[str]:
         """The command line :meth:`start` runs (this interpreter, so moto is the venv's)."""
-        return [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self._port)]
+        return [
+            sys.executable,
+            "-m",
+            "s3ledger.local.moto_main",
+            "-H",
+            LOOPBACK,
+            "-p",
+            str(self._port),
+        ]
 
     def _answers(self) -> bool:
         # moto's own API; any HTTP status, even an error, proves the server is serving.

@@ -3,6 +3,9 @@
 It does what the mapping does, on the queue the template declares:
 
 * long-polls the queue and hands up to ``batch_size`` messages to the handler as one SQS event;
+* polls apart from the sandboxes, as the mapping's pollers do: while ``workers`` sandboxes run
+  invocations, ``workers`` pollers receive the next batches (at most one waiting per sandbox),
+  so a sandbox does not sit idle while the queue is polled;
 * gives each invocation a Lambda-like context whose deadline really runs out;
 * deletes only the messages that succeeded (``batchItemFailures`` lists the others); a handler
   that raises, crashes or outlives its timeout has its whole batch left in the queue;
@@ -16,6 +19,7 @@ the number of workers with the queue depth.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -136,6 +140,9 @@ class LocalRunner:
         self._environment_factory = environment_factory
         self._before_invoke = before_invoke
         self._stop = threading.Event()
+        # Received batches waiting for a sandbox: at most one per sandbox, as a poller that finds
+        # every sandbox busy holds its batch (its visibility timeout running) until one is free.
+        self._batches: queue.Queue[list[MessageTypeDef]] = queue.Queue(maxsize=settings.workers)
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -143,11 +150,12 @@ class LocalRunner:
 
     def start(self) -> LocalRunner:
         for index in range(self.settings.workers):
-            thread = threading.Thread(
-                target=self._work, args=(index,), name=f"s3ledger-worker-{index}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            for target, name in ((self._sandbox, "sandbox"), (self._poll, "poller")):
+                thread = threading.Thread(
+                    target=target, args=(index,), name=f"s3ledger-{name}-{index}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -165,18 +173,18 @@ class LocalRunner:
 
     @property
     def busy(self) -> bool:
+        """Whether a sandbox is invoking the handler or a received batch is waiting for one."""
         with self._busy_lock:
-            return self._busy > 0
+            return self._busy > 0 or not self._batches.empty()
 
     @property
     def errors(self) -> list[BaseException]:
         """Unexpected failures of the runner itself (not of the handler)."""
         return list(self._errors)
 
-    def _work(self, index: int) -> None:
+    def _poll(self, _index: int) -> None:
         try:
             sqs = self._sqs_factory()
-            environment = self._environment_factory(index)
             while not self._stop.is_set():
                 response = sqs.receive_message(
                     QueueUrl=self.settings.queue_url,
@@ -186,14 +194,31 @@ class LocalRunner:
                     MessageAttributeNames=["All"],
                 )
                 messages = response.get("Messages", [])
-                if messages:
-                    with self._busy_lock:
-                        self._busy += 1
+                while messages and not self._stop.is_set():
                     try:
-                        self._invoke(sqs, environment, messages)
-                    finally:
-                        with self._busy_lock:
-                            self._busy -= 1
+                        self._batches.put(messages, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as exc:  # reported through .errors; a dead poller must not hide
+            self._errors.append(exc)
+
+    def _sandbox(self, index: int) -> None:
+        try:
+            sqs = self._sqs_factory()
+            environment = self._environment_factory(index)
+            while not self._stop.is_set():
+                try:
+                    messages = self._batches.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                with self._busy_lock:
+                    self._busy += 1
+                try:
+                    self._invoke(sqs, environment, messages)
+                finally:
+                    with self._busy_lock:
+                        self._busy -= 1
         except BaseException as exc:  # reported through .errors; a dead worker must not hide
             self._errors.append(exc)
 

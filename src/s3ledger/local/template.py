@@ -11,7 +11,7 @@ a parameter, and anything else is a :class:`TemplateError` that names the proper
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,15 @@ class PipelineSpec:
     versioning: bool
     bucket_name: str | None
     parameters: dict[str, str]
+
+    def without_streams(self) -> PipelineSpec:
+        """This spec with no table stream (for runs that never read the streams)."""
+        return replace(
+            self,
+            tables={
+                role: replace(table, stream_view_type=None) for role, table in self.tables.items()
+            },
+        )
 
 
 # ---------------------------------------------------------------------------------------- YAML

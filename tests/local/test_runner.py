@@ -1,0 +1,91 @@
+"""The local runner polls apart from its sandboxes, as Lambda's event source mapping does.
+
+The handler here is a test double that blocks on an event: what is under test is the runner's
+scheduling on moto's real queue, not the handler.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from s3ledger.handlers import Pipeline
+from s3ledger.local.moto_server import aws_client
+from s3ledger.local.runner import ExecutionEnvironment, LocalRunner, RunnerSettings
+from s3ledger.local.session import queue_arn
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+
+class _BlockingHandler:
+    """Blocks every invocation until released; records each batch's message ids."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.batches: list[list[str]] = []
+
+    def handle_sqs(self, event: Mapping[str, Any], _context: object) -> dict[str, Any]:
+        self.batches.append([record["messageId"] for record in event["Records"]])
+        self.started.set()
+        self.release.wait(timeout=30)
+        return {"batchItemFailures": []}
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _in_flight(sqs: SQSClient, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_the_next_batch_is_received_while_the_sandbox_is_busy(aws_endpoint: str) -> None:
+    """With its one sandbox busy, the runner already holds the next batch; both then complete.
+
+    One batch is in the handler and one waits for it (both in flight, neither visible), and
+    only one invocation has started. Once released, every message is handled once and deleted.
+    """
+    sqs = aws_client("sqs", aws_endpoint)
+    url = sqs.create_queue(
+        QueueName=f"runner-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "60"}
+    )["QueueUrl"]
+    for start in (0, 10, 20):
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)],
+        )
+    handler = _BlockingHandler()
+    settings = RunnerSettings(
+        queue_url=url,
+        queue_arn=queue_arn(sqs, url),
+        batch_size=10,
+        function_timeout=60.0,
+        workers=1,
+    )
+    environment = ExecutionEnvironment(pipeline=cast("Pipeline", handler))
+    runner = LocalRunner(settings, lambda: aws_client("sqs", aws_endpoint), lambda _: environment)
+    with runner:
+        assert handler.started.wait(timeout=15)
+        assert _wait_for(lambda: _in_flight(sqs, url) == 20)
+        assert len(handler.batches) == 1  # the second batch waits for the sandbox
+        assert runner.busy
+        handler.release.set()
+        assert runner.wait_until_drained(sqs, timeout=20)
+    assert runner.errors == []
+    handled = [message for batch in handler.batches for message in batch]
+    assert len(handled) == len(set(handled)) == 30
+    assert runner.stats.messages_deleted == 30
+    sqs.delete_queue(QueueUrl=url)
