@@ -89,6 +89,7 @@ MODE_OVERRIDES: Final[Mapping[str, Mapping[str, str]]] = {
 REFERENCE_MODE: Final = "powertools"  # the article's final design
 _COLD_START_RUNS: Final = 5
 _WARMUP_EVENTS: Final = 500
+_ROUNDS: Final = 2  # the modes take turns: in order, then in reverse
 _MIN_BACKLOG: Final = 20
 _BACKLOG_BATCHES: Final = 3  # batches queued ahead of each worker
 _KB: Final = 1024
@@ -208,6 +209,21 @@ class MeterTotals:
             call_ms=self.call_ms[len(earlier.call_ms) :],
             operations={k: v for k, v in operations.items() if v},
         )
+
+
+def _sum_totals(parts: Sequence[MeterTotals]) -> MeterTotals:
+    operations: Counter[str] = Counter()
+    for part in parts:
+        operations.update(part.operations)
+    return MeterTotals(
+        requests=sum(p.requests for p in parts),
+        api_calls=sum(p.api_calls for p in parts),
+        write_units_reported=sum(p.write_units_reported for p in parts),
+        read_units_reported=sum(p.read_units_reported for p in parts),
+        write_units_rule=sum(p.write_units_rule for p in parts),
+        call_ms=tuple(ms for p in parts for ms in p.call_ms),
+        operations=dict(operations),
+    )
 
 
 def _consumed(parsed: Mapping[str, Any]) -> tuple[float, float]:
@@ -421,15 +437,6 @@ def _enqueue(sqs: SQSClient, queue_url: str, bodies: Sequence[str]) -> None:
             raise RuntimeError(f"SQS refused messages: {response['Failed']}")
 
 
-def _queued(sqs: SQSClient, queue_url: str) -> int:
-    """Messages on the queue, visible or in flight."""
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(v) for v in attributes.values())
-
-
 def _percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
@@ -487,6 +494,22 @@ class _Phase:
     cpu_seconds: float
     handled: int
     process_cpu_seconds: dict[str, float]
+
+    @classmethod
+    def total(cls, phases: Sequence[_Phase]) -> _Phase:
+        """One phase's figures summed over its rounds."""
+        cpu: Counter[str] = Counter()
+        for phase in phases:
+            cpu.update(phase.process_cpu_seconds)
+        return cls(
+            seconds=sum(p.seconds for p in phases),
+            drained=all(p.drained for p in phases),
+            meter=_sum_totals([p.meter for p in phases]),
+            samples_ms=[ms for p in phases for ms in p.samples_ms],
+            cpu_seconds=sum(p.cpu_seconds for p in phases),
+            handled=sum(p.handled for p in phases),
+            process_cpu_seconds=dict(cpu),
+        )
 
 
 def _run_phase(  # noqa: PLR0917 -- private: one phase of one mode, every collaborator explicit
@@ -556,67 +579,104 @@ def _run_phase(  # noqa: PLR0917 -- private: one phase of one mode, every collab
     )
 
 
-def _run_mode(
-    workbench: Workbench,
-    mode: Mode,
-    *,
-    events: int,
-    workers: int,
-    batch: int,
-    seed: int,
-    progress: Progress,
-    streams: bool,
-    prefix: str = "bench-",
-    label: str | None = None,
-) -> dict[str, Any]:
-    spec = load_pipeline_spec(
-        overrides={
-            **BENCH_OVERRIDES,
-            **MODE_OVERRIDES.get(mode, {}),
-            "Mode": mode,
-            "BatchSize": str(batch),
-        }
-    )
-    if not streams:
-        spec = spec.without_streams()
-    resources = provision(
-        workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"{prefix}{mode}-"
-    )
-    # The bench sends the notifications itself, as S3 would, with real sequencers.
-    workbench.s3().put_bucket_notification_configuration(
-        Bucket=resources.bucket, NotificationConfiguration={}
-    )
-    workbench.sqs().purge_queue(QueueUrl=resources.queue_url)  # moto's s3:TestEvent
-    truth = bench_events(events, seed, resources.bucket)
-    bodies = [json.dumps({"Records": [event.record()]}) for event in truth]
+class _ModeBench:
+    """One mode's pipeline, sandboxes and meters; its phases run in rounds between other modes'.
 
-    settings = Settings(
-        mode=mode,
-        ledger_table=resources.ledger_table,
-        audit_table=resources.audit_table,
-        idempotency_table=resources.idempotency_table,
-    )
-    meter, probe = Meter(), _Probe()
-    sandboxes = _Sandboxes(workbench.dynamodb_endpoint, settings, meter, probe)
-    for index in range(workers):  # warm: cold start is measured apart
-        sandboxes(index)
-    runner_settings = RunnerSettings(
-        queue_url=resources.queue_url,
-        queue_arn=queue_arn(workbench.sqs(), resources.queue_url),
-        batch_size=spec.function.batch_size,
-        function_timeout=float(spec.function.timeout),
-        workers=workers,
-    )
-    label = label or mode
-    task = progress.add_task(f"{label}: fresh events", total=2 * events)
-    probe.on_progress = lambda done: progress.advance(task, done)
-    fresh = _run_phase(workbench, runner_settings, sandboxes, meter, probe, bodies)
-    progress.update(task, completed=events, description=f"{label}: duplicates")
-    duplicates = _run_phase(workbench, runner_settings, sandboxes, meter, probe, bodies)
-    progress.update(task, completed=2 * events, description=f"{label}: checking")
-    result = _summarise_mode(workbench, mode, resources, events, fresh, duplicates)
-    progress.update(task, description=f"{label}: done")
-    return result
+    Each round sends one slice of the events fresh, then the same slice again as duplicates.
+    DynamoDB Local keeps getting faster as its JIT warms, so the modes take turns (in order, then
+    in reverse): no mode is measured only early or only late in the run.
+    """
+
+    def __init__(
+        self,
+        workbench: Workbench,
+        mode: Mode,
+        *,
+        events: int,
+        workers: int,
+        batch: int,
+        seed: int,
+        progress: Progress,
+        streams: bool,
+        prefix: str = "bench-",
+        label: str | None = None,
+    ) -> None:
+        spec = load_pipeline_spec(
+            overrides={
+                **BENCH_OVERRIDES,
+                **MODE_OVERRIDES.get(mode, {}),
+                "Mode": mode,
+                "BatchSize": str(batch),
+            }
+        )
+        if not streams:
+            spec = spec.without_streams()
+        self.workbench, self.mode, self.events = workbench, mode, events
+        self.resources = provision(
+            workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"{prefix}{mode}-"
+        )
+        # The bench sends the notifications itself, as S3 would, with real sequencers.
+        workbench.s3().put_bucket_notification_configuration(
+            Bucket=self.resources.bucket, NotificationConfiguration={}
+        )
+        workbench.sqs().purge_queue(QueueUrl=self.resources.queue_url)  # moto's s3:TestEvent
+        truth = bench_events(events, seed, self.resources.bucket)
+        self.bodies = [json.dumps({"Records": [event.record()]}) for event in truth]
+        settings = Settings(
+            mode=mode,
+            ledger_table=self.resources.ledger_table,
+            audit_table=self.resources.audit_table,
+            idempotency_table=self.resources.idempotency_table,
+        )
+        self.meter, self.probe = Meter(), _Probe()
+        self.sandboxes = _Sandboxes(workbench.dynamodb_endpoint, settings, self.meter, self.probe)
+        for index in range(workers):  # warm: cold start is measured apart
+            self.sandboxes(index)
+        self.runner_settings = RunnerSettings(
+            queue_url=self.resources.queue_url,
+            queue_arn=queue_arn(workbench.sqs(), self.resources.queue_url),
+            batch_size=spec.function.batch_size,
+            function_timeout=float(spec.function.timeout),
+            workers=workers,
+        )
+        self.label = label or mode
+        self.progress = progress
+        self.task = progress.add_task(f"{self.label}: waiting", total=2 * events)
+        self.probe.on_progress = lambda done: progress.advance(self.task, done)
+        self.fresh: list[_Phase] = []
+        self.duplicates: list[_Phase] = []
+
+    def run_round(self, index: int, rounds: int) -> None:
+        """Round ``index`` of ``rounds``: its slice of the events fresh, then again."""
+        bodies = self.bodies[index * self.events // rounds : (index + 1) * self.events // rounds]
+        if not bodies:
+            return
+        for phases, what in ((self.fresh, "fresh events"), (self.duplicates, "duplicates")):
+            self.progress.update(self.task, description=f"{self.label}: {what}")
+            phases.append(
+                _run_phase(
+                    self.workbench,
+                    self.runner_settings,
+                    self.sandboxes,
+                    self.meter,
+                    self.probe,
+                    bodies,
+                )
+            )
+        self.progress.update(self.task, description=f"{self.label}: waiting")
+
+    def summary(self) -> dict[str, Any]:
+        self.progress.update(self.task, description=f"{self.label}: checking")
+        result = _summarise_mode(
+            self.workbench,
+            self.mode,
+            self.resources,
+            self.events,
+            _Phase.total(self.fresh),
+            _Phase.total(self.duplicates),
+        )
+        self.progress.update(self.task, description=f"{self.label}: done")
+        return result
 
 
 def _summarise_mode(  # noqa: PLR0917 -- private, called once per mode with its two phases
@@ -782,7 +842,10 @@ def _notes(summary: Mapping[str, Any]) -> list[str]:
         f"cold start: median of {summary['cold_start_runs']} fresh interpreters, import "
         "s3ledger.handlers + make_writer (DynamoDB client built outside the timer).",
         f"before the modes, DynamoDB Local is warmed up with {summary['warmup_events']} events "
-        "of each mode (both phases), each on a pipeline of its own; figures exclude them.",
+        "of each mode (both phases), each on a pipeline of its own; figures exclude them. "
+        f"Then the modes take turns in {summary['rounds']} rounds (in order, then in reverse), "
+        "each round a slice of the events fresh then again, so that none is measured only "
+        "while DynamoDB Local is still speeding up.",
         f"the bench pipelines use {dict(BENCH_OVERRIDES)}, transact "
         f"{dict(MODE_OVERRIDES['transact'])}: {summary['dlq_note']}.",
     ]
@@ -956,7 +1019,7 @@ def run_bench(
             # each mode uses other request shapes: every mode warms up on a throwaway pipeline
             # of its own first, so no mode pays for the warm-up in its figures.
             for mode in modes if warmup else ():
-                _run_mode(
+                _ModeBench(
                     workbench,
                     mode,  # type: ignore[arg-type]
                     events=warmup,
@@ -967,9 +1030,9 @@ def run_bench(
                     streams=streams,
                     prefix="bench-warmup-",
                     label=f"warm-up {mode}",
-                )
-            for mode in modes:
-                results[mode] = _run_mode(
+                ).run_round(0, 1)
+            benches = [
+                _ModeBench(
                     workbench,
                     mode,  # type: ignore[arg-type]
                     events=events,
@@ -979,6 +1042,12 @@ def run_bench(
                     progress=progress,
                     streams=streams,
                 )
+                for mode in modes
+            ]
+            for index in range(_ROUNDS):
+                for bench in benches if index % 2 == 0 else reversed(benches):
+                    bench.run_round(index, _ROUNDS)
+            results.update({bench.mode: bench.summary() for bench in benches})
             task = progress.add_task("cold start", total=len(modes))
             for mode in modes:
                 results[mode]["import_ms"] = round(cold_start_ms(mode, cold_start_runs), 1)
@@ -999,6 +1068,7 @@ def run_bench(
         "overrides": {mode: {**BENCH_OVERRIDES, **MODE_OVERRIDES.get(mode, {})} for mode in modes},
         "cold_start_runs": cold_start_runs,
         "warmup_events": warmup,
+        "rounds": _ROUNDS,
         "dlq_note": "transact rejects every duplicate, which goes to the DLQ at its first "
         "redelivery; its duplicates/s is the rate at which it rejects them (to the last "
         "invocation, not the DLQ move)",
