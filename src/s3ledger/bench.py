@@ -87,7 +87,7 @@ MODE_OVERRIDES: Final[Mapping[str, Mapping[str, str]]] = {
     "transact": {"MaxReceiveCount": "1", "QueueVisibilityTimeout": "10"},
 }
 REFERENCE_MODE: Final = "powertools"  # the article's final design
-_COLD_START_RUNS: Final = 5
+_COLD_START_RUNS: Final = 9
 _WARMUP_EVENTS: Final = 500
 _ROUNDS: Final = 2  # the modes take turns: in order, then in reverse
 _MIN_BACKLOG: Final = 20
@@ -99,6 +99,13 @@ _WRITE_OPERATIONS: Final = frozenset(
     {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 )
 _CONTEXT_KEY: Final = "s3ledger_bench"
+
+# The workbench's processes, as the bench's per-process CPU figures name them.
+_PROCESS_LABELS: Final = (
+    ("dynamodb_local", "CPU / fresh event: DynamoDB Local (ms)"),
+    ("moto", "CPU / fresh event: moto, S3+SQS (ms)"),
+    ("bench", "CPU / fresh event: runner+handler (ms)"),
+)
 
 # (JSON key, label, higher is better). Each also gets a ratio to powertools.
 FIGURES: Final[tuple[tuple[str, str, bool], ...]] = (
@@ -750,16 +757,15 @@ def _summarise_mode(  # noqa: PLR0917 -- private, called once per mode with its 
 
 # ---------------------------------------------------------------------------------- cold start
 
+# The client is built as the handler builds it (botocore, no boto3), outside the timer: the
+# same for every mode. A mode whose writer imports more (Powertools' idempotency imports boto3)
+# pays for it inside the timer, as its Lambda would.
 _COLD_START_CODE: Final = """
 import time
 started = time.perf_counter()
 import s3ledger.handlers
 imported = time.perf_counter()
-import boto3
-client = boto3.client(
-    "dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
-    aws_access_key_id="bench", aws_secret_access_key="bench",
-)
+client = s3ledger.handlers.default_dynamodb_client()
 from s3ledger.config import Settings
 from s3ledger.writers import make_writer
 built = time.perf_counter()
@@ -769,25 +775,43 @@ print((imported - started + done - built) * 1000)
 """
 
 
-def cold_start_ms(mode: str, runs: int = _COLD_START_RUNS) -> float:
-    """Median time to import the handler module and build ``mode``'s writer, fresh each time.
+def _cold_start_once(mode: str) -> float:
+    env = {
+        **os.environ,
+        "S3LEDGER_MODE": mode,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",  # never contacted
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",  # a dummy: the client sends nothing
+    }
+    result = subprocess.run(  # noqa: S603 -- our own interpreter and fixed code
+        [sys.executable, "-c", _COLD_START_CODE],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
 
-    The DynamoDB client is built outside the timer (every mode builds the same one) and never
-    used: no request is sent.
+
+def cold_start_ms(
+    modes: Sequence[str],
+    runs: int = _COLD_START_RUNS,
+    on_run: Callable[[], None] = lambda: None,
+) -> dict[str, float]:
+    """Median time per mode to import the handler module and build its writer, fresh each time.
+
+    The modes take turns run after run, so that a slower moment of the machine does not fall on
+    one mode only. The DynamoDB client is built outside the timer (every mode builds the same
+    one) and never used: no request is sent.
     """
-    env = {**os.environ, "S3LEDGER_MODE": mode, "AWS_DEFAULT_REGION": "us-east-1"}
-    timings: list[float] = []
+    timings: dict[str, list[float]] = {mode: [] for mode in modes}
     for _ in range(runs):
-        result = subprocess.run(  # noqa: S603 -- our own interpreter and fixed code
-            [sys.executable, "-c", _COLD_START_CODE],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        timings.append(float(result.stdout.strip().splitlines()[-1]))
-    return statistics.median(timings)
+        for mode in modes:
+            timings[mode].append(_cold_start_once(mode))
+            on_run()
+    return {mode: statistics.median(values) for mode, values in timings.items()}
 
 
 # ------------------------------------------------------------------------------------- output
@@ -834,13 +858,16 @@ def _notes(summary: Mapping[str, Any]) -> list[str]:
     modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
     notes = [
         "requests: every HTTP request the handler's DynamoDB client sent (Powertools' included).",
+        "CPU / fresh event: each process's user+system CPU over the fresh phases (from /proc), "
+        "per event; runner+handler is this process (runner, handlers, feeder, meters).",
         "latency: each invocation's time (Pipeline.handle_sqs) divided by the events in it; "
         "handler CPU: the invocations' thread CPU time (Python's side, not DynamoDB Local's) / N.",
         "events/s: N / (runner start → last delete), warm sandboxes, notifications sent as "
         "the runner works (at most a bounded backlog queued ahead), "
         f"{summary['workers']} workers, batch size {summary['batch']}.",
-        f"cold start: median of {summary['cold_start_runs']} fresh interpreters, import "
-        "s3ledger.handlers + make_writer (DynamoDB client built outside the timer).",
+        f"cold start: median of {summary['cold_start_runs']} fresh interpreters per mode, the "
+        "modes taking turns; import s3ledger.handlers + make_writer (DynamoDB client built "
+        "outside the timer).",
         f"before the modes, DynamoDB Local is warmed up with {summary['warmup_events']} events "
         "of each mode (both phases), each on a pipeline of its own; figures exclude them. "
         f"Then the modes take turns in {summary['rounds']} rounds (in order, then in reverse), "
@@ -904,6 +931,15 @@ def print_bench(summary: Mapping[str, Any]) -> None:
                 text += f" [dim](x{ratio:.2f})[/dim]"
             cells.append(text)
         table.add_row(label, *cells)
+    table.add_section()
+    for process, label in _PROCESS_LABELS:
+        table.add_row(
+            label,
+            *(
+                f"{result.get('process_cpu_ms_per_event', {}).get(process, 0.0):.2f}"
+                for result in modes.values()
+            ),
+        )
     table.add_section()
     for key, label in (
         ("ledger_items", "ledger items"),
@@ -1048,10 +1084,10 @@ def run_bench(
                 for bench in benches if index % 2 == 0 else reversed(benches):
                     bench.run_round(index, _ROUNDS)
             results.update({bench.mode: bench.summary() for bench in benches})
-            task = progress.add_task("cold start", total=len(modes))
+            task = progress.add_task("cold start", total=len(modes) * cold_start_runs)
+            imports = cold_start_ms(modes, cold_start_runs, on_run=lambda: progress.advance(task))
             for mode in modes:
-                results[mode]["import_ms"] = round(cold_start_ms(mode, cold_start_runs), 1)
-                progress.advance(task)
+                results[mode]["import_ms"] = round(imports[mode], 1)
     finally:
         s3ledger_logger.setLevel(level)
     summary: dict[str, Any] = {
