@@ -55,8 +55,9 @@ def _in_flight(sqs: SQSClient, url: str) -> int:
 def test_the_next_batch_is_received_while_the_sandbox_is_busy(aws_endpoint: str) -> None:
     """With its one sandbox busy, the runner already holds the next batch; both then complete.
 
-    One batch is in the handler and one waits for it (both in flight, neither visible), and
-    only one invocation has started. Once released, every message is handled once and deleted.
+    One batch is in the handler and one waits for it (both in flight, neither visible), the
+    third is left in the queue, and only one invocation has started. Once released, every
+    message is handled once and deleted.
     """
     sqs = aws_client("sqs", aws_endpoint)
     url = sqs.create_queue(
@@ -80,6 +81,8 @@ def test_the_next_batch_is_received_while_the_sandbox_is_busy(aws_endpoint: str)
     with runner:
         assert handler.started.wait(timeout=15)
         assert _wait_for(lambda: _in_flight(sqs, url) == 20)
+        time.sleep(1.5)  # a poller's next receive (1 s long poll) would show by now
+        assert _in_flight(sqs, url) == 20  # one batch ahead, not more: the third stays queued
         assert len(handler.batches) == 1  # the second batch waits for the sandbox
         assert runner.busy
         handler.release.set()

@@ -140,9 +140,11 @@ class LocalRunner:
         self._environment_factory = environment_factory
         self._before_invoke = before_invoke
         self._stop = threading.Event()
-        # Received batches waiting for a sandbox: at most one per sandbox, as a poller that finds
-        # every sandbox busy holds its batch (its visibility timeout running) until one is free.
-        self._batches: queue.Queue[list[MessageTypeDef]] = queue.Queue(maxsize=settings.workers)
+        # Received batches waiting for a sandbox: at most one per sandbox. A poller takes a slot
+        # before it receives and a sandbox frees it when it takes the batch, so no poller holds
+        # messages (their visibility timeout running) beyond that one batch ahead.
+        self._batches: queue.Queue[list[MessageTypeDef]] = queue.Queue()
+        self._slots = threading.Semaphore(settings.workers)
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -186,6 +188,8 @@ class LocalRunner:
         try:
             sqs = self._sqs_factory()
             while not self._stop.is_set():
+                if not self._slots.acquire(timeout=0.1):
+                    continue
                 response = sqs.receive_message(
                     QueueUrl=self.settings.queue_url,
                     MaxNumberOfMessages=self.settings.batch_size,
@@ -194,12 +198,10 @@ class LocalRunner:
                     MessageAttributeNames=["All"],
                 )
                 messages = response.get("Messages", [])
-                while messages and not self._stop.is_set():
-                    try:
-                        self._batches.put(messages, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                if messages:
+                    self._batches.put(messages)  # its slot is freed when a sandbox takes it
+                else:
+                    self._slots.release()
         except BaseException as exc:  # reported through .errors; a dead poller must not hide
             self._errors.append(exc)
 
@@ -212,6 +214,7 @@ class LocalRunner:
                     messages = self._batches.get(timeout=0.1)
                 except queue.Empty:
                     continue
+                self._slots.release()
                 with self._busy_lock:
                     self._busy += 1
                 try:
