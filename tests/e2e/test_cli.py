@@ -39,6 +39,7 @@ from s3ledger.local.dynamodb_local import (
 )
 from s3ledger.writers.base import Outcome
 from tests.support.tables import TableNames, scan_all
+from tests.support.waiting import wait_for
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -163,16 +164,6 @@ def group_alive(pgid: int) -> bool:
     except PermissionError:  # pragma: no cover - someone else's process took the id
         return False
     return True
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 def items(client: DynamoDBClient, table: str) -> list[dict[str, Any]]:

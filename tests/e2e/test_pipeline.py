@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,6 +14,7 @@ from s3ledger.local.runner import ExecutionEnvironment, LocalRunner
 from s3ledger.local.session import start_runner
 from s3ledger.local.template import PipelineSpec, load_pipeline_spec
 from tests.support.tables import scan_all
+from tests.support.waiting import wait_for
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -22,15 +22,6 @@ if TYPE_CHECKING:
 # Scaled-down timeouts (as `sam deploy --parameter-overrides` would set them) keep redelivery
 # within seconds; everything else comes from template.yaml as declared.
 FAST = {"FunctionTimeout": "1", "QueueVisibilityTimeout": "2", "MaxReceiveCount": "2"}
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.fixture

@@ -9,13 +9,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from s3ledger.handlers import Pipeline
 from s3ledger.local.moto_server import aws_client
 from s3ledger.local.runner import ExecutionEnvironment, LocalRunner, RunnerSettings
 from s3ledger.local.session import queue_arn
+from tests.support.waiting import wait_for
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -34,15 +35,6 @@ class _BlockingHandler:
         self.started.set()
         self.release.wait(timeout=30)
         return {"batchItemFailures": []}
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _in_flight(sqs: SQSClient, url: str) -> int:
@@ -80,7 +72,7 @@ def test_the_next_batch_is_received_while_the_sandbox_is_busy(aws_endpoint: str)
     runner = LocalRunner(settings, lambda: aws_client("sqs", aws_endpoint), lambda _: environment)
     with runner:
         assert handler.started.wait(timeout=15)
-        assert _wait_for(lambda: _in_flight(sqs, url) == 20)
+        assert wait_for(lambda: _in_flight(sqs, url) == 20, timeout=15)
         time.sleep(1.5)  # a poller's next receive (1 s long poll) would show by now
         assert _in_flight(sqs, url) == 20  # one batch ahead, not more: the third stays queued
         assert len(handler.batches) == 1  # the second batch waits for the sandbox
