@@ -116,6 +116,7 @@ FIGURES: Final[tuple[tuple[str, str, bool], ...]] = (
     ("events_per_second", "fresh events / s", True),
     ("duplicates_per_second", "duplicates / s", True),
     ("latency_ms_p50", "latency / event p50 (ms)", False),
+    ("handler_ms_per_event", "handler time / fresh event, mean (ms)", False),
     ("latency_ms_p99", "latency / event p99 (ms)", False),
     ("handler_cpu_ms_per_event", "handler CPU / fresh event (ms)", False),
     ("import_ms", "cold start: import + writer (ms)", False),
@@ -718,6 +719,9 @@ def _summarise_mode(  # noqa: PLR0917 -- private, called once per mode with its 
         "events_per_second": round(events / fresh.seconds, 1),
         "duplicates_per_second": round(events / duplicates.seconds, 1),
         "latency_ms_p50": round(_percentile(fresh.samples_ms, 50), 2),
+        # Invocation time per event, on average: what Lambda bills and, at a fixed concurrency,
+        # what its throughput scales with (SQS is polled outside the function there).
+        "handler_ms_per_event": round(sum(fresh.samples_ms) / n, 2),
         "latency_ms_p99": round(_percentile(fresh.samples_ms, 99), 2),
         "handler_cpu_ms_per_event": round(fresh.cpu_seconds * 1000 / n, 2),
         "handler_cpu_ms_per_duplicate": round(duplicates.cpu_seconds * 1000 / n, 2),
