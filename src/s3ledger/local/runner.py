@@ -125,7 +125,11 @@ def lambda_sqs_event(
 
 
 class LocalRunner:
-    """Poll a queue with ``workers`` threads; invoke the handler as the event mapping does."""
+    """Poll a queue and invoke the handler in ``workers`` sandboxes, as the event mapping does.
+
+    Each sandbox has a poller thread of its own; a batch received by any poller goes to the next
+    free sandbox.
+    """
 
     def __init__(
         self,
