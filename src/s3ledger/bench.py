@@ -23,8 +23,8 @@ transaction) is reported by the rule.
 
 from __future__ import annotations
 
+import functools
 import json
-import logging
 import math
 import os
 import platform
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from s3ledger.config import Mode, Settings
@@ -54,6 +54,7 @@ from s3ledger.local.session import queue_arn
 from s3ledger.local.template import load_pipeline_spec
 from s3ledger.local.workbench import Workbench
 from s3ledger.proof.workload import TruthEvent
+from s3ledger.report import counting_progress, handler_logs_silenced
 from s3ledger.scan import check_tables
 from s3ledger.writers import CountingMetrics, InvocationContext
 
@@ -1020,7 +1021,7 @@ def _warnings(modes: Mapping[str, Mapping[str, Any]], events: int) -> list[str]:
 def run_bench(
     *,
     events: int,
-    modes: Sequence[str],
+    modes: Sequence[Mode],
     workers: int,
     batch: int,
     as_json: bool,
@@ -1037,63 +1038,34 @@ def run_bench(
     """
     warmup = min(events, _WARMUP_EVENTS) if warmup_events is None else warmup_events
     console = Console(stderr=True)
-    s3ledger_logger = logging.getLogger("s3ledger")
-    level = s3ledger_logger.level
-    s3ledger_logger.setLevel(logging.CRITICAL)  # transact's rejected duplicates are counted
     machine = _machine()
     date = datetime.now(UTC).isoformat(timespec="seconds")
     results: dict[str, Any] = {}
-    try:
-        with (
-            Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench,
-            Progress(
-                TextColumn("{task.description:>26}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                console=console,
-                disable=as_json,
-            ) as progress,
-        ):
-            # DynamoDB Local's JIT keeps speeding up over its first thousands of requests, and
-            # each mode uses other request shapes: every mode warms up on a throwaway pipeline
-            # of its own first, so no mode pays for the warm-up in its figures.
-            for mode in modes if warmup else ():
-                _ModeBench(
-                    workbench,
-                    mode,  # type: ignore[arg-type]
-                    events=warmup,
-                    workers=workers,
-                    batch=batch,
-                    seed=seed + 1,
-                    progress=progress,
-                    streams=streams,
-                    prefix="bench-warmup-",
-                    label=f"warm-up {mode}",
-                ).run_round(0, 1)
-            benches = [
-                _ModeBench(
-                    workbench,
-                    mode,  # type: ignore[arg-type]
-                    events=events,
-                    workers=workers,
-                    batch=batch,
-                    seed=seed,
-                    progress=progress,
-                    streams=streams,
-                )
-                for mode in modes
-            ]
-            for index in range(_ROUNDS):
-                for bench in benches if index % 2 == 0 else reversed(benches):
-                    bench.run_round(index, _ROUNDS)
-            results.update({bench.mode: bench.summary() for bench in benches})
-            task = progress.add_task("cold start", total=len(modes) * cold_start_runs)
-            imports = cold_start_ms(modes, cold_start_runs, on_run=lambda: progress.advance(task))
-            for mode in modes:
-                results[mode]["import_ms"] = round(imports[mode], 1)
-    finally:
-        s3ledger_logger.setLevel(level)
+    # transact's rejected duplicates would log a line each; they are counted instead.
+    with (
+        handler_logs_silenced(),
+        Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench,
+        counting_progress(console, disable=as_json) as progress,
+    ):
+        mode_bench = functools.partial(
+            _ModeBench, workbench, workers=workers, batch=batch, progress=progress, streams=streams
+        )
+        # DynamoDB Local's JIT keeps speeding up over its first thousands of requests, and
+        # each mode uses other request shapes: every mode warms up on a throwaway pipeline
+        # of its own first, so no mode pays for the warm-up in its figures.
+        for mode in modes if warmup else ():
+            mode_bench(
+                mode, events=warmup, seed=seed + 1, prefix="bench-warmup-", label=f"warm-up {mode}"
+            ).run_round(0, 1)
+        benches = [mode_bench(mode, events=events, seed=seed) for mode in modes]
+        for index in range(_ROUNDS):
+            for bench in benches if index % 2 == 0 else reversed(benches):
+                bench.run_round(index, _ROUNDS)
+        results.update({bench.mode: bench.summary() for bench in benches})
+        task = progress.add_task("cold start", total=len(modes) * cold_start_runs)
+        imports = cold_start_ms(modes, cold_start_runs, on_run=lambda: progress.advance(task))
+        for mode in modes:
+            results[mode]["import_ms"] = round(imports[mode], 1)
     summary: dict[str, Any] = {
         "modes": results,
         "ratios_to_powertools": _ratios(results),

@@ -3,16 +3,43 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from s3ledger.config import MODES
 from s3ledger.consistency import ANOMALY_KINDS, ConsistencyReport
 
-__all__ = ["print_check", "print_demo"]
+__all__ = ["counting_progress", "handler_logs_silenced", "print_check", "print_demo"]
+
+
+def counting_progress(console: Console, *, disable: bool, unit: str = "") -> Progress:
+    """The long commands' progress bar: a description, a bar, done/total, elapsed time."""
+    return Progress(
+        TextColumn("{task.description:>26}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}" + (f" {unit}" if unit else "")),
+        TimeElapsedColumn(),
+        console=console,
+        disable=disable,
+    )
+
+
+@contextmanager
+def handler_logs_silenced() -> Iterator[None]:
+    """Mute the handler's logs while a harness counts what they would say; restore them after."""
+    logger = logging.getLogger("s3ledger")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def print_check(report: ConsistencyReport, *, ledger_table: str, audit_table: str) -> None:

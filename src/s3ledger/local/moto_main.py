@@ -30,8 +30,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Final
 
 __all__ = ["COUNT_PROPERTIES", "HOT_PATHS", "install_sqs_speedups", "main"]
@@ -50,15 +49,6 @@ _in_hot_path: contextvars.ContextVar[bool] = contextvars.ContextVar(
 _INSTALLED_MARK: Final = "_s3ledger_speedups"
 
 
-@contextmanager
-def _hot_path() -> Iterator[None]:
-    token = _in_hot_path.set(True)
-    try:
-        yield
-    finally:
-        _in_hot_path.reset(token)
-
-
 def _skippable_count(original: property) -> property:
     getter = original.fget
     if getter is None:
@@ -73,8 +63,11 @@ def _skippable_count(original: property) -> property:
 def _in_hot_path_call(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with _hot_path():
+        token = _in_hot_path.set(True)
+        try:
             return method(*args, **kwargs)
+        finally:
+            _in_hot_path.reset(token)
 
     return call
 

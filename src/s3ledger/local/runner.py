@@ -156,12 +156,17 @@ class LocalRunner:
 
     def start(self) -> LocalRunner:
         for index in range(self.settings.workers):
-            for target, name in ((self._sandbox, "sandbox"), (self._poll, "poller")):
-                thread = threading.Thread(
-                    target=target, args=(index,), name=f"s3ledger-{name}-{index}", daemon=True
-                )
-                thread.start()
-                self._threads.append(thread)
+            self._threads += [
+                threading.Thread(
+                    target=self._sandbox,
+                    args=(index,),
+                    name=f"s3ledger-sandbox-{index}",
+                    daemon=True,
+                ),
+                threading.Thread(target=self._poll, name=f"s3ledger-poller-{index}", daemon=True),
+            ]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -188,7 +193,7 @@ class LocalRunner:
         """Unexpected failures of the runner itself (not of the handler)."""
         return list(self._errors)
 
-    def _poll(self, _index: int) -> None:
+    def _poll(self) -> None:
         try:
             sqs = self._sqs_factory()
             while not self._stop.is_set():

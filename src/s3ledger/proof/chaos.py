@@ -16,7 +16,6 @@ The same seed gives the same faults and the same counts.
 from __future__ import annotations
 
 import json
-import logging
 import random
 import resource
 import sys
@@ -30,7 +29,7 @@ from typing import Any, Final
 
 import boto3
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from s3ledger.config import Mode, Settings
 from s3ledger.local.dynamodb_local import (
@@ -48,6 +47,7 @@ from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
 from s3ledger.proof.history import StreamCursor
 from s3ledger.proof.workload import TruthEvent, generate_history, round_prefix
 from s3ledger.reconcile import reconcile
+from s3ledger.report import counting_progress, handler_logs_silenced
 from s3ledger.scan import get_items
 
 __all__ = ["CHAOS_OVERRIDES", "ChaosPlan", "plan_deliveries", "run_chaos"]
@@ -316,18 +316,11 @@ def run_chaos(
     with no anomaly."""
     started = time.monotonic()
     console = Console(stderr=True)
-    logging.getLogger("s3ledger").setLevel(logging.CRITICAL)  # failures are counted, not logged
     results: dict[str, Any] = {}
     with (
+        handler_logs_silenced(),  # failures are counted, not logged
         Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench,
-        Progress(
-            TextColumn("{task.description:>22}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} events"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=as_json,
-        ) as progress,
+        counting_progress(console, disable=as_json, unit="events") as progress,
     ):
         for mode in modes:
             results[mode] = _run_mode(

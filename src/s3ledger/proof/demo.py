@@ -17,9 +17,9 @@ redeliveries come within seconds: the 6x visibility rule and the rest stay as de
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import logging
 import random
 import sys
 import threading
@@ -47,6 +47,7 @@ from s3ledger.local.session import start_runner
 from s3ledger.local.template import load_pipeline_spec
 from s3ledger.local.workbench import Workbench
 from s3ledger.proof.history import stream_records
+from s3ledger.report import handler_logs_silenced
 from s3ledger.scan import check_tables, scan_items
 
 if TYPE_CHECKING:
@@ -233,15 +234,14 @@ def run_demo(
     """Run the demo; print a table (or JSON); exit 0 when inbox is exactly-once."""
     started = time.monotonic()
     console = Console(stderr=True)
-    if not verbose:
-        # Each rejected duplicate would print a log line; the table says it all.
-        logging.getLogger("s3ledger").setLevel(logging.CRITICAL)
     steps = demo_workload(files, seed)
     events = len(steps)
     # The first of the three uploads of one key crashes once: its retry comes after the newer
     # uploads were applied, which is what turns naive's late retry into a stale ledger.
     first_version = next(step.etag for step in steps if step.key == REUPLOADED_KEY)
-    with Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench:
+    # Each rejected duplicate would print a log line; the table says it all.
+    quiet = contextlib.nullcontext() if verbose else handler_logs_silenced()
+    with quiet, Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench:
         runs: list[_ModeRun] = []
         injectors: dict[str, _Injector] = {}
         for mode in ARTICLE_MODES:
