@@ -102,8 +102,12 @@ class Pipeline:
         self.metrics: MetricsSink = metrics_sink or PowertoolsMetrics()
         self.client = client or default_dynamodb_client()
         self.writer = make_writer(self.client, settings, self.metrics)
-        # Writers that can write a whole batch (inbox-batch) get the batch at once.
+        # Writers that can write a whole batch (inbox-batch) get the batch at once; writers that
+        # can use knowing it in advance (inbox's duplicate look-ahead) are told it first.
         self._write_batch_of_writer = getattr(self.writer, "write_batch", None)
+        self._expect_of_writer: Callable[[list[ObjectEvent]], None] | None = getattr(
+            self.writer, "expect", None
+        )
 
     def write(self, parsed: ParsedMessage, context: InvocationContext) -> Counter[str]:
         """Write every event of one message; raise on the first that fails."""
@@ -127,24 +131,33 @@ class Pipeline:
         else:
             logger.exception("record failed unexpectedly", extra=fields)
 
+    def _parse_batch(self, event: Mapping[str, Any]) -> dict[str, ParsedMessage | Exception]:
+        """Every message of an SQS batch, parsed, or the error that makes it unreadable."""
+        parsed: dict[str, ParsedMessage | Exception] = {}
+        for record in event.get("Records", []):
+            message_id = str(record.get("messageId"))
+            try:
+                parsed[message_id] = parse_sqs_body(record.get("body"))
+            # Any error fails its own message only (reported by record_handler), never the batch.
+            except Exception as exc:
+                parsed[message_id] = exc
+        return parsed
+
     def _write_batch(
         self,
         write_batch: Callable[[list[ObjectEvent], InvocationContext], list[Any]],
-        event: Mapping[str, Any],
+        messages: Mapping[str, ParsedMessage | Exception],
         context: InvocationContext,
     ) -> dict[str, Exception | None]:
-        """Parse every message, write all their events at once; the error of each message."""
+        """Write the events of every message at once; the error of each message."""
         failures: dict[str, Exception | None] = {}
         owners: list[str] = []
         events: list[ObjectEvent] = []
-        for record in event.get("Records", []):
-            message_id = str(record.get("messageId"))
-            failures[message_id] = None
-            try:
-                parsed = parse_sqs_body(record.get("body"))
-            except S3LedgerError as exc:
-                failures[message_id] = exc
+        for message_id, parsed in messages.items():
+            if isinstance(parsed, Exception):
+                failures[message_id] = parsed
                 continue
+            failures[message_id] = None
             for what in parsed.ignored:
                 logger.info("notification ignored", extra={"notification": what})
             owners.extend(message_id for _ in parsed.events)
@@ -158,18 +171,24 @@ class Pipeline:
 
     def handle_sqs(self, event: Mapping[str, Any], context: InvocationContext) -> dict[str, Any]:
         """S3 → SQS → Lambda: partial batch response, one entry per failed message."""
-        batch = (
-            None
-            if self._write_batch_of_writer is None
-            else self._write_batch(self._write_batch_of_writer, event, context)
-        )
+        messages = self._parse_batch(event)
+        batch = None
+        if self._write_batch_of_writer is not None:
+            batch = self._write_batch(self._write_batch_of_writer, messages, context)
+        elif self._expect_of_writer is not None:
+            self._expect_of_writer(
+                [e for m in messages.values() if isinstance(m, ParsedMessage) for e in m.events]
+            )
 
         def record_handler(record: SQSRecord) -> None:
             try:
-                if batch is None:
-                    self.write(parse_sqs_body(record.body), context)
-                elif (error := batch.get(record.message_id)) is not None:
-                    raise error
+                if batch is not None:
+                    if (error := batch.get(record.message_id)) is not None:
+                        raise error
+                elif isinstance(parsed := messages[record.message_id], Exception):
+                    raise parsed
+                else:
+                    self.write(parsed, context)
             except Exception as exc:
                 self._record_failed(exc, message_id=record.message_id)
                 raise

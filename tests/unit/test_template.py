@@ -145,7 +145,8 @@ def test_iam_is_least_privilege(transformed: dict[str, Any]) -> None:
 
 def test_dynamodb_actions_are_scoped_to_the_named_tables(transformed: dict[str, Any]) -> None:
     """DynamoDB actions are granted only on the three tables' ARNs; the idempotency table alone
-    gets GetItem and DeleteItem (Powertools' record lifecycle)."""
+    gets GetItem and DeleteItem (Powertools' record lifecycle), the audit log alone BatchGetItem
+    (inbox's duplicate look-ahead)."""
     granted: dict[str, set[str]] = {}
     for _, document in _policy_documents(transformed):
         for statement in _as_list(document["Statement"]):
@@ -157,7 +158,7 @@ def test_dynamodb_actions_are_scoped_to_the_named_tables(transformed: dict[str, 
                     granted.setdefault(table, set()).update(actions)
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}
     assert granted["LedgerTable"] == writes
-    assert granted["AuditTable"] == writes
+    assert granted["AuditTable"] == writes | {"dynamodb:BatchGetItem"}
     assert granted["IdempotencyTable"] == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",

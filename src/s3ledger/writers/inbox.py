@@ -7,10 +7,13 @@ duplicate, and exactly once across both tables.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from itertools import islice
+from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -32,7 +35,12 @@ from s3ledger.writers.dynamo import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-__all__ = ["InboxWriter"]
+__all__ = ["LOOK_AHEAD_KEYS", "InboxWriter"]
+
+# BatchGetItem takes at most 100 keys.
+LOOK_AHEAD_KEYS: Final = 100
+
+_log = logging.getLogger(__name__)
 
 
 def _now() -> str:
@@ -81,6 +89,17 @@ class _RecentlyRecorded:
 
 
 class InboxWriter(DynamoDBWriter):
+    """One transaction per event; a duplicate costs a cancelled transaction, or nothing.
+
+    Duplicates come in runs (S3 redelivering, a queue redriven from its DLQ, a replay), and a
+    cancelled transaction is the dearest way to find one. So when DynamoDB reports a duplicate,
+    the writer looks the rest of the invocation's events (given by :meth:`expect`) up in the audit
+    log with one ``BatchGetItem`` and skips those it finds. A fresh batch never pays for this,
+    since the look-ahead starts only at a duplicate, and it cannot weaken exactly-once: an audit
+    item exists only once its transaction committed, and an event not found still goes through
+    its conditional transaction.
+    """
+
     mode = "inbox"
 
     def __init__(
@@ -88,13 +107,48 @@ class InboxWriter(DynamoDBWriter):
     ) -> None:
         super().__init__(client, settings, metrics)
         self._recorded = _RecentlyRecorded(settings.recent_events)
+        # Event ids of this invocation not yet written, in order (a dict: ordered and unique).
+        self._upcoming: dict[str, None] = {}
+
+    def expect(self, events: Sequence[ObjectEvent]) -> None:
+        """Announce the events this invocation is about to write, in order."""
+        self._upcoming = dict.fromkeys(event.event_id for event in events)
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        self._upcoming.pop(event.event_id, None)
         if event.event_id in self._recorded:
             return Outcome.DUPLICATE
         outcome = self._write(event, context)
         self._recorded.add(event.event_id)
+        if outcome is Outcome.DUPLICATE and self._upcoming:
+            self._look_ahead()
         return outcome
+
+    def _look_ahead(self) -> None:
+        """Remember which of the next upcoming events the audit log already records."""
+        table = self._settings.audit_table
+        ids = [i for i in islice(self._upcoming, LOOK_AHEAD_KEYS) if i not in self._recorded]
+        if not ids:
+            return
+        try:
+            response = self._client.batch_get_item(
+                RequestItems={
+                    table: {
+                        "Keys": [{"event_id": {"S": event_id}} for event_id in ids],
+                        "ProjectionExpression": "event_id",
+                    }
+                }
+            )
+        except (ClientError, BotoCoreError) as exc:
+            # Only a shortcut: without it every event still gets its conditional transaction.
+            # Not tried again in this invocation, so a lasting refusal costs one request each.
+            self._upcoming.clear()
+            code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+            _log.warning("duplicate look-ahead failed; writing each event", extra={"error": code})
+            return
+        # Keys left unprocessed (throttling) are simply not skipped.
+        for item in response.get("Responses", {}).get(table, []):
+            self._recorded.add(item["event_id"]["S"])
 
     def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         request_id = context.aws_request_id
