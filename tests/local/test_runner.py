@@ -1,4 +1,5 @@
-"""The local runner polls apart from its sandboxes, as Lambda's event source mapping does.
+"""The local runner polls and deletes apart from its sandboxes, as Lambda's event source mapping
+does.
 
 The handler here is a test double that blocks on an event: what is under test is the runner's
 scheduling on moto's real queue, not the handler.
@@ -44,6 +45,28 @@ def _in_flight(sqs: SQSClient, url: str) -> int:
     return int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
+def _queue_with_batches(sqs: SQSClient, batches: int) -> str:
+    url = sqs.create_queue(
+        QueueName=f"runner-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "60"}
+    )["QueueUrl"]
+    for start in range(0, 10 * batches, 10):
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)],
+        )
+    return url
+
+
+def _one_sandbox(sqs: SQSClient, url: str) -> RunnerSettings:
+    return RunnerSettings(
+        queue_url=url,
+        queue_arn=queue_arn(sqs, url),
+        batch_size=10,
+        function_timeout=60.0,
+        workers=1,
+    )
+
+
 def test_the_next_batch_is_received_while_the_sandbox_is_busy(aws_endpoint: str) -> None:
     """With its one sandbox busy, the runner already holds the next batch; both then complete.
 
@@ -52,22 +75,9 @@ def test_the_next_batch_is_received_while_the_sandbox_is_busy(aws_endpoint: str)
     message is handled once and deleted.
     """
     sqs = aws_client("sqs", aws_endpoint)
-    url = sqs.create_queue(
-        QueueName=f"runner-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "60"}
-    )["QueueUrl"]
-    for start in (0, 10, 20):
-        sqs.send_message_batch(
-            QueueUrl=url,
-            Entries=[{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)],
-        )
+    url = _queue_with_batches(sqs, 3)
     handler = _BlockingHandler()
-    settings = RunnerSettings(
-        queue_url=url,
-        queue_arn=queue_arn(sqs, url),
-        batch_size=10,
-        function_timeout=60.0,
-        workers=1,
-    )
+    settings = _one_sandbox(sqs, url)
     environment = ExecutionEnvironment(pipeline=cast("Pipeline", handler))
     runner = LocalRunner(settings, lambda: aws_client("sqs", aws_endpoint), lambda _: environment)
     with runner:
@@ -83,4 +93,36 @@ def test_the_next_batch_is_received_while_the_sandbox_is_busy(aws_endpoint: str)
     handled = [message for batch in handler.batches for message in batch]
     assert len(handled) == len(set(handled)) == 30
     assert runner.stats.messages_deleted == 30
+    sqs.delete_queue(QueueUrl=url)
+
+
+def test_the_sandbox_goes_on_while_its_last_batch_is_deleted(aws_endpoint: str) -> None:
+    """Deleting a finished batch is the mapping's work: with DeleteMessageBatch held up, the one
+    sandbox still runs the next batch, the runner stays busy, and once the deletes go through
+    every message is deleted exactly once."""
+    sqs = aws_client("sqs", aws_endpoint)
+    url = _queue_with_batches(sqs, 2)
+    handler = _BlockingHandler()
+    handler.release.set()
+    deletes_may_go = threading.Event()
+
+    def sqs_factory() -> SQSClient:
+        client = aws_client("sqs", aws_endpoint)
+        client.meta.events.register(
+            "before-call.sqs.DeleteMessageBatch",
+            lambda **_: deletes_may_go.wait(timeout=30) and None,
+        )
+        return cast("SQSClient", client)
+
+    environment = ExecutionEnvironment(pipeline=cast("Pipeline", handler))
+    runner = LocalRunner(_one_sandbox(sqs, url), sqs_factory, lambda _: environment)
+    with runner:
+        assert wait_for(lambda: len(handler.batches) == 2, timeout=15)
+        assert runner.stats.messages_deleted == 0
+        assert runner.busy
+        deletes_may_go.set()
+        assert runner.wait_until_drained(sqs, timeout=20)
+    assert runner.errors == []
+    assert runner.stats.messages_deleted == 20
+    assert _in_flight(sqs, url) == 0
     sqs.delete_queue(QueueUrl=url)

@@ -7,8 +7,9 @@ It does what the mapping does, on the queue the template declares:
   invocations, ``workers`` pollers receive the next batches (at most one waiting per sandbox),
   so a sandbox does not sit idle while the queue is polled;
 * gives each invocation a Lambda-like context whose deadline really runs out;
-* deletes only the messages that succeeded (``batchItemFailures`` lists the others); a handler
-  that raises, crashes or outlives its timeout has its whole batch left in the queue;
+* deletes only the messages that succeeded (``batchItemFailures`` lists the others), on the
+  mapping's side, so the sandbox takes its next batch meanwhile; a handler that raises, crashes
+  or outlives its timeout has its whole batch left in the queue;
 * leaves redelivery (after the visibility timeout) and the move to the DLQ (after
   ``maxReceiveCount`` receives) to the queue itself, as on AWS;
 * runs ``workers`` execution environments concurrently, each with its own handler state.
@@ -144,14 +145,19 @@ class LocalRunner:
         self._environment_factory = environment_factory
         self._before_invoke = before_invoke
         self._stop = threading.Event()
+        self._deletions_done = threading.Event()
         # Received batches waiting for a sandbox: at most one per sandbox. A poller takes a slot
         # before it receives and a sandbox frees it when it takes the batch, so no poller holds
         # messages (their visibility timeout running) beyond that one batch ahead.
         self._batches: queue.Queue[list[MessageTypeDef]] = queue.Queue()
         self._slots = threading.Semaphore(settings.workers)
+        # Messages of finished invocations, for the deleter. A batch counts as busy from the
+        # moment a sandbox takes it until its messages are deleted.
+        self._finished: queue.Queue[list[MessageTypeDef]] = queue.Queue()
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._deleter: threading.Thread | None = None
         self._errors: list[BaseException] = []
 
     def start(self) -> LocalRunner:
@@ -165,16 +171,24 @@ class LocalRunner:
                 ),
                 threading.Thread(target=self._poll, name=f"s3ledger-poller-{index}", daemon=True),
             ]
-        for thread in self._threads:
+        self._deleter = threading.Thread(
+            target=self._delete_finished, name="s3ledger-deleter", daemon=True
+        )
+        for thread in [*self._threads, self._deleter]:
             thread.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         deadline = time.monotonic() + timeout
+        # Sandboxes first: the deleter then deletes what their last invocations finished.
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        self._deletions_done.set()
+        if self._deleter is not None:
+            self._deleter.join(max(0.0, deadline - time.monotonic()))
+            self._deleter = None
 
     def __enter__(self) -> LocalRunner:
         return self.start()
@@ -184,7 +198,7 @@ class LocalRunner:
 
     @property
     def busy(self) -> bool:
-        """Whether a sandbox is invoking the handler or a received batch is waiting for one."""
+        """Whether a received batch is waiting for a sandbox, being handled, or being deleted."""
         with self._busy_lock:
             return self._busy > 0 or not self._batches.empty()
 
@@ -216,7 +230,6 @@ class LocalRunner:
 
     def _sandbox(self, index: int) -> None:
         try:
-            sqs = self._sqs_factory()
             environment = self._environment_factory(index)
             while not self._stop.is_set():
                 try:
@@ -226,17 +239,52 @@ class LocalRunner:
                 self._slots.release()
                 with self._busy_lock:
                     self._busy += 1
+                done: list[MessageTypeDef] = []
                 try:
-                    self._invoke(sqs, environment, messages)
+                    done = self._invoke(environment, messages)
                 finally:
-                    with self._busy_lock:
-                        self._busy -= 1
+                    if done:
+                        self._finished.put(done)
+                    else:
+                        self._not_busy()
         except BaseException as exc:  # reported through .errors; a dead worker must not hide
             self._errors.append(exc)
 
+    def _not_busy(self) -> None:
+        with self._busy_lock:
+            self._busy -= 1
+
+    def _delete_finished(self) -> None:
+        """Delete the messages of finished invocations, as the event source mapping does."""
+        try:
+            sqs = self._sqs_factory()
+            while not (self._deletions_done.is_set() and self._finished.empty()):
+                try:
+                    done = self._finished.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                try:
+                    self._delete(sqs, done)
+                finally:
+                    self._not_busy()
+        except BaseException as exc:  # reported through .errors; a dead deleter must not hide
+            self._errors.append(exc)
+
+    def _delete(self, sqs: SQSClient, done: Sequence[MessageTypeDef]) -> None:
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            sqs.delete_message_batch(
+                QueueUrl=self.settings.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                ],
+            )
+        self.stats.add(messages_deleted=len(done))
+
     def _invoke(
-        self, sqs: SQSClient, environment: ExecutionEnvironment, messages: list[MessageTypeDef]
-    ) -> None:
+        self, environment: ExecutionEnvironment, messages: list[MessageTypeDef]
+    ) -> list[MessageTypeDef]:
+        """Run one invocation; the messages to delete (none if it raised, crashed or timed out)."""
         self.stats.add(invocations=1, messages_received=len(messages))
         if self._before_invoke is not None:
             self._before_invoke(messages, environment)
@@ -250,27 +298,18 @@ class LocalRunner:
             response = environment.pipeline.handle_sqs(event, context)
         except SimulatedCrash:
             self.stats.add(crashed=1, failed_invocations=1)
-            return  # the sandbox died: nothing is deleted, everything comes back
+            return []  # the sandbox died: nothing is deleted, everything comes back
         except Exception:
             self.stats.add(failed_invocations=1)
-            return
+            return []
         if time.monotonic() - started > self.settings.function_timeout:
             # Lambda would have killed it at the deadline: its answer never reaches the mapping.
             self.stats.add(timed_out=1, failed_invocations=1)
-            return
+            return []
         failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
         if failed:
             self.stats.add(failed_invocations=1)
-        done = [m for m in messages if m["MessageId"] not in failed]
-        for start in range(0, len(done), 10):
-            chunk = done[start : start + 10]
-            sqs.delete_message_batch(
-                QueueUrl=self.settings.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
-                ],
-            )
-        self.stats.add(messages_deleted=len(done))
+        return [m for m in messages if m["MessageId"] not in failed]
 
     def wait_until_drained(
         self, sqs: SQSClient, timeout: float, *, poll: float = 0.25, settle: int = 3
