@@ -91,6 +91,23 @@ def test_a_received_message_is_not_received_again_while_in_flight(
     assert sorted(seen) == sorted(bodies)
 
 
+def test_the_server_routes_requests_without_an_access_log_line_each(
+    moto_server: MotoServer, queue: tuple[SQSClient, str]
+) -> None:
+    """With moto's module listing taken once, S3 and SQS requests still reach their backends,
+    and the server's log gains no line per request."""
+    sqs, url = queue
+    log = moto_server.log_path
+    assert log is not None
+    before = log.read_text(encoding="utf-8", errors="replace").count("POST / HTTP")
+    for n in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    s3 = aws_client("s3", moto_server.endpoint_url)
+    s3.create_bucket(Bucket=f"routed-{uuid.uuid4().hex[:8]}")
+    assert _counts(sqs, url) == (5, 0, 0)
+    assert log.read_text(encoding="utf-8", errors="replace").count("POST / HTTP") == before
+
+
 def test_the_speedup_refuses_moto_internals_it_was_not_written_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
