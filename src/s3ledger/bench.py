@@ -235,8 +235,12 @@ def _sum_totals(parts: Sequence[MeterTotals]) -> MeterTotals:
     )
 
 
-def _consumed(parsed: Mapping[str, Any]) -> tuple[float, float]:
-    """(write, read) units in a response's ``ConsumedCapacity`` (one entry or a list)."""
+def _consumed(parsed: Mapping[str, Any], *, writes: bool) -> tuple[float, float]:
+    """(write, read) units in a response's ``ConsumedCapacity`` (one entry or a list).
+
+    With ``TOTAL`` an entry names no kind, only ``CapacityUnits``: they are the operation's own
+    kind (``writes`` for a write operation).
+    """
     consumed = parsed.get("ConsumedCapacity")
     entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
     write = read = 0.0
@@ -244,7 +248,8 @@ def _consumed(parsed: Mapping[str, Any]) -> tuple[float, float]:
         write += float(entry.get("WriteCapacityUnits", 0.0))
         read += float(entry.get("ReadCapacityUnits", 0.0))
         if "WriteCapacityUnits" not in entry and "ReadCapacityUnits" not in entry:
-            write += float(entry.get("CapacityUnits", 0.0))  # TOTAL names no kind
+            units = float(entry.get("CapacityUnits", 0.0))
+            write, read = (write + units, read) if writes else (write, read + units)
     return write, read
 
 
@@ -307,7 +312,8 @@ class Meter:
         **_: Any,
     ) -> None:
         started, committed, condition_failed = context.get(_CONTEXT_KEY, (None, 0.0, 0.0))
-        write, read = _consumed(parsed)
+        is_write = model.name in _WRITE_OPERATIONS
+        write, read = _consumed(parsed, writes=is_write)
         status = getattr(http_response, "status_code", 500)
         code = parsed.get("Error", {}).get("Code", "")
         if status < 300:
@@ -319,7 +325,7 @@ class Meter:
         with self._lock:
             self._api_calls += 1
             self._operations[model.name] += 1
-            if model.name in _WRITE_OPERATIONS:
+            if is_write:
                 self._write_reported += write
             self._read_reported += read
             self._write_rule += rule
@@ -744,6 +750,9 @@ def _summarise_mode(  # noqa: PLR0917 -- private, called once per mode with its 
         "write_units_per_event_rule": round(fresh.meter.write_units_rule / n, 3),
         "write_units_per_duplicate_reported": round(duplicates.meter.write_units_reported / n, 3),
         "write_units_per_duplicate_rule": round(duplicates.meter.write_units_rule / n, 3),
+        # Reads: inbox's duplicate lookup (BatchGetItem), as DynamoDB Local reports them.
+        "read_units_per_event": round(fresh.meter.read_units_reported / n, 3),
+        "read_units_per_duplicate": round(duplicates.meter.read_units_reported / n, 3),
         "api_calls_per_event": round(fresh.meter.api_calls / n, 3),
         "api_calls_per_duplicate": round(duplicates.meter.api_calls / n, 3),
         "dynamodb_call_ms_p50": round(_percentile(fresh.meter.call_ms, 50), 2),

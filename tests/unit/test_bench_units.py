@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s3ledger.bench import MeterTotals, _Phase, _sum_totals, rule_write_units
+from s3ledger.bench import MeterTotals, _consumed, _Phase, _sum_totals, rule_write_units
 
 
 def _item(size: int) -> dict[str, dict[str, str]]:
@@ -30,6 +30,23 @@ def test_a_transaction_costs_two_units_per_kilobyte_per_item() -> None:
         ]
     }
     assert rule_write_units("TransactWriteItems", params) == 2.0 + 4.0
+
+
+@pytest.mark.parametrize(
+    ("consumed", "writes", "expected"),
+    [
+        ({"TableName": "audit", "CapacityUnits": 2.0}, True, (2.0, 0.0)),
+        ([{"TableName": "audit", "CapacityUnits": 4.5}], False, (0.0, 4.5)),
+        ({"ReadCapacityUnits": 1.0, "WriteCapacityUnits": 3.0}, True, (3.0, 1.0)),
+        (None, False, (0.0, 0.0)),
+    ],
+    ids=["total-of-a-write", "total-of-a-batch-read", "indexes-named", "none"],
+)
+def test_consumed_capacity_is_read_by_the_operations_kind(
+    consumed: object, writes: bool, expected: tuple[float, float]
+) -> None:
+    """``TOTAL`` names no kind: a BatchGetItem's CapacityUnits are reads, a write's are writes."""
+    assert _consumed({"ConsumedCapacity": consumed}, writes=writes) == expected
 
 
 def test_an_update_is_sized_by_its_key_names_and_values() -> None:
