@@ -12,7 +12,6 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import islice
 from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -127,7 +126,10 @@ class InboxWriter(DynamoDBWriter):
     def _look_ahead(self) -> None:
         """Remember which of the next upcoming events the audit log already records."""
         table = self._settings.audit_table
-        ids = [i for i in islice(self._upcoming, LOOK_AHEAD_KEYS) if i not in self._recorded]
+        # list() copies the ids in one step, so a write on another thread cannot change the
+        # dict while it is read.
+        upcoming = list(self._upcoming)[:LOOK_AHEAD_KEYS]
+        ids = [event_id for event_id in upcoming if event_id not in self._recorded]
         if not ids:
             return
         try:
