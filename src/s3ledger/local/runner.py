@@ -145,7 +145,7 @@ class LocalRunner:
         self._environment_factory = environment_factory
         self._before_invoke = before_invoke
         self._stop = threading.Event()
-        self._deletions_done = threading.Event()
+        self._sandboxes_stopped = threading.Event()
         # Received batches waiting for a sandbox: at most one per sandbox. A poller takes a slot
         # before it receives and a sandbox frees it when it takes the batch, so no poller holds
         # messages (their visibility timeout running) beyond that one batch ahead.
@@ -185,7 +185,7 @@ class LocalRunner:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
-        self._deletions_done.set()
+        self._sandboxes_stopped.set()
         if self._deleter is not None:
             self._deleter.join(max(0.0, deadline - time.monotonic()))
             self._deleter = None
@@ -258,7 +258,7 @@ class LocalRunner:
         """Delete the messages of finished invocations, as the event source mapping does."""
         try:
             sqs = self._sqs_factory()
-            while not (self._deletions_done.is_set() and self._finished.empty()):
+            while not (self._sandboxes_stopped.is_set() and self._finished.empty()):
                 try:
                     done = self._finished.get(timeout=0.05)
                 except queue.Empty:
