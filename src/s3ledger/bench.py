@@ -196,7 +196,8 @@ def rule_write_units(operation: str, params: Mapping[str, Any]) -> float:
 
 @dataclass(frozen=True)
 class MeterTotals:
-    """What a meter has counted so far; subtract two to get what happened in between."""
+    """What a meter has counted so far; subtract two to get what happened in between, add
+    those of several rounds to get their total."""
 
     requests: int = 0  # HTTP requests sent to DynamoDB (every attempt, retries included)
     api_calls: int = 0  # client calls (one per call, whatever botocore retried)
@@ -219,20 +220,16 @@ class MeterTotals:
             operations={k: v for k, v in operations.items() if v},
         )
 
-
-def _sum_totals(parts: Sequence[MeterTotals]) -> MeterTotals:
-    operations: Counter[str] = Counter()
-    for part in parts:
-        operations.update(part.operations)
-    return MeterTotals(
-        requests=sum(p.requests for p in parts),
-        api_calls=sum(p.api_calls for p in parts),
-        write_units_reported=sum(p.write_units_reported for p in parts),
-        read_units_reported=sum(p.read_units_reported for p in parts),
-        write_units_rule=sum(p.write_units_rule for p in parts),
-        call_ms=tuple(ms for p in parts for ms in p.call_ms),
-        operations=dict(operations),
-    )
+    def __add__(self, other: MeterTotals) -> MeterTotals:
+        return MeterTotals(
+            requests=self.requests + other.requests,
+            api_calls=self.api_calls + other.api_calls,
+            write_units_reported=self.write_units_reported + other.write_units_reported,
+            read_units_reported=self.read_units_reported + other.read_units_reported,
+            write_units_rule=self.write_units_rule + other.write_units_rule,
+            call_ms=self.call_ms + other.call_ms,
+            operations=dict(Counter(self.operations) + Counter(other.operations)),
+        )
 
 
 def _consumed(parsed: Mapping[str, Any], *, writes: bool) -> tuple[float, float]:
@@ -519,7 +516,7 @@ class _Phase:
         return cls(
             seconds=sum(p.seconds for p in phases),
             drained=all(p.drained for p in phases),
-            meter=_sum_totals([p.meter for p in phases]),
+            meter=sum((p.meter for p in phases), MeterTotals()),
             samples_ms=[ms for p in phases for ms in p.samples_ms],
             cpu_seconds=sum(p.cpu_seconds for p in phases),
             handled=sum(p.handled for p in phases),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s3ledger.bench import MeterTotals, _consumed, _Phase, _sum_totals, rule_write_units
+from s3ledger.bench import MeterTotals, _consumed, _Phase, rule_write_units
 
 
 def _item(size: int) -> dict[str, dict[str, str]]:
@@ -89,7 +89,7 @@ def test_meter_totals_sum_over_rounds_and_subtract_back() -> None:
     second = MeterTotals(
         requests=1, api_calls=1, write_units_rule=4.0, call_ms=(5.0,), operations={"PutItem": 1}
     )
-    total = _sum_totals([first, second])
+    total = first + second
     assert (total.requests, total.api_calls, total.write_units_rule) == (4, 4, 10.0)
     assert total.call_ms == (1.0, 2.0, 3.0, 5.0)
     assert total.operations == {"PutItem": 3, "UpdateItem": 1}
