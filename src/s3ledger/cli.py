@@ -28,6 +28,10 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def _up(args: argparse.Namespace) -> int:
+    # stdout carries only the `export` lines a shell can eval: the handler's logs go to stderr.
+    # Powertools' Logger binds its stream when s3ledger.handlers is imported, so import it here.
+    with contextlib.redirect_stdout(sys.stderr):
+        import s3ledger.handlers  # noqa: F401, PLC0415
     from s3ledger.local.session import start_session  # noqa: PLC0415 -- keep `invoke` light
 
     stop = threading.Event()

@@ -557,6 +557,13 @@ def test_up_runs_the_pipeline_and_stops_cleanly_on_sigint(up: Callable[..., UpPr
         pytest.fail(f"`s3ledger up` still running 15 s after SIGINT; stderr:\n{running.stderr()}")
     assert code == 0, running.stderr()
     assert "s3ledger: stopped." in running.stderr()
+    # stdout held the export lines only: the handler's logs (the upload, the test event) went
+    # to stderr, so `eval "$(s3ledger up)"`-style use never reads a log line as a command.
+    rest = []
+    while (line := running.lines.get(timeout=5)) is not None:
+        rest.append(line)
+    assert all(line.startswith("export ") for line in rest), rest
+    assert "notification ignored" in running.stderr()
     assert wait_for(lambda: port_is_free(running.dynamodb_port), timeout=3), "DynamoDB Local left"
     assert wait_for(lambda: port_is_free(running.aws_port), timeout=3), "moto left running"
     assert wait_for(lambda: not group_alive(running.process.pid), timeout=3), "children left"
