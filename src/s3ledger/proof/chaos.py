@@ -237,7 +237,12 @@ def _run_mode(
         audit_table=resources.audit_table,
         idempotency_table=resources.idempotency_table,
     )
-    sandboxes = environment_factory(workbench.dynamodb_endpoint, settings, fault_hooks=True)
+    sandboxes = environment_factory(
+        workbench.dynamodb_endpoint,
+        settings,
+        aws_endpoint=workbench.aws_endpoint,
+        fault_hooks=True,
+    )
     task = progress.add_task(mode, total=events)
     lanes = [
         Lane(
@@ -286,6 +291,7 @@ def _run_mode(
             audit_table=resources.audit_table,
             apply=True,
             prefix=round_prefix(number),
+            settle_seconds=0,  # the lanes are drained: no event of this round is in flight
         )
         reconciled += repaired.repaired
         after.add(checker.check(plan.truth, bucket_state=plan.final_state))

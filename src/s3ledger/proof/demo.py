@@ -256,6 +256,7 @@ def run_demo(
                 spec,
                 resources,
                 dynamodb_endpoint=workbench.dynamodb_endpoint,
+                aws_endpoint=workbench.aws_endpoint,
                 sqs_factory=workbench.sqs,
                 workers=workers,
                 environments=environments,
