@@ -76,11 +76,11 @@ def test_a_1024_byte_key_round_trips() -> None:
     assert event.key == key
 
 
-def test_event_id_is_object_and_padded_sequencer() -> None:
-    """event_id = object_id + '#' + the sequencer left-padded to a fixed width."""
+def test_event_id_is_object_and_right_padded_sequencer() -> None:
+    """event_id = object_id + '#' + the sequencer upper-cased and right-padded to 32 digits."""
     event = parse_one(s3_record("k", sequencer="9f"))
     assert event is not None
-    assert event.event_id == "bucket/k#" + "0" * 30 + "9F"
+    assert event.event_id == "bucket/k#9F" + "0" * 30
 
 
 def test_a_reupload_is_a_new_event_and_a_duplicate_is_not() -> None:
@@ -93,16 +93,35 @@ def test_a_reupload_is_a_new_event_and_a_duplicate_is_not() -> None:
     assert first.object_id == reupload.object_id
 
 
+# S3's rule (Event message structure): right-pad the shorter sequencer with zeros, then compare
+# lexicographically. The first pair is the one from the corrected design note; left-padding
+# would order every pair of different lengths here the other way round.
 @pytest.mark.parametrize(
     ("older", "newer"),
-    [("9F", "0100"), ("1", "2"), ("0055AED6DCD90281E5", "0055AED6DCD90281E6"), ("ff", "100")],
+    [
+        ("0062E99A88DC407460", "0062E99A88DC4075"),
+        ("0100", "9F"),
+        ("100", "ff"),
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E6"),
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E500000000000001"),
+        ("1", "2"),
+        ("00ab", "00AC"),
+    ],
 )
-def test_sequencers_of_different_lengths_compare_after_padding(older: str, newer: str) -> None:
-    """The shorter sequencer is left-padded with zeros before a string comparison."""
+def test_sequencers_of_different_lengths_compare_after_right_padding(
+    older: str, newer: str
+) -> None:
+    """The shorter sequencer is right-padded with zeros before a string comparison."""
     assert compare_sequencers(older, newer) < 0
     assert compare_sequencers(newer, older) > 0
     assert compare_sequencers(older, older) == 0
     assert pad_sequencer(older) < pad_sequencer(newer)
+
+
+def test_trailing_zeros_do_not_change_a_sequencer() -> None:
+    """Right-padding makes ``ABC`` and ``ABC0`` one and the same position."""
+    assert compare_sequencers("ABC", "abc0") == 0
+    assert pad_sequencer("ABC") == pad_sequencer("ABC000")
 
 
 @pytest.mark.parametrize("bad", ["", "xyz", "0x12", "1" * 33])
@@ -113,14 +132,28 @@ def test_a_bad_sequencer_is_a_specific_error(bad: str) -> None:
 
 
 def test_without_sequencer_identity_is_a_digest_of_identifying_fields() -> None:
-    """moto sends no sequencer: the id falls back to a digest; different uploads still differ."""
+    """Without a sequencer the id falls back to time and a digest; different events differ."""
     one = parse_one(s3_record("k", sequencer=None))
     same = parse_one(s3_record("k", sequencer=None))
     later = parse_one(s3_record("k", sequencer=None, eventTime="2026-11-26T10:00:01.000Z"))
     assert one.sequencer is None
     assert one.event_id == same.event_id
     assert one.event_id != later.event_id
-    assert one.order_key < later.order_key  # falls back to eventTime order
+    assert one.event_id.startswith("bucket/k#~2026-11-26T10:00:00.000Z~")
+    assert one.order.time_key < later.order.time_key  # falls back to eventTime order
+
+
+def test_event_times_are_normalized_to_milliseconds_utc() -> None:
+    """EventBridge's whole seconds and S3's milliseconds sort together as times."""
+    seconds = parse_one(s3_record("k", eventTime="2026-11-26T10:00:01Z"))
+    millis = parse_one(s3_record("k", eventTime="2026-11-26T10:00:00.999Z"))
+    assert seconds.order.event_time == "2026-11-26T10:00:01.000Z"
+    assert millis.order.event_time < seconds.order.event_time
+
+
+def test_an_unreadable_event_time_is_a_malformed_record() -> None:
+    with pytest.raises(MalformedRecordError, match="ISO 8601"):
+        parse_one(s3_record("k", eventTime="yesterday"))
 
 
 @pytest.mark.parametrize(
@@ -210,7 +243,7 @@ def test_eventbridge_object_deleted_is_a_removal() -> None:
 
 def test_eventbridge_and_s3_agree_on_identity() -> None:
     """The same S3 event has one event_id whether it came through S3 or EventBridge."""
-    via_s3 = ObjectEvent("b", "a b+c", "ObjectCreated:Put", "t1", sequencer="0A")
+    via_s3 = ObjectEvent("b", "a b+c", "ObjectCreated:Put", "2026-11-26T10:00:00Z", sequencer="0A")
     record = s3_record("a+b%2Bc", sequencer="0a")
     record["s3"]["bucket"]["name"] = "b"
     parsed = parse_s3_record(record)
