@@ -55,7 +55,13 @@ from s3ledger.proof.checker import (
 )
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
 from s3ledger.proof.history import StreamCursor
-from s3ledger.proof.workload import Request, perform, plan_requests, round_prefix
+from s3ledger.proof.workload import (
+    Request,
+    perform,
+    plan_requests,
+    read_bucket_truth,
+    round_prefix,
+)
 from s3ledger.reconcile import reconcile
 from s3ledger.report import counting_progress, handler_logs_silenced
 from s3ledger.scan import get_items
@@ -170,28 +176,6 @@ def _make_requests(
             f"S3 sent {len(found)} events for {len(by_request_id)} requests within 30 s"
         )
     return [[found[request.index] for request in history] for history in histories]
-
-
-def _bucket_truth(workbench: Workbench, bucket: str, keys: Sequence[str]) -> dict[str, BucketTruth]:
-    """What a GET without a version id returns for each key (HeadObject), at the end."""
-    s3 = workbench.s3()
-    truth: dict[str, BucketTruth] = {}
-    for key in keys:
-        try:
-            head = s3.head_object(Bucket=bucket, Key=key)
-        except s3.exceptions.ClientError as exc:
-            if exc.response["Error"]["Code"] not in {"404", "NoSuchKey", "NotFound"}:
-                raise
-            truth[key] = BucketTruth(exists=False)
-            continue
-        version = head.get("VersionId")
-        truth[key] = BucketTruth(
-            exists=True,
-            etag=head["ETag"].strip('"'),
-            size=head["ContentLength"],
-            version_id=None if version in (None, "null") else version,
-        )
-    return truth
 
 
 def _drain(workbench: Workbench, queue_url: str) -> None:
@@ -354,7 +338,7 @@ def _run_mode(
                     plan.truth.poison_parked += 1
             lane.dlq.clear()
         poison_parked += plan.truth.poison_parked
-        bucket_state = _bucket_truth(workbench, resources.bucket, keys)
+        bucket_state = read_bucket_truth(workbench.s3(), resources.bucket, keys)
         before.add(checker.check(plan.truth, bucket_state, reconciled=False))
         repaired = reconcile(
             workbench.s3(),

@@ -16,16 +16,25 @@ Awkward keys (spaces, ``+``, ``%``, non-ASCII, deep paths) are mixed in.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from s3ledger.local.moto_s3 import lifecycle_expire
+from s3ledger.proof.checker import BucketTruth
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["REQUEST_KINDS", "Request", "RequestKind", "perform", "plan_requests", "round_prefix"]
+__all__ = [
+    "REQUEST_KINDS",
+    "Request",
+    "RequestKind",
+    "perform",
+    "plan_requests",
+    "read_bucket_truth",
+    "round_prefix",
+]
 
 RequestKind = Literal[
     "put",
@@ -175,3 +184,28 @@ def perform(s3: S3Client, bucket: str, request: Request) -> str:
             answer = s3.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
             metadata = answer["ResponseMetadata"]
     return str(metadata["RequestId"])
+
+
+def read_bucket_truth(s3: S3Client, bucket: str, keys: Sequence[str]) -> dict[str, BucketTruth]:
+    """What a GET without a version id returns for each key (HeadObject), read after the run.
+
+    The proof's truth. HeadObject is another API than the writers' ListObjectVersions, so the
+    two cannot share a mistake about which version is current.
+    """
+    truth: dict[str, BucketTruth] = {}
+    for key in keys:
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except s3.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] not in {"404", "NoSuchKey", "NotFound"}:
+                raise
+            truth[key] = BucketTruth(exists=False)
+            continue
+        version = head.get("VersionId")
+        truth[key] = BucketTruth(
+            exists=True,
+            etag=head["ETag"].strip('"'),
+            size=head["ContentLength"],
+            version_id=None if version in (None, "null") else version,
+        )
+    return truth
