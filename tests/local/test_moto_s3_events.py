@@ -442,6 +442,45 @@ def test_lifecycle_expire_is_notified_as_s3_lifecycle(watch: Callable[..., Watch
     assert record["eventName"] == "ObjectRemoved:DeleteMarkerCreated"
 
 
+# ------------------------------------------------------------------------ ListObjectVersions
+
+
+def test_rapid_puts_list_newest_first_with_only_the_last_latest(
+    watch: Callable[..., Watched],
+) -> None:
+    """Forty puts of one key as fast as the client goes, then a marker: ListObjectVersions with
+    the key as Prefix lists the versions newest first, the marker alone IsLatest; paging by
+    MaxKeys and the unprefixed listing agree with it."""
+    w = watch()
+    s3, b = w.s3, w.bucket
+    s3.put_object(Bucket=b, Key="j", Body=b"another key, listed first")
+    versions = [s3.put_object(Bucket=b, Key="k", Body=b"%d" % n)["VersionId"] for n in range(40)]
+    marker = s3.delete_object(Bucket=b, Key="k")["VersionId"]
+    s3.put_object(Bucket=b, Key="l", Body=b"another key, listed after")
+
+    listed = s3.list_object_versions(Bucket=b, Prefix="k")
+    assert [v["VersionId"] for v in listed["Versions"]] == versions[::-1]
+    assert not any(v["IsLatest"] for v in listed["Versions"])
+    assert [(m["VersionId"], m["IsLatest"]) for m in listed["DeleteMarkers"]] == [(marker, True)]
+
+    everything = s3.list_object_versions(Bucket=b)
+    assert [v["VersionId"] for v in everything["Versions"] if v["Key"] == "k"] == versions[::-1]
+    paged: list[str] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = s3.list_object_versions(Bucket=b, Prefix="k", MaxKeys=7, **kwargs)
+        paged += [v["VersionId"] for v in page.get("Versions", [])]
+        paged += [m["VersionId"] for m in page.get("DeleteMarkers", [])]
+        if not page["IsTruncated"]:
+            break
+        kwargs = {
+            "KeyMarker": page["NextKeyMarker"],
+            "VersionIdMarker": page["NextVersionIdMarker"],
+        }
+    assert sorted(paged) == sorted([*versions, marker])
+    assert len(paged) == len(set(paged))
+
+
 # ------------------------------------------------------------------------------- EventBridge
 
 
@@ -594,6 +633,22 @@ def test_install_refuses_moto_internals_it_was_not_written_for(
     for path in moto_s3.HOOKS:
         if not path.endswith(("_get_s3_event", "delete_object")):
             assert _installed(path) is restored_moto[path]  # nothing was patched
+
+
+def test_new_keys_and_markers_get_strictly_later_last_modified(
+    restored_moto: dict[str, Any],
+) -> None:
+    """In-process, with the patch: a thousand delete markers made in a tight loop (a few
+    microseconds each, so moto's clock alone would give ties) have strictly increasing
+    last_modified, which is what ListObjectVersions sorts by."""
+    from moto.s3 import models  # noqa: PLC0415 -- moto's internals
+
+    moto_s3.install_s3_notification_fidelity()
+    key = models.FakeKey(name="k", value=b"", account_id=ACCOUNT, region_name="us-east-1")
+    markers = [models.FakeDeleteMarker(key=key) for _ in range(1000)]
+    times = [key.last_modified] + [m.last_modified for m in markers]
+    assert all(a < b for a, b in itertools.pairwise(times))
+    key.dispose()
 
 
 def test_lifecycle_expire_needs_no_moto() -> None:

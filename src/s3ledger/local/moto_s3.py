@@ -41,7 +41,13 @@ the server process (``s3ledger.local.moto_main`` calls it) so that:
   (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VersionSuspendedBehavior.html): a PUT
   replaces only the ``null`` version, a DELETE without a version replaces it with a ``null``
   delete marker, a DELETE with a version removes that version (moto replaced or dropped every
-  version of the key).
+  version of the key);
+* ``ListObjectVersions`` lists one key's versions newest first even if two were written within
+  one microsecond (moto sorts by ``last_modified``, so a tie could make the older one
+  ``IsLatest``), and with a ``Prefix`` it deep-copies only the keys under that prefix instead of
+  every version in the bucket, object bodies included (on a bucket of 5,000 versions of 1 KiB,
+  ``Prefix=<one key>, MaxKeys=10`` went from a median 260 ms to 6 ms over HTTP; a listing
+  without a prefix is unchanged, about 530 ms).
 
 Every hook is checked before anything is patched: if moto's internals are not those this was
 written for, :func:`install_s3_notification_fidelity` raises and the server does not start.
@@ -66,7 +72,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote_plus
@@ -314,7 +320,28 @@ class _Sequencer:
         return digits
 
 
+class _StrictClock:
+    """Makes each new ``last_modified`` later than the previous one, by a microsecond if needed.
+
+    moto orders a key's versions by ``last_modified`` (``unix_time_millis``, a float of
+    milliseconds that keeps the microseconds); two versions created in the same microsecond (or
+    while the wall clock steps back) tie, and the stable sort then calls the older one latest.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: datetime.datetime | None = None
+
+    def after_previous(self, moment: datetime.datetime) -> datetime.datetime:
+        with self._lock:
+            if self._last is not None and moment <= self._last:
+                moment = self._last + datetime.timedelta(microseconds=1)
+            self._last = moment
+            return moment
+
+
 _sequencer = _Sequencer()
+_clock = _StrictClock()
 # One S3 mutation at a time, so that sequencers follow the order S3 applied the operations
 # (moto's threaded server runs requests concurrently; its key store has no lock of its own).
 _mutation_lock = threading.RLock()
@@ -391,6 +418,10 @@ _completing_multipart: contextvars.ContextVar[bool] = contextvars.ContextVar(
 _suspended_as_versioned: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "s3ledger_s3_suspended_as_versioned", default=False
 )
+# ListObjectVersions with a prefix: the key store yields only the keys under it.
+_listing_prefix: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "s3ledger_s3_listing_prefix", default=None
+)
 
 
 # --- the patch ------------------------------------------------------------------------------
@@ -425,8 +456,20 @@ _WRAPPED: Final[Mapping[str, tuple[str, ...]]] = {
         "multipart_id",
         "body",
     ),
+    "moto.s3.models.S3Backend.list_object_versions": (
+        "self",
+        "bucket_name",
+        "delimiter",
+        "key_marker",
+        "max_keys",
+        "prefix",
+        "version_id_marker",
+    ),
     "moto.s3.responses.S3Response.key_response": ("self", "request", "full_url", "headers"),
     "moto.s3.responses.S3Response.bucket_response": ("self", "request", "full_url", "headers"),
+    "moto.s3.models.FakeKey.__init__": ("self", "name", "value"),
+    "moto.s3.models.FakeDeleteMarker.__init__": ("self", "key"),
+    "moto.s3.utils._VersionedKeyStore.iterlists": ("self",),
 }
 _IS_VERSIONED: Final = "moto.s3.models.FakeBucket.is_versioned"
 HOOKS: Final = (*_WRAPPED, _IS_VERSIONED)
@@ -777,6 +820,54 @@ def _wrap_locked(original: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def _wrap_list_object_versions(original: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def list_object_versions(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        prefix, key_marker = bound.arguments["prefix"], bound.arguments["key_marker"]
+        # Skipping the keys outside the prefix changes nothing moto answers, as long as the key
+        # marker (where a page resumes) is itself under the prefix, or absent.
+        narrow = bool(prefix) and (key_marker is None or str(key_marker).startswith(prefix))
+        token = _listing_prefix.set(str(prefix) if narrow else None)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _listing_prefix.reset(token)
+
+    return list_object_versions
+
+
+def _wrap_iterlists(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def iterlists(store: Any) -> Iterator[tuple[str, list[Any]]]:
+        prefix = _listing_prefix.get()
+        if prefix is None:
+            return iter(original(store))
+        return _lists_under(store, prefix)
+
+    return iterlists
+
+
+def _lists_under(store: Any, prefix: str) -> Iterator[tuple[str, list[Any]]]:
+    # list() copies the names in one step, as moto's own dict(self) does, for other threads.
+    for name in [n for n in list(dict.keys(store)) if n.startswith(prefix)]:
+        versions = store.getlist(name, None)
+        if versions:
+            yield name, versions
+
+
+def _wrap_strictly_later(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.last_modified = _clock.after_previous(self.last_modified)
+
+    return __init__
+
+
 def _with_request_headers(response: Any, request: _Request) -> Any:
     """Answer with the request's ids, as S3 does ("Common Response Headers",
     https://docs.aws.amazon.com/AmazonS3/latest/API/RESTCommonResponseHeaders.html).
@@ -841,11 +932,23 @@ def install_s3_notification_fidelity() -> None:
         "moto.s3.models.S3Backend.complete_multipart_upload": _wrap_in_context(
             o["moto.s3.models.S3Backend.complete_multipart_upload"], _completing_multipart
         ),
+        "moto.s3.models.S3Backend.list_object_versions": _wrap_list_object_versions(
+            o["moto.s3.models.S3Backend.list_object_versions"]
+        ),
         "moto.s3.responses.S3Response.key_response": _wrap_serving(
             o["moto.s3.responses.S3Response.key_response"]
         ),
         "moto.s3.responses.S3Response.bucket_response": _wrap_serving(
             o["moto.s3.responses.S3Response.bucket_response"]
+        ),
+        "moto.s3.models.FakeKey.__init__": _wrap_strictly_later(
+            o["moto.s3.models.FakeKey.__init__"]
+        ),
+        "moto.s3.models.FakeDeleteMarker.__init__": _wrap_strictly_later(
+            o["moto.s3.models.FakeDeleteMarker.__init__"]
+        ),
+        "moto.s3.utils._VersionedKeyStore.iterlists": _wrap_iterlists(
+            o["moto.s3.utils._VersionedKeyStore.iterlists"]
         ),
         _IS_VERSIONED: _wrap_is_versioned(moto.is_versioned),
     }
