@@ -227,7 +227,7 @@ def _run_mode(
     resources = provision(
         workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"chaos-{mode}-"
     )
-    # The workload sends its own notifications (with sequencers, which moto's lack).
+    # The workload sends its own notifications (with the sequencers its seed chooses).
     workbench.s3().put_bucket_notification_configuration(
         Bucket=resources.bucket, NotificationConfiguration={}
     )

@@ -180,12 +180,14 @@ def _run_workload(
             bucket = run.resources.bucket
             if step.delete:
                 # The bucket is versioned (as the template declares): deleting the last version
-                # by id is a permanent delete, which S3 (and moto) notify as ObjectRemoved:Delete.
+                # by id is a permanent delete, which S3 (and the workbench) notify as
+                # ObjectRemoved:Delete.
                 s3.delete_object(Bucket=bucket, Key=step.key, VersionId=versions[bucket, step.key])
             else:
                 put = s3.put_object(Bucket=bucket, Key=step.key, Body=step.body)
                 versions[bucket, step.key] = put.get("VersionId", "null")
-        # moto's records carry no sequencer: events of one key are ordered by eventTime (ms).
+        # The workbench's records carry sequencers, which order one key's events; this pause
+        # dates from moto's records without them (ordered then by eventTime, in milliseconds).
         time.sleep(0.005)
 
 
