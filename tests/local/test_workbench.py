@@ -190,7 +190,7 @@ def test_bucket_has_versioning_encryption_and_a_full_public_access_block(
     pipeline: Resources, s3: S3Client
 ) -> None:
     """The bucket is versioned, AES256-encrypted by default, blocks all public access, and
-    notifies the queue of ObjectCreated:* and ObjectRemoved:*."""
+    notifies the queue of ObjectCreated:*, ObjectRemoved:* and LifecycleExpiration:*."""
     assert s3.get_bucket_versioning(Bucket=pipeline.bucket)["Status"] == "Enabled"
     rules = s3.get_bucket_encryption(Bucket=pipeline.bucket)["ServerSideEncryptionConfiguration"]
     assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
@@ -203,7 +203,7 @@ def test_bucket_has_versioning_encryption_and_a_full_public_access_block(
     }
     notification = s3.get_bucket_notification_configuration(Bucket=pipeline.bucket)
     events = sorted(e for c in notification["QueueConfigurations"] for e in c["Events"])
-    assert events == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    assert events == ["s3:LifecycleExpiration:*", "s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
 
 
 # ------------------------------------------------------------------- moto's S3 notifications

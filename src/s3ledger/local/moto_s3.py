@@ -612,9 +612,17 @@ def _operation_for(
         requester=LIFECYCLE_PRINCIPAL if by_lifecycle else account_id,
         owner_id=_owner_for(str(getattr(bucket, "account_id", account_id))),
         version_id=str(key.version_id) if _versioned(bucket) else None,
-        # AWS's examples give lifecycle expirations a sequencer too (lifecycle-configure-
-        # notification.html, ev-events.html): a removal is a DELETE whoever makes it.
-        sequencer=_sequencer.next() if removed or event_name.startswith(_CREATED) else None,
+        # AWS's documents disagree on lifecycle expirations: the field's description says the
+        # sequencer is "only used with PUTs and DELETEs" (notification-content-structure.html),
+        # while the lifecycle examples show one (lifecycle-configure-notification.html,
+        # ev-events.html). The workbench sends none: the product must order these events either
+        # way, and the case without a sequencer is the one that can freeze a key if it is wrong,
+        # so it is the one the proof must exercise.
+        sequencer=(
+            _sequencer.next()
+            if not by_lifecycle and (removed or event_name.startswith(_CREATED))
+            else None
+        ),
         size=size,
         etag=etag,
     )
