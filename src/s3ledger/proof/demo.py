@@ -210,11 +210,13 @@ def _symptom(workbench: Workbench, resources: Resources, object_id: str) -> dict
 
 def _verdict(result: dict[str, Any]) -> tuple[str, bool]:
     anomalies = {k: v for k, v in result["anomalies"].items() if v}
-    if result["wrong_state"]:
-        anomalies["objects whose ledger state is not the bucket's"] = result["wrong_state"]
+    problems = []
     if anomalies:
-        listed = ", ".join(f"{v} {k}" for k, v in anomalies.items())
-        return f"tables disagree: {listed}", False
+        problems.append("tables disagree: " + ", ".join(f"{v} {k}" for k, v in anomalies.items()))
+    if result["wrong_state"]:
+        problems.append(f"{result['wrong_state']} objects not as S3 has them")
+    if problems:
+        return "; ".join(problems), False
     if result["dlq_messages"]:
         return (
             f"tables agree, but {result['dlq_messages']} messages parked in the DLQ "
