@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
 
+from s3ledger.bench import rule_write_units
 from s3ledger.errors import MalformedRecordError, SequencerError
 from s3ledger.events import (
+    Effect,
     ObjectEvent,
     compare_sequencers,
     detect_envelope,
@@ -21,8 +24,10 @@ from s3ledger.events import (
     parse_s3_record,
     parse_sqs_body,
 )
+from s3ledger.ledger import audit_item, to_item
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+NOW = "2026-11-27T10:00:00.000+00:00"
 
 
 def parse_one(record: dict[str, Any]) -> ObjectEvent:
@@ -268,3 +273,92 @@ def test_envelopes_are_detected(name: str, kind: str) -> None:
 def test_an_unknown_envelope_is_refused_clearly() -> None:
     with pytest.raises(MalformedRecordError, match="neither"):
         detect_envelope({"hello": "world"})
+
+
+def test_provenance_is_read_from_every_envelope() -> None:
+    """Requester, source IP and S3 request id come from the S3 record's userIdentity,
+    requestParameters and responseElements, or from EventBridge's detail."""
+    (via_s3,) = parse_s3_event(json.loads((EVENTS / "s3-put.json").read_text())).events
+    assert (via_s3.requester, via_s3.source_ip, via_s3.s3_request_id) == (
+        "AWS:AIDAJDPLRKLG7UEXAMPLE",
+        "198.51.100.24",
+        "C3D13FE58DE4C810",
+    )
+    payload = json.loads((EVENTS / "eventbridge-object-created.json").read_text())
+    (via_eventbridge,) = parse_eventbridge_event(payload).events
+    assert (via_eventbridge.requester, via_eventbridge.s3_request_id) == (
+        "123456789012",
+        "C3D13FE58DE4C810",
+    )
+    assert via_eventbridge.version_id == via_s3.version_id
+
+
+@pytest.mark.parametrize(("key_bytes", "units"), [(40, 1), (250, 1), (400, 2)])
+def test_a_full_audit_item_costs_one_write_unit_up_to_a_250_byte_key(
+    key_bytes: int, units: int
+) -> None:
+    """Every provenance column set: with a key of up to 250 bytes (a 20-character bucket) the
+    audit item stays under 1 KB, one write unit by DynamoDB's size rule (two in a transaction);
+    the key appears twice (object_id, event_id), so a 400-byte key costs two."""
+    record = json.loads((EVENTS / "s3-put.json").read_text())["Records"][0]
+    record["s3"]["object"]["key"] = quote_plus("k" * key_bytes)
+    event = parse_one(record)
+    item = audit_item(event, outcome="applied", request_id=str(uuid.uuid4()), processed_at=NOW)
+    assert {"requester", "source_ip", "s3_request_id", "version_id", "size", "etag"} <= set(item)
+    assert rule_write_units("PutItem", {"TableName": "audit", "Item": to_item(item)}) == units
+
+
+@pytest.mark.parametrize(
+    ("payload", "names"),
+    [
+        ("sqs-sns-wrapped.json", ["ObjectCreated:Put"]),
+        ("sqs-sns-raw.json", ["ObjectCreated:Put"]),
+        ("sqs-eventbridge.json", ["ObjectCreated:Put", "ObjectRemoved:DeleteMarkerCreated"]),
+        (
+            "sqs-multi-record.json",
+            ["ObjectCreated:Put", "ObjectCreated:Copy", "ObjectRemoved:DeleteMarkerCreated"],
+        ),
+    ],
+)
+def test_every_sqs_envelope_yields_its_events(payload: str, names: list[str]) -> None:
+    """S3 → SNS → SQS (raw and wrapped), S3 → EventBridge → SQS, several records in one body."""
+    records = json.loads((EVENTS / payload).read_text())["Records"]
+    parsed = [e.event_name for r in records for e in parse_sqs_body(r["body"]).events]
+    assert parsed == names
+
+
+@pytest.mark.parametrize(
+    ("payload", "name", "effect"),
+    [
+        ("eventbridge-object-deleted.json", "ObjectRemoved:Delete", Effect.RESOLVE),
+        ("eventbridge-delete-marker.json", "ObjectRemoved:DeleteMarkerCreated", Effect.HIDDEN),
+        (
+            "eventbridge-lifecycle-expiration.json",
+            "LifecycleExpiration:DeleteMarkerCreated",
+            Effect.HIDDEN,
+        ),
+    ],
+)
+def test_eventbridge_deletions_reach_the_s3_event_names(
+    payload: str, name: str, effect: Effect
+) -> None:
+    """deletion-type and reason map Object Deleted onto the notification's event names."""
+    (event,) = parse_eventbridge_event(json.loads((EVENTS / payload).read_text())).events
+    assert (event.event_name, event.effect) == (name, effect)
+
+
+def test_an_unknown_eventbridge_deletion_type_is_named() -> None:
+    payload = json.loads((EVENTS / "eventbridge-delete-marker.json").read_text())
+    payload["detail"]["deletion-type"] = "Vanished"
+    with pytest.raises(MalformedRecordError, match="deletion-type"):
+        parse_eventbridge_event(payload)
+
+
+def test_lifecycle_events_without_a_sequencer_are_object_events() -> None:
+    """LifecycleExpiration:* is parsed (it changes what a GET returns); no sequencer needed."""
+    (event,) = parse_s3_event(
+        json.loads((EVENTS / "s3-lifecycle-delete-marker.json").read_text())
+    ).events
+    assert event.sequencer is None
+    assert event.requester == "s3.amazonaws.com"
+    assert event.effect is Effect.HIDDEN
