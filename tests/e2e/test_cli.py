@@ -417,6 +417,16 @@ REQUIRED_EXPORTS = {
 ENDPOINT_EXPORTS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB")
 
 
+def status(dynamodb: DynamoDBClient, exports: Mapping[str, str], object_id: str) -> str | None:
+    """The ledger's status of ``object_id`` (consistent read), ``None`` without an item."""
+    answer = dynamodb.get_item(
+        TableName=exports["S3LEDGER_LEDGER_TABLE"],
+        Key={"id": {"S": object_id}},
+        ConsistentRead=True,
+    )
+    return answer.get("Item", {}).get("status", {}).get("S")
+
+
 @dataclass
 class UpProcess:
     process: subprocess.Popen[str]
@@ -523,7 +533,8 @@ def test_up_runs_the_pipeline_and_stops_cleanly_on_sigint(up: Callable[..., UpPr
     stops everything on SIGINT.
 
     An upload with an awkward key (space, plus, non-ASCII) lands in the ledger under its decoded
-    key with one applied audit item; SIGINT then makes ``up`` exit 0 and free both its ports.
+    key with one applied audit item; a delete marker makes it ``deleted``, removing the marker
+    brings it back; SIGINT then makes ``up`` exit 0 and free both its ports.
     """
     running = up()
     exports = running.read_exports(timeout=60)
@@ -566,6 +577,13 @@ def test_up_runs_the_pipeline_and_stops_cleanly_on_sigint(up: Callable[..., UpPr
         ledger = items(dynamodb, exports["S3LEDGER_LEDGER_TABLE"])
         assert [item["id"] for item in ledger] == [object_id]
         assert ledger[0]["key"] == key
+
+        # `aws s3 rm` on the versioned bucket: a delete marker, and the ledger says deleted;
+        # `aws s3api delete-object --version-id` of that marker: the object is back.
+        marker = s3.delete_object(Bucket=bucket, Key=key)["VersionId"]
+        assert wait_for(lambda: status(dynamodb, exports, object_id) == "deleted", timeout=20)
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=marker)
+        assert wait_for(lambda: status(dynamodb, exports, object_id) == "processed", timeout=20)
     finally:
         s3.close()
         dynamodb.close()
