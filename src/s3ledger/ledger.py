@@ -28,6 +28,7 @@ ledger Put (transact)      ``attribute_not_exists(id)``        the object is kno
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -296,26 +297,22 @@ def _update(
     condition: str,
     condition_values: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """An Update that sets ``attributes`` (removing those that are ``None``) under ``condition``."""
+    """An Update that sets ``attributes`` (removing the state fields that are ``None``) under
+    ``condition``. DynamoDB refuses unused placeholders, so only the names used are declared."""
     present = {name: value for name, value in attributes.items() if value is not None}
-    absent = [name for name in _STATE_FIELDS if attributes.get(name, "") is None]
-    values = {f":{name}": to_attribute_value(value) for name, value in present.items()}
-    values.update({name: to_attribute_value(value) for name, value in condition_values.items()})
-    names = {f"#{name}": name for name in (*present, *absent)}
-    names.update({"#id": "id", "#sequencer": "sequencer", "#time_mark": "time_mark"})
-    names.update({"#event_time": "event_time", "#last_event_id": "last_event_id"})
-    used = {
-        name for name in names if name in condition or name[1:] in present or name[1:] in absent
-    }
+    absent = [name for name in _STATE_FIELDS if name in attributes and attributes[name] is None]
     expression = "SET " + ", ".join(f"#{name} = :{name}" for name in present)
     if absent:
         expression += " REMOVE " + ", ".join(f"#{name}" for name in absent)
+    names = {*present, *absent, *re.findall(r"#(\w+)", condition)}
+    values = {f":{name}": to_attribute_value(value) for name, value in present.items()}
+    values.update({name: to_attribute_value(value) for name, value in condition_values.items()})
     return {
         "TableName": table,
         "Key": {"id": {"S": event.object_id}},
         "UpdateExpression": expression,
         "ConditionExpression": condition,
-        "ExpressionAttributeNames": {name: names[name] for name in sorted(used)},
+        "ExpressionAttributeNames": {f"#{name}": name for name in sorted(names)},
         "ExpressionAttributeValues": values,
     }
 
