@@ -229,3 +229,34 @@ def test_removing_the_current_version_shows_the_previous_one(
         harness.pipeline.handle_sqs(sqs_event(sqs_message({"Records": [record]})), LocalContext())
     (item,) = (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger))
     assert (item["status"], item["version_id"], item["size"]) == (ledger.PROCESSED, first, 3)
+
+
+def test_a_lost_answer_to_a_removals_pinned_write_is_applied_once(
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    streams_client: Any,
+    aws_endpoint: str,
+    fresh_tables: TableNames,
+    s3: S3Client,
+    bucket: str,
+) -> None:
+    """The pinned transaction commits and its answer is lost twice: the resend with the same
+    token is answered success (the pin, now stale, is not checked again), the removal counts as
+    applied, and its audit item and ledger move are written once."""
+    key = VersionedKey(s3, bucket, KEY)
+    current_version_removed(key)
+    harness = make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint)
+    *puts, removal = key.records
+    for record in puts:
+        harness.pipeline.handle_sqs(sqs_event(sqs_message({"Records": [record]})), LocalContext())
+    harness.faults.lose_response("TransactWriteItems", times=2)
+    response = harness.pipeline.handle_sqs(
+        sqs_event(sqs_message({"Records": [removal]})), LocalContext()
+    )
+    assert response == {"batchItemFailures": []}
+    assert harness.metrics.snapshot()["EventsApplied"] == 3
+    assert harness.faults.injected == {"lost-response": 2}
+    audit_writes = stream_records(streams_client, dynamodb_client, fresh_tables.audit)
+    assert len(audit_writes) == 3
+    (item,) = (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger))
+    assert ObjectState.of_ledger(item) == key.state()

@@ -238,30 +238,17 @@ class InboxWriter(DynamoDBWriter):
         * crashes and lost answers: the transaction is atomic and a retry resends it with the
           same ClientRequestToken; a crash before it leaves nothing, and the message comes back.
         """
-        request_id = context.aws_request_id
         for _ in range(_PIN_ATTEMPTS):
             item, recorded = self._read_ledger_and_audit(event)
             if recorded:
                 return Outcome.DUPLICATE
-            marks = LedgerMarks.of(item)
-            if not is_newer(event.order, marks):
-                return self._supersede(event, request_id)
+            if not is_newer(event.order, LedgerMarks.of(item)):
+                return self._supersede(event, context.aws_request_id)
             state = self._state_reader.current(event.bucket, event.key)
             unchanged = item is not None and ObjectState.of_ledger(item) == state
-            actions = ledger.pinned_actions(
-                event,
-                state=state,
-                marks=(marks or _NO_MARKS).after(event.order),
-                pinned=None if item is None else str(item.get("last_event_id", "")),
-                outcome=ledger.UNCHANGED if unchanged else ledger.APPLIED,
-                ledger_table=self._settings.ledger_table,
-                audit_table=self._settings.audit_table,
-                request_id=request_id,
-                processed_at=_now(),
-            )
             outcome = Outcome.UNCHANGED if unchanged else Outcome.APPLIED
             try:
-                return self._transact(actions, event, context, outcome, _ledger_moved)
+                return self._write_pinned(event, state, item, outcome, context)
             except _LedgerMovedError:
                 continue  # another event moved the ledger between our read and our write
         raise TransientWriteError(
@@ -281,22 +268,33 @@ class InboxWriter(DynamoDBWriter):
         ``APPLIED`` when written, ``STALE`` when the ledger moved since (a real event landed:
         the next reconcile looks again), ``DUPLICATE`` when this very repair was written before.
         """
-        marks = LedgerMarks.of(item)
+        try:
+            return self._write_pinned(event, state, item, Outcome.APPLIED, context)
+        except _LedgerMovedError:
+            return Outcome.STALE
+
+    def _write_pinned(
+        self,
+        event: ObjectEvent,
+        state: ObjectState,
+        item: Mapping[str, Any] | None,
+        outcome: Outcome,
+        context: InvocationContext,
+    ) -> Outcome:
+        """Write ``state`` and the order marks after ``event``, if the ledger is still ``item``;
+        raise ``_LedgerMovedError`` if it moved."""
         actions = ledger.pinned_actions(
             event,
             state=state,
-            marks=(marks or _NO_MARKS).after(event.order),
+            marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
             pinned=None if item is None else str(item.get("last_event_id", "")),
-            outcome=ledger.APPLIED,
+            outcome=outcome.value,
             ledger_table=self._settings.ledger_table,
             audit_table=self._settings.audit_table,
             request_id=context.aws_request_id,
             processed_at=_now(),
         )
-        try:
-            return self._transact(actions, event, context, Outcome.APPLIED, _ledger_moved)
-        except _LedgerMovedError:
-            return Outcome.STALE
+        return self._transact(actions, event, context, outcome, _ledger_moved)
 
     def _read_ledger_and_audit(self, event: ObjectEvent) -> tuple[dict[str, Any] | None, bool]:
         """The ledger item (consistent, plain form) and whether the audit log has the event."""
