@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from s3ledger.local.moto_s3 import lifecycle_expire
 from s3ledger.proof.checker import BucketTruth
@@ -45,15 +45,7 @@ RequestKind = Literal[
     "expire_current",
     "expire_noncurrent",
 ]
-REQUEST_KINDS: Final[tuple[RequestKind, ...]] = (
-    "put",
-    "delete",
-    "delete_current",
-    "delete_noncurrent",
-    "undelete",
-    "expire_current",
-    "expire_noncurrent",
-)
+REQUEST_KINDS: Final[tuple[RequestKind, ...]] = get_args(RequestKind)
 # How often each request is drawn, when it is possible on the key's versions.
 _WEIGHTS: Final[dict[RequestKind, int]] = {
     "put": 10,
