@@ -215,15 +215,14 @@ def _verdict(result: dict[str, Any]) -> tuple[str, bool]:
         problems.append("tables disagree: " + ", ".join(f"{v} {k}" for k, v in anomalies.items()))
     if result["wrong_state"]:
         problems.append(f"{result['wrong_state']} objects not as S3 has them")
+    if result["dlq_messages"]:
+        problems.append(
+            f"{result['dlq_messages']} messages parked in the DLQ "
+            "(duplicates, re-uploads or removals rejected)"
+        )
     if problems:
         return "; ".join(problems), False
-    if result["dlq_messages"]:
-        return (
-            f"tables agree, but {result['dlq_messages']} messages parked in the DLQ "
-            "(duplicates or re-uploads rejected)",
-            False,
-        )
-    return "exactly once: tables agree, nothing parked in the DLQ", True
+    return "exactly once: tables agree with each other and with S3, nothing in the DLQ", True
 
 
 def run_demo(
