@@ -8,6 +8,7 @@ that installs it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from s3ledger.local.dynamodb_local import (
     dynamodb_client as make_dynamodb_client,
 )
 from s3ledger.local.errors import WorkbenchError
-from s3ledger.local.moto_server import MotoServer
+from s3ledger.local.moto_server import MotoServer, aws_client
 from tests.support.tables import TableNames, create_tables, delete_tables
 
 if TYPE_CHECKING:
@@ -109,3 +110,25 @@ def moto_server() -> Iterator[MotoServer]:
 def aws_endpoint(moto_server: MotoServer) -> str:
     """``http://127.0.0.1:<port>`` of the session's moto server (S3 and SQS)."""
     return moto_server.endpoint_url
+
+
+DEMO_BUCKET = "s3ledger-demo-bucket"
+"""The bucket the payloads of ``events/`` are about."""
+
+
+@pytest.fixture
+def demo_bucket(aws_endpoint: str) -> str:
+    """``s3ledger-demo-bucket`` on the session's moto, versioned and empty.
+
+    The sample payloads' removals of a version are resolved from this bucket: empty, it says
+    what S3 would after the only version of a key is removed (no version left: deleted).
+    """
+    s3 = aws_client("s3", aws_endpoint)
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=DEMO_BUCKET)
+    s3.put_bucket_versioning(Bucket=DEMO_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    listing = s3.list_object_versions(Bucket=DEMO_BUCKET)
+    entries = [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+    for entry in entries:
+        s3.delete_object(Bucket=DEMO_BUCKET, Key=entry["Key"], VersionId=entry["VersionId"])
+    return DEMO_BUCKET

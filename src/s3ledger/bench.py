@@ -24,6 +24,7 @@ transaction) is reported by the rule.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote_plus
 
 from rich.console import Console
 from rich.progress import Progress
@@ -53,7 +55,6 @@ from s3ledger.local.runner import ExecutionEnvironment, LocalRunner, RunnerSetti
 from s3ledger.local.session import queue_arn
 from s3ledger.local.template import load_pipeline_spec
 from s3ledger.local.workbench import Workbench
-from s3ledger.proof.workload import TruthEvent
 from s3ledger.report import counting_progress, handler_logs_silenced
 from s3ledger.scan import check_tables
 from s3ledger.writers import CountingMetrics, InvocationContext
@@ -417,25 +418,43 @@ class _Sandboxes:
 # ------------------------------------------------------------------------------- the workload
 
 
-def bench_events(events: int, seed: int, bucket: str) -> list[TruthEvent]:
-    """``events`` uploads of distinct keys, each with a real-shaped (18 hex digit) sequencer.
+def bench_events(events: int, seed: int, bucket: str) -> list[str]:
+    """``events`` S3 notifications (SQS bodies) of uploads of distinct keys, each with a
+    real-shaped (18 hex digit) sequencer, as S3 sends them (*Event message structure*).
 
     Distinct keys keep every mode able to apply every fresh event: ``transact`` and
     ``powertools`` reject a second event of one key by design, which ``chaos`` measures.
     """
     rng = random.Random(seed)  # noqa: S311 -- a replayable workload, not a secret
     folders = ("in", "out", "archive", "tmp")
-    return [
-        TruthEvent(
-            index=index,
-            bucket=bucket,
-            key=f"{folders[index % len(folders)]}/bench-{index:06d} {rng.randrange(10**6)}.csv",
-            removal=False,
-            sequencer=f"{rng.getrandbits(64):018X}",
-            body=f"bench {index} {rng.random()}".encode(),
-        )
-        for index in range(events)
-    ]
+    bodies = []
+    for index in range(events):
+        key = f"{folders[index % len(folders)]}/bench-{index:06d} {rng.randrange(10**6)}.csv"
+        body = f"bench {index} {rng.random()}".encode()
+        record = {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": f"2026-11-26T10:{index // 60000 % 60:02d}:{index // 1000 % 60:02d}."
+            f"{index % 1000:03d}Z",
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "AWS:BENCH"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {"x-amz-request-id": f"BENCH{index:011d}"},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "s3ledger-bench",
+                "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                "object": {
+                    "key": quote_plus(key),
+                    "size": len(body),
+                    "eTag": hashlib.md5(body, usedforsecurity=False).hexdigest(),
+                    "sequencer": f"{rng.getrandbits(64):018X}",
+                },
+            },
+        }
+        bodies.append(json.dumps({"Records": [record]}))
+    return bodies
 
 
 def _enqueue(sqs: SQSClient, queue_url: str, bodies: Sequence[str]) -> None:
@@ -632,8 +651,7 @@ class _ModeBench:
             Bucket=self.resources.bucket, NotificationConfiguration={}
         )
         workbench.sqs().purge_queue(QueueUrl=self.resources.queue_url)  # moto's s3:TestEvent
-        truth = bench_events(events, seed, self.resources.bucket)
-        self.bodies = [json.dumps({"Records": [event.record()]}) for event in truth]
+        self.bodies = bench_events(events, seed, self.resources.bucket)
         settings = Settings(
             mode=mode,
             ledger_table=self.resources.ledger_table,

@@ -181,6 +181,11 @@ def _reconcile(args: argparse.Namespace) -> int:
 
     from s3ledger.reconcile import reconcile  # noqa: PLC0415
 
+    if not args.bucket:
+        _fail("--bucket is required (or set S3LEDGER_BUCKET)")
+    settle = args.settle if args.settle is not None else default_settle_seconds()
+    if settle < 0:
+        _fail("--settle must not be negative")
     config = Config(retries={"mode": "standard"})
     report = reconcile(
         boto3.client("s3", config=config),
@@ -190,6 +195,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         audit_table=args.audit_table,
         apply=args.apply,
         prefix=args.prefix,
+        settle_seconds=settle,
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
@@ -198,6 +204,20 @@ def _reconcile(args: argparse.Namespace) -> int:
 
         print_reconcile(report.to_json())
     return 0
+
+
+# S3 documents no bound on its own delivery delay ("typically ... within seconds, but can
+# sometimes take a minute or longer", Amazon S3 Event Notifications); five minutes is our margin.
+S3_DELIVERY_MARGIN_SECONDS = 300
+
+
+def default_settle_seconds() -> float:
+    """The queue's whole redelivery span (visibility timeout x maxReceiveCount, from
+    template.yaml) plus S3's own delivery margin: no event of an older change is still queued."""
+    from s3ledger.local.template import load_pipeline_spec  # noqa: PLC0415
+
+    queue = load_pipeline_spec().queue
+    return float(queue.visibility_timeout * queue.max_receive_count + S3_DELIVERY_MARGIN_SECONDS)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -347,7 +367,19 @@ def build_parser() -> argparse.ArgumentParser:
         "it with the ledger: objects missing from the ledger, ledger items whose object is gone, "
         "states that differ. With --apply, repair through the inbox path, exactly once.",
     )
-    recon.add_argument("--bucket", required=True, default=os.environ.get("S3LEDGER_BUCKET"))
+    recon.add_argument(
+        "--bucket",
+        default=os.environ.get("S3LEDGER_BUCKET"),
+        help="the bucket to compare (default: $S3LEDGER_BUCKET)",
+    )
+    recon.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="leave alone objects changed more recently than this: their own events may still "
+        "be queued (default: the template's visibility timeout x maxReceiveCount + 300 s)",
+    )
     recon.add_argument(
         "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
     )

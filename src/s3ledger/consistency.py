@@ -8,9 +8,11 @@ anomaly                 meaning
 ======================  ==========================================================================
 ledger_without_audit    the ledger's ``last_event_id`` has no audit item: a write reached the
                         ledger and not the audit log (the article's split)
-audit_without_ledger    an ``applied`` audit item whose object has no ledger item: the reverse
-stale_ledger            the ledger holds an older event than the newest ``applied`` one of its
-                        object: a late retry or a reordered event overwrote a newer state
+audit_without_ledger    an ``applied`` (or ``unchanged``) audit item whose object has no ledger
+                        item: the reverse
+stale_ledger            an ``applied`` event of the object is newer, by the order rule, than
+                        what the ledger holds: a late retry or a reordered event overwrote a
+                        newer state
 ======================  ==========================================================================
 
 Memory is proportional to the number of objects and events (sets of ids), not to item sizes.
@@ -22,9 +24,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from s3ledger.ledger import APPLIED
+from s3ledger.ledger import APPLIED, UNCHANGED
+from s3ledger.order import EventOrder, LedgerMarks, is_newer
 
-__all__ = ["ANOMALY_KINDS", "ConsistencyReport", "check_consistency"]
+__all__ = ["ANOMALY_KINDS", "ConsistencyReport", "audit_order", "check_consistency"]
+
+# Audit outcomes whose event set the ledger's state or order marks.
+_MOVED_THE_LEDGER: Final = frozenset({APPLIED, UNCHANGED})
 
 ANOMALY_KINDS: Final = ("ledger_without_audit", "audit_without_ledger", "stale_ledger")
 _EXAMPLES: Final = 5
@@ -57,20 +63,42 @@ class ConsistencyReport:
         }
 
 
+def audit_order(item: Mapping[str, Any]) -> EventOrder:
+    """Where an audit item's event stands in its key's order (see :mod:`s3ledger.order`).
+
+    A sequenced event's item has its padded ``sequencer``; an unsequenced one's time key is the
+    part of its ``event_id`` after ``#~``.
+    """
+    sequencer = item.get("sequencer")
+    event_time = str(item.get("event_time", ""))
+    if sequencer is not None and not str(sequencer).startswith("~"):
+        return EventOrder(str(sequencer), event_time, event_time)
+    token = str(item["event_id"]).rsplit("#", 1)[-1]
+    return EventOrder(None, event_time, token.removeprefix("~"))
+
+
 def check_consistency(
     audit_items: Iterable[Mapping[str, Any]], ledger_items: Iterable[Mapping[str, Any]]
 ) -> ConsistencyReport:
-    """Count the anomalies of a ledger and its audit log (audit is read first, once)."""
+    """Count the anomalies of a ledger and its audit log (audit is read first, once).
+
+    ``stale_ledger`` asks the order rule itself: an applied event that the ledger would still
+    take as newer is one it does not reflect. Per object, the newest sequenced and the newest
+    unsequenced applied events are kept (memory: two per object, not one per event).
+    """
     report = ConsistencyReport()
     audit_ids: set[str] = set()
-    newest_applied: dict[str, str] = {}
+    newest: dict[str, dict[bool, EventOrder]] = {}
     for item in audit_items:
         report.audit_items += 1
         audit_ids.add(item["event_id"])
-        if item.get("outcome") == APPLIED:
-            object_id, order_key = item["object_id"], item["sequencer"]
-            if order_key > newest_applied.get(object_id, ""):
-                newest_applied[object_id] = order_key
+        if item.get("outcome") in _MOVED_THE_LEDGER:
+            order = audit_order(item)
+            sequenced = order.sequencer is not None
+            kept = newest.setdefault(item["object_id"], {})
+            known = kept.get(sequenced)
+            if known is None or _sort_key(order) > _sort_key(known):
+                kept[sequenced] = order
     in_ledger: set[str] = set()
     for item in ledger_items:
         report.ledger_items += 1
@@ -78,9 +106,13 @@ def check_consistency(
         in_ledger.add(object_id)
         if item.get("last_event_id") not in audit_ids:
             report.flag("ledger_without_audit", object_id)
-        newest = newest_applied.get(object_id)
-        if newest is not None and item.get("sequencer", "") < newest:
+        marks = LedgerMarks.of(item)
+        if any(is_newer(order, marks) for order in newest.get(object_id, {}).values()):
             report.flag("stale_ledger", object_id)
-    for object_id in newest_applied.keys() - in_ledger:
+    for object_id in newest.keys() - in_ledger:
         report.flag("audit_without_ledger", object_id)
     return report
+
+
+def _sort_key(order: EventOrder) -> str:
+    return order.sequencer if order.sequencer is not None else order.time_key

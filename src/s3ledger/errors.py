@@ -22,6 +22,7 @@ __all__ = [
     "SequencerError",
     "ThrottledError",
     "TransactionConflictError",
+    "TransientReadError",
     "TransientWriteError",
 ]
 
@@ -48,6 +49,10 @@ class TransactionConflictError(TransientWriteError):
 
 class ThrottledError(TransientWriteError):
     """DynamoDB throttled the write and bounded retries ran out."""
+
+
+class TransientReadError(RetryableError):
+    """A read the write depends on (the object's state in S3) failed for now."""
 
 
 class AmbiguousWriteError(RetryableError):

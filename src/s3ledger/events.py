@@ -1,10 +1,26 @@
-"""Envelopes in, ``ObjectEvent`` out: parsing, identity and the order of one key's events.
+"""Envelopes in, ``ObjectEvent`` out: parsing, identity, and what an event does to the object.
 
-Pure: no boto3, no I/O. Three envelopes carry S3 object events:
+Pure: no boto3, no I/O. S3 object events reach a Lambda function in these envelopes, all parsed
+here into the same ``ObjectEvent``:
 
-* a direct S3 → Lambda event (``{"Records": [{"eventSource": "aws:s3", ...}]}``);
-* an SQS message whose body is that same notification (S3 → SQS → Lambda), or ``s3:TestEvent``;
-* an EventBridge "Object Created" / "Object Deleted" event (S3 → EventBridge → Lambda).
+==========================================  ====================================================
+envelope                                    what the handler receives
+==========================================  ====================================================
+S3 → Lambda                                 ``{"Records": [{"eventSource": "aws:s3", ...}]}``
+S3 → SQS → Lambda                           SQS records whose body is that notification (or
+                                            ``s3:TestEvent``); one body may hold several records
+S3 → SNS → SQS, raw message delivery        the same body as S3 → SQS
+S3 → SNS → SQS                              an SNS envelope (``"Type": "Notification"``) whose
+                                            ``Message`` is the notification
+S3 → EventBridge → Lambda                   an EventBridge event (``"source": "aws.s3"``)
+S3 → EventBridge → SQS → Lambda             SQS records whose body is that EventBridge event
+==========================================  ====================================================
+
+Event shapes: *Event message structure*
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html) and
+*EventBridge event message structure*
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html). The order of one key's
+events is :mod:`s3ledger.order`'s.
 
 Why the accessors are hand-written rather than Powertools' data classes: a record that cannot be
 parsed must fail with an error naming the missing field (Powertools raises a bare ``KeyError``), and
@@ -16,16 +32,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any, Final, Literal
 from urllib.parse import unquote_plus
 
 from s3ledger.errors import MalformedRecordError, SequencerError
+from s3ledger.order import (
+    SEQUENCER_WIDTH,
+    EventOrder,
+    compare_sequencers,
+    normalize_event_time,
+    pad_sequencer,
+)
 
 __all__ = [
     "SEQUENCER_WIDTH",
+    "Effect",
     "EnvelopeKind",
     "ObjectEvent",
     "ParsedMessage",
@@ -39,69 +63,70 @@ __all__ = [
     "parse_sqs_body",
 ]
 
-# S3 sequencers are hex strings of varying length (commonly 16 to 18 digits). Left-padding to one
-# fixed width makes plain string comparison, in Python and in a DynamoDB condition, the right order.
-SEQUENCER_WIDTH = 32
-
-# Marks an ordering key built without a sequencer. "~" sorts after every hex digit, so the two kinds
-# never interleave; they never meet anyway, since one key's events all come from one source.
-_UNSEQUENCED = "~"
-
-_HEX = frozenset(string.hexdigits)
-
 EnvelopeKind = Literal["s3", "sqs", "eventbridge"]
 
-_EVENTBRIDGE_TYPES = {"Object Created": "ObjectCreated", "Object Deleted": "ObjectRemoved"}
-# EventBridge gives the API call in `reason`; S3 notifications name the same events this way.
-_EVENTBRIDGE_REASONS = {
+# Marks an identity built without a sequencer. "~" sorts after every hex digit.
+_UNSEQUENCED: Final = "~"
+# The event types that change what a GET without a version id returns (or may: removals).
+_OBJECT_EVENT_PREFIXES: Final = ("ObjectCreated:", "ObjectRemoved:", "LifecycleExpiration:")
+
+_EVENTBRIDGE_TYPES: Final = {"Object Created": "ObjectCreated", "Object Deleted": "ObjectRemoved"}
+# EventBridge names the API call in `reason`; S3 notifications name the same events this way.
+_EVENTBRIDGE_REASONS: Final = {
     "PutObject": "Put",
     "POST Object": "Post",
     "CopyObject": "Copy",
     "CompleteMultipartUpload": "CompleteMultipartUpload",
-    "DeleteObject": "Delete",
-    "DeleteObjects": "Delete",
-    "Lifecycle Expiration": "LifecycleExpiration",
+}
+_EVENTBRIDGE_DELETIONS: Final = {
+    "Permanently Deleted": "Delete",
+    "Delete Marker Created": "DeleteMarkerCreated",
 }
 
 
-def pad_sequencer(sequencer: str) -> str:
-    """Return ``sequencer`` upper-cased and left-padded with zeros to ``SEQUENCER_WIDTH``.
+class Effect(StrEnum):
+    """What an event does to what a GET without a version id returns (the ledger's state).
 
-    >>> pad_sequencer("9f") < pad_sequencer("0100")
-    True
+    See the README's event table. S3's *Deleting object versions* and *Working with delete
+    markers* pages: a DELETE without a version id on a versioned bucket adds a delete marker; a
+    DELETE of a version id removes that version (or marker) for good, and if it was the current
+    one, the version before it becomes current again.
     """
-    if not sequencer or len(sequencer) > SEQUENCER_WIDTH:
-        raise SequencerError(
-            f"sequencer must be 1 to {SEQUENCER_WIDTH} hex digits, got {len(sequencer)}"
-        )
-    if not _HEX.issuperset(sequencer):
-        raise SequencerError(f"sequencer is not hexadecimal: {sequencer!r}")
-    return sequencer.upper().rjust(SEQUENCER_WIDTH, "0")
+
+    CURRENT = "current"  # a new version became current: the event carries the new state
+    HIDDEN = "hidden"  # a delete marker became current, or an unversioned object went: deleted
+    # A version or delete marker was removed for good: the object may be unchanged (it was not
+    # current), show an older version, or come back. Only S3 knows: the writer asks it.
+    RESOLVE = "resolve"
 
 
-def compare_sequencers(a: str, b: str) -> int:
-    """Order two sequencers of one key: negative if ``a`` is older, 0 if equal, positive if newer.
-
-    Sequencers are only comparable within one object key; comparing across keys means nothing.
-    """
-    pa, pb = pad_sequencer(a), pad_sequencer(b)
-    return (pa > pb) - (pa < pb)
-
-
-def event_id_for(object_id: str, order_key: str) -> str:
+def event_id_for(object_id: str, token: str) -> str:
     """The audit log's key: one S3 event of one object."""
-    return f"{object_id}#{order_key}"
+    return f"{object_id}#{token}"
+
+
+def _effect(event_name: str, version_id: str | None) -> Effect:
+    if event_name.startswith("ObjectCreated:"):
+        return Effect.CURRENT
+    if event_name.endswith(":DeleteMarkerCreated"):
+        return Effect.HIDDEN
+    # ObjectRemoved:Delete / LifecycleExpiration:Delete. Without a version id the bucket is
+    # unversioned (S3 sends versionId only "if bucket is versioning-enabled"): the object is gone.
+    return Effect.HIDDEN if version_id is None else Effect.RESOLVE
 
 
 @dataclass(frozen=True, slots=True)
 class ObjectEvent:
     """One S3 object event, whatever envelope it came in.
 
-    ``order_key`` orders the events of one object. It is the padded sequencer when the record has
-    one. Without it (moto, some event types) it is ``~<eventTime>~<digest>``: ordering falls back
-    to eventTime, with ties broken by a digest of the fields that identify the event. That order
-    is weaker: two writes of one key within one millisecond are ordered arbitrarily (but the same
-    way on every delivery, so replicas never diverge).
+    Identity (``event_id``): ``object_id#<padded sequencer>``; without a sequencer,
+    ``object_id#~<event time>~<digest>`` with the digest taken over the fields that tell two
+    events of one key apart and are the same in every duplicate of one (versionId, eTag,
+    eventTime, eventName). md5 of the key, the article's identity, would make a re-upload a
+    duplicate. ``identity`` overrides the token for synthetic events (reconcile's repairs).
+
+    Provenance (``requester``, ``source_ip``, ``s3_request_id``) is recorded in the audit log,
+    where the event carries it.
     """
 
     bucket: str
@@ -112,28 +137,36 @@ class ObjectEvent:
     size: int | None = None
     etag: str | None = None
     version_id: str | None = None
-    order_key: str = field(default="", kw_only=True)
+    requester: str | None = None
+    source_ip: str | None = None
+    s3_request_id: str | None = None
+    identity: str = field(default="", kw_only=True)
+    order: EventOrder = field(init=False)
     event_id: str = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.order_key:
-            # A synthetic event (reconcile) brings its own order key: no sequencer, no digest.
-            if self.sequencer is not None:
-                raise SequencerError("give an event a sequencer or an explicit order_key, not both")
-            order_key = self.order_key
-        elif self.sequencer is not None:
-            order_key = pad_sequencer(self.sequencer)
-            object.__setattr__(self, "sequencer", order_key)
+        event_time = normalize_event_time(self.event_time)
+        if self.sequencer is not None:
+            if self.identity:
+                raise SequencerError("give an event a sequencer or an explicit identity, not both")
+            sequencer = pad_sequencer(self.sequencer)
+            object.__setattr__(self, "sequencer", sequencer)
+            order = EventOrder(sequencer, event_time, event_time)
+            token = sequencer
         else:
-            # md5 of the key is the article's mistake (a re-upload is a new event); these fields
-            # differ between two events of one key, and are the same in every duplicate of one.
-            identity = "\x1f".join(
-                (self.version_id or "", self.etag or "", self.event_time, self.event_name)
+            suffix = (
+                self.identity
+                or hashlib.sha256(
+                    "\x1f".join(
+                        (self.version_id or "", self.etag or "", self.event_time, self.event_name)
+                    ).encode()
+                ).hexdigest()[:24]
             )
-            digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
-            order_key = f"{_UNSEQUENCED}{self.event_time}{_UNSEQUENCED}{digest}"
-        object.__setattr__(self, "order_key", order_key)
-        object.__setattr__(self, "event_id", event_id_for(self.object_id, order_key))
+            time_key = f"{event_time}{_UNSEQUENCED}{suffix}"
+            order = EventOrder(None, event_time, time_key)
+            token = _UNSEQUENCED + time_key
+        object.__setattr__(self, "order", order)
+        object.__setattr__(self, "event_id", event_id_for(self.object_id, token))
 
     @property
     def object_id(self) -> str:
@@ -142,7 +175,11 @@ class ObjectEvent:
 
     @property
     def is_removal(self) -> bool:
-        return self.event_name.startswith("ObjectRemoved")
+        return not self.event_name.startswith("ObjectCreated:")
+
+    @property
+    def effect(self) -> Effect:
+        return _effect(self.event_name, self.version_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +211,15 @@ def _optional(mapping: Mapping[str, Any], path: str) -> Any:
     return node
 
 
+def _optional_str(mapping: Mapping[str, Any], path: str) -> str | None:
+    value = _optional(mapping, path)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MalformedRecordError(f"record field {path!r} is not a string")
+    return value
+
+
 def _optional_size(value: Any, path: str) -> int | None:
     if value is None:
         return None
@@ -186,29 +232,28 @@ def _optional_size(value: Any, path: str) -> int | None:
 
 
 def parse_s3_record(record: Mapping[str, Any]) -> ObjectEvent | None:
-    """Parse one S3 notification record; ``None`` for event types that do not change an object.
+    """Parse one S3 notification record; ``None`` for event types that leave the object as is.
 
     The key arrives URL-encoded in form style (a space is ``+``, a ``+`` is ``%2B``; moto also
     encodes ``/`` as ``%2F``): ``unquote_plus`` undoes all of it.
     """
     if not isinstance(record, Mapping):
         raise MalformedRecordError("record is not an object")
-    event_name = _get(record, "eventName")
-    event_name = event_name.removeprefix("s3:")
-    if not event_name.startswith(("ObjectCreated:", "ObjectRemoved:")):
+    event_name = _get(record, "eventName").removeprefix("s3:")
+    if not event_name.startswith(_OBJECT_EVENT_PREFIXES):
         return None
-    sequencer = _optional(record, "s3.object.sequencer")
-    if sequencer is not None and not isinstance(sequencer, str):
-        raise MalformedRecordError("record field 's3.object.sequencer' is not a string")
     return ObjectEvent(
         bucket=_get(record, "s3.bucket.name"),
         key=unquote_plus(_get(record, "s3.object.key")),
         event_name=event_name,
         event_time=_get(record, "eventTime"),
-        sequencer=sequencer or None,
+        sequencer=_optional_str(record, "s3.object.sequencer"),
         size=_optional_size(_optional(record, "s3.object.size"), "s3.object.size"),
-        etag=_optional(record, "s3.object.eTag") or None,
-        version_id=_optional(record, "s3.object.versionId") or None,
+        etag=_optional_str(record, "s3.object.eTag"),
+        version_id=_optional_str(record, "s3.object.versionId"),
+        requester=_optional_str(record, "userIdentity.principalId"),
+        source_ip=_optional_str(record, "requestParameters.sourceIPAddress"),
+        s3_request_id=_optional_str(record, "responseElements.x-amz-request-id"),
     )
 
 
@@ -237,39 +282,51 @@ def parse_s3_event(event: Mapping[str, Any]) -> ParsedMessage:
 
 
 def parse_sqs_body(body: str) -> ParsedMessage:
-    """Parse the body of an SQS message that S3 (directly, or through SNS) sent."""
+    """Parse the body of an SQS message: an S3 notification (directly, or through SNS with or
+    without raw delivery) or an EventBridge event (an EventBridge rule with an SQS target)."""
     try:
         payload = json.loads(body)
     except (TypeError, ValueError):
         raise MalformedRecordError("message body is not JSON") from None
-    # S3 → SNS → SQS without raw delivery wraps the notification in an SNS envelope.
-    if isinstance(payload, Mapping) and payload.get("Type") == "Notification":
-        return parse_sqs_body(_get(payload, "Message"))
+    if isinstance(payload, Mapping):
+        # S3 → SNS → SQS without raw delivery wraps the notification in an SNS envelope.
+        if payload.get("Type") == "Notification":
+            return parse_sqs_body(_get(payload, "Message"))
+        if "detail-type" in payload:
+            return parse_eventbridge_event(payload)
     return parse_s3_event(payload)
+
+
+def _eventbridge_name(event: Mapping[str, Any], detail_type: str) -> str:
+    reason = _optional_str(event, "detail.reason") or ""
+    prefix = "LifecycleExpiration" if reason == "Lifecycle Expiration" else None
+    if detail_type == "Object Deleted":
+        deletion = _optional_str(event, "detail.deletion-type") or ""
+        if deletion not in _EVENTBRIDGE_DELETIONS:
+            raise MalformedRecordError(f"unknown detail.deletion-type {deletion!r}")
+        return f"{prefix or 'ObjectRemoved'}:{_EVENTBRIDGE_DELETIONS[deletion]}"
+    return f"ObjectCreated:{_EVENTBRIDGE_REASONS.get(reason, reason.replace(' ', '') or 'Put')}"
 
 
 def parse_eventbridge_event(event: Mapping[str, Any]) -> ParsedMessage:
     """Parse an S3 event delivered by EventBridge (its key is not URL-encoded)."""
+    if not isinstance(event, Mapping):
+        raise MalformedRecordError("event is not a JSON object")
     detail_type = _get(event, "detail-type")
     if _get(event, "source") != "aws.s3" or detail_type not in _EVENTBRIDGE_TYPES:
         return ParsedMessage(ignored=(f"{event.get('source')}:{detail_type}",))
-    reason = _optional(event, "detail.reason") or ""
-    if _optional(event, "detail.deletion-type") == "Delete Marker Created":
-        action = "DeleteMarkerCreated"
-    else:
-        action = _EVENTBRIDGE_REASONS.get(reason, reason.replace(" ", "") or "Unknown")
-    sequencer = _optional(event, "detail.object.sequencer")
-    if sequencer is not None and not isinstance(sequencer, str):
-        raise MalformedRecordError("record field 'detail.object.sequencer' is not a string")
     parsed = ObjectEvent(
         bucket=_get(event, "detail.bucket.name"),
         key=_get(event, "detail.object.key"),
-        event_name=f"{_EVENTBRIDGE_TYPES[detail_type]}:{action}",
+        event_name=_eventbridge_name(event, detail_type),
         event_time=_get(event, "time"),
-        sequencer=sequencer or None,
+        sequencer=_optional_str(event, "detail.object.sequencer"),
         size=_optional_size(_optional(event, "detail.object.size"), "detail.object.size"),
-        etag=_optional(event, "detail.object.etag") or None,
-        version_id=_optional(event, "detail.object.version-id") or None,
+        etag=_optional_str(event, "detail.object.etag"),
+        version_id=_optional_str(event, "detail.object.version-id"),
+        requester=_optional_str(event, "detail.requester"),
+        source_ip=_optional_str(event, "detail.source-ip-address"),
+        s3_request_id=_optional_str(event, "detail.request-id"),
     )
     return ParsedMessage(events=(parsed,))
 

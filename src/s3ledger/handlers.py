@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from s3ledger.bucket import StateReader
+
 __all__ = [
     "Pipeline",
     "PowertoolsMetrics",
@@ -61,6 +63,7 @@ _OUTCOME_METRIC = {
     Outcome.APPLIED: "EventsApplied",
     Outcome.DUPLICATE: "DuplicatesSkipped",
     Outcome.STALE: "StaleEvents",
+    Outcome.UNCHANGED: "EventsUnchanged",
 }
 
 
@@ -97,11 +100,12 @@ class Pipeline:
         settings: Settings,
         client: DynamoDBClient | None = None,
         metrics_sink: MetricsSink | None = None,
+        state_reader: StateReader | None = None,
     ) -> None:
         self.settings = settings
         self.metrics: MetricsSink = metrics_sink or PowertoolsMetrics()
         self.client = client or default_dynamodb_client()
-        self.writer = make_writer(self.client, settings, self.metrics)
+        self.writer = make_writer(self.client, settings, self.metrics, state_reader=state_reader)
         # Writers that can write a whole batch (inbox-batch) get the batch at once; writers that
         # can use knowing it in advance (inbox's duplicate look-ahead) are told it first.
         self._write_batch_of_writer = getattr(self.writer, "write_batch", None)

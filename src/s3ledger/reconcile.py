@@ -15,20 +15,27 @@ bucket or the table):
    the page's ledger items with ``BatchGetItem`` and compare: missing from the ledger, ledger
    says ``deleted`` or holds another etag/size/version → repair as created; latest entry is a
    delete marker while the ledger says ``processed`` → repair as deleted.
-2. **Ledger → bucket.** Scan the ledger for this bucket's ``processed`` items and ``HeadObject``
-   each one: a 404 means the object is gone (an unversioned delete, or every version removed,
-   which no listing shows) → repair as deleted.
+2. **Ledger → bucket.** Scan the ledger for this bucket's ``processed`` items and read each
+   object's state: none left (an unversioned delete, or every version removed, which no listing
+   shows) → repair as deleted.
 
-Why a difference is confirmed with ``HeadObject`` before it is repaired: the repair is placed
-just after the ledger state it read (see :func:`reconcile_order_key`), so the bucket state it
-writes must be at least as new as that ledger state. A listing page can be older than the ledger
-read that follows it (a real event may land in between); a ``HeadObject`` made *after* the
-consistent ledger read cannot. With that order, a real event racing the repair either lands
-first (then the repair is older and is recorded as superseded) or later (then it applies over
-the repair, as it should).
+**Why a repair never undoes newer truth, nor is undone by older events.** A difference is
+confirmed by reading the object's state (:class:`s3ledger.bucket.S3VersionsReader`) *after* the
+ledger item was read, and the repair is written only if the ledger item is still the one read
+(pinned on ``last_event_id``): a real event that lands in between makes the repair fail, and the
+next run looks again. So what the repair writes is never older than what it replaces. It is not
+undone either: the repair sets the ledger's ``time_mark`` (:mod:`s3ledger.order`) to the time S3
+answered the read (its ``Date`` header), so a late event of a request older than the read (still
+in the queue, or redriven from the DLQ) is audited as superseded, while an event of a later
+request applies. Two limits are left, both covered by the **settle window**: the ``Date`` header
+has whole seconds, so events of the read's own second are not ordered against it; and a clock
+skew between S3's hosts. Objects whose current version or delete marker is younger than the
+window (``settle_seconds``; the CLI's default covers the queue's whole redelivery span, visibility
+timeout times maxReceiveCount, plus five minutes for S3's own delivery, from ``template.yaml``) are
+left for a later run and counted as ``settling``.
 
 Clients: pass clients configured with botocore's ``standard`` retry mode; listing, scanning and
-``HeadObject`` rely on it, and the writes add the writer's own bounded retries.
+reading states rely on it, and the writes add the writer's own bounded retries.
 """
 
 from __future__ import annotations
@@ -37,15 +44,16 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from botocore.exceptions import ClientError
-
 from s3ledger import ledger
+from s3ledger.bucket import S3VersionsReader, StateReader
 from s3ledger.config import Settings
 from s3ledger.errors import S3LedgerError
-from s3ledger.events import SEQUENCER_WIDTH, ObjectEvent
+from s3ledger.events import ObjectEvent
+from s3ledger.ledger import ObjectState, version_of
+from s3ledger.order import normalize_event_time
 from s3ledger.scan import get_items
 from s3ledger.writers.base import InvocationContext, Outcome
 from s3ledger.writers.inbox import InboxWriter
@@ -58,12 +66,10 @@ __all__ = [
     "CREATED_EVENT",
     "DISCREPANCY_KINDS",
     "REMOVED_EVENT",
-    "BucketState",
     "Discrepancy",
     "ReconcileReport",
     "compare",
     "reconcile",
-    "reconcile_order_key",
     "repair_event",
 ]
 
@@ -77,13 +83,7 @@ DISCREPANCY_KINDS: Final[tuple[Discrepancy, ...]] = (
     "differing",
 )
 
-# Separates the ledger's order key from the repair's own part. It starts with "~", like the
-# unsequenced order keys of events.py, and only ever *extends* a key (see reconcile_order_key).
-_RECONCILE_MARK: Final = "~reconcile~"
-_NO_LEDGER_BASE: Final = "0" * SEQUENCER_WIDTH
-
 _EXAMPLES: Final = 5
-_NOT_FOUND: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 # A reconcile is not a Lambda invocation: give the writer's deadline check plenty of room.
 _NO_DEADLINE_MS: Final = 15 * 60 * 1000
 
@@ -91,59 +91,11 @@ _NO_DEADLINE_MS: Final = 15 * 60 * 1000
 # ------------------------------------------------------------------------------ pure: comparing
 
 
-@dataclass(frozen=True, slots=True)
-class BucketState:
-    """What the bucket says about one key now: the latest object, or that there is none.
-
-    ``etag`` is unquoted (S3 APIs quote it, the ledger and notifications do not); ``version_id``
-    is ``None`` on unversioned buckets and for the ``"null"`` version of a suspended one, as in
-    notifications.
-    """
-
-    exists: bool
-    etag: str | None = None
-    size: int | None = None
-    version_id: str | None = None
-    last_modified: str | None = None
-
-    @classmethod
-    def gone(cls, last_modified: str | None = None) -> BucketState:
-        return cls(exists=False, last_modified=last_modified)
-
-    @classmethod
-    def present(
-        cls, etag: str | None, size: int | None, version_id: str | None, last_modified: Any
-    ) -> BucketState:
-        return cls(
-            exists=True,
-            etag=_unquote(etag),
-            size=size,
-            version_id=_version(version_id),
-            last_modified=_iso(last_modified),
-        )
-
-
-def _unquote(etag: str | None) -> str | None:
-    return etag.strip('"') if etag else None
-
-
-def _version(version_id: str | None) -> str | None:
-    # S3 lists objects written while versioning was off or suspended with VersionId "null";
-    # notifications then carry no versionId, so the ledger has none to compare with.
-    return None if version_id in (None, "", "null") else version_id
-
-
-def _iso(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return None if value is None else str(value)
-
-
-def compare(item: Mapping[str, Any] | None, state: BucketState) -> Discrepancy | None:
+def compare(item: Mapping[str, Any] | None, state: ObjectState) -> Discrepancy | None:
     """How the ledger ``item`` (plain values, or ``None``) differs from the bucket's ``state``.
 
-    A ledger field that is absent is unknown, not different: some sources (moto, unversioned
-    buckets) send no versionId, and the ledger cannot be blamed for what it was never told.
+    A ledger field that is absent is unknown, not different: an event that carried no versionId
+    (an unversioned bucket) cannot be blamed for the ledger not having one.
     """
     if item is None:
         return "missing_from_ledger" if state.exists else None
@@ -154,64 +106,51 @@ def compare(item: Mapping[str, Any] | None, state: BucketState) -> Discrepancy |
         return "differing"  # the ledger says deleted, the object is there
     etag, size, version_id = item.get("etag"), item.get("size"), item.get("version_id")
     changed = (
-        (etag is not None and _unquote(str(etag)) != state.etag)
+        (etag is not None and str(etag).strip('"') != state.etag)
         or (size is not None and size != state.size)
-        or (version_id is not None and _version(str(version_id)) != state.version_id)
+        or (version_id is not None and version_of(version_id) != state.version_id)
     )
     return "differing" if changed else None
 
 
-def reconcile_order_key(ledger_order_key: str | None, state: BucketState) -> str:
-    """The order key of the repair event that moves a ledger at ``ledger_order_key`` to ``state``.
-
-    The bucket exposes no sequencers, so the repair's true place among the key's events is
-    unknown. It is placed *just after* the ledger's current key and *before* any later real event:
-
-    * ``<ledger key>~reconcile~<digest>`` extends the ledger key, so it compares greater, and the
-      ledger's guard (``#sequencer < :sequencer``) lets it apply;
-    * a later real event has a padded 32-hex sequencer greater than the ledger's, so the two differ
-      within the first 32 characters and the real one compares greater than any extension: it is
-      applied normally, never taken for stale (likewise for ``~eventTime~`` keys, ordered by time);
-    * with no ledger item the base is ``"0" * 32``, below every real sequencer.
-
-    Deterministic: the same ledger key and bucket state give the same key, hence the same
-    event_id, so a second run, or two concurrent runs, write the audit item once (its condition
-    absorbs the copy). A repair of a repair extends the key again, which keeps it greater.
-
-    The price of not knowing the true place: a real event that the repair stood in for (newer
-    than the ledger's state, older than the bucket's), delivered after the repair (a DLQ redriven
-    late), also compares greater and sets that older state again until a newer event or the next
-    reconcile. Redrive or purge the DLQ before reconciling.
-    """
-    status = ledger.PROCESSED if state.exists else ledger.DELETED
-    size = "" if state.size is None else str(state.size)
-    identity = "\x1f".join((status, state.etag or "", size, state.version_id or ""))
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    return f"{ledger_order_key or _NO_LEDGER_BASE}{_RECONCILE_MARK}{digest}"
-
-
 def repair_event(
-    bucket: str, key: str, ledger_order_key: str | None, state: BucketState
+    bucket: str, key: str, item: Mapping[str, Any] | None, state: ObjectState
 ) -> ObjectEvent:
-    """The synthetic event that sets the ledger of ``bucket/key`` to ``state``.
+    """The synthetic event that sets the ledger of ``bucket/key`` (now ``item``) to ``state``.
 
-    Its event time is the object's LastModified where the bucket tells it (else now): it is
-    informative only, since the order key, not the time, decides identity and order.
+    Its time is S3's at the read (``state.as_of``, else now): the repair's place in the key's
+    order (see the module's docstring). Its identity is a digest of the ledger item it replaces
+    and of the state, so the same repair of the same item is one audit item however often it
+    is tried.
     """
+    pinned = "" if item is None else str(item.get("last_event_id", ""))
+    size = "" if state.size is None else str(state.size)
+    identity = "\x1f".join(
+        (pinned, str(state.exists), state.etag or "", size, state.version_id or "")
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
     return ObjectEvent(
         bucket=bucket,
         key=key,
         event_name=CREATED_EVENT if state.exists else REMOVED_EVENT,
-        event_time=state.last_modified or _now(),
+        event_time=state.as_of or _now(),
         size=state.size if state.exists else None,
         etag=state.etag if state.exists else None,
         version_id=state.version_id if state.exists else None,
-        order_key=reconcile_order_key(ledger_order_key, state),
+        identity=f"reconcile~{digest}",
     )
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _settling(state: ObjectState, settle_seconds: float) -> bool:
+    """Did the object change within the settle window (by S3's clock, where it told it)?"""
+    if settle_seconds <= 0 or state.last_modified is None:
+        return False
+    now = datetime.fromisoformat(state.as_of or _now())
+    return datetime.fromisoformat(state.last_modified) > now - timedelta(seconds=settle_seconds)
 
 
 # --------------------------------------------------------------------------------- the report
@@ -221,19 +160,22 @@ def _now() -> str:
 class ReconcileReport:
     """What one reconcile found and, with ``applied``, what it repaired.
 
-    ``repaired`` counts repairs that moved the ledger; ``superseded`` those that a newer real
-    event (or a concurrent reconcile) had already overtaken; ``failed`` those that could not be
-    written (the next run retries them).
+    ``repaired`` counts repairs that moved the ledger; ``superseded`` those that a real event
+    (or a concurrent reconcile) overtook between the read and the write; ``settling`` the
+    differences left alone because the object changed within the settle window; ``failed``
+    those that could not be written (the next run retries them).
     """
 
     bucket: str
     versioned: bool
     applied: bool
+    settle_seconds: float
     objects_listed: int
     ledger_items_checked: int
     missing_from_ledger: int
     gone_from_bucket: int
     differing: int
+    settling: int
     repaired: int
     superseded: int
     failed: int
@@ -248,12 +190,14 @@ class ReconcileReport:
             "bucket": self.bucket,
             "versioned": self.versioned,
             "applied": self.applied,
+            "settle_seconds": self.settle_seconds,
             "objects_listed": self.objects_listed,
             "ledger_items_checked": self.ledger_items_checked,
             "missing_from_ledger": self.missing_from_ledger,
             "gone_from_bucket": self.gone_from_bucket,
             "differing": self.differing,
             "discrepancies": self.discrepancies,
+            "settling": self.settling,
             "repaired": self.repaired,
             "superseded": self.superseded,
             "failed": self.failed,
@@ -265,6 +209,7 @@ class ReconcileReport:
 class _Tally:
     objects_listed: int = 0
     ledger_items_checked: int = 0
+    settling: int = 0
     repaired: int = 0
     superseded: int = 0
     failed: int = 0
@@ -278,16 +223,20 @@ class _Tally:
         if len(listed) < _EXAMPLES:
             listed.append(key)
 
-    def report(self, bucket: str, *, versioned: bool, applied: bool) -> ReconcileReport:
+    def report(
+        self, bucket: str, *, versioned: bool, applied: bool, settle_seconds: float
+    ) -> ReconcileReport:
         return ReconcileReport(
             bucket=bucket,
             versioned=versioned,
             applied=applied,
+            settle_seconds=settle_seconds,
             objects_listed=self.objects_listed,
             ledger_items_checked=self.ledger_items_checked,
             missing_from_ledger=self.found["missing_from_ledger"],
             gone_from_bucket=self.found["gone_from_bucket"],
             differing=self.found["differing"],
+            settling=self.settling,
             repaired=self.repaired,
             superseded=self.superseded,
             failed=self.failed,
@@ -303,18 +252,32 @@ def _is_versioned(s3: S3Client, bucket: str) -> bool:
     return s3.get_bucket_versioning(Bucket=bucket).get("Status") in {"Enabled", "Suspended"}
 
 
+def _iso(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return normalize_event_time(value.isoformat())
+    return None if value is None else str(value)
+
+
+def _listed(etag: Any, size: Any, version_id: Any, last_modified: Any) -> ObjectState:
+    return ObjectState(
+        exists=True,
+        version_id=version_of(version_id),
+        etag=None if etag is None else str(etag).strip('"'),
+        size=size,
+        last_modified=_iso(last_modified),
+    )
+
+
 def _listed_pages(
     s3: S3Client, bucket: str, *, versioned: bool, page_size: int, prefix: str = ""
-) -> Iterator[dict[str, BucketState]]:
+) -> Iterator[dict[str, ObjectState]]:
     """The bucket's keys (under ``prefix``) and their latest state, one listing page at a time."""
     if not versioned:
         for page in s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
         ):
             yield {
-                obj["Key"]: BucketState.present(
-                    obj.get("ETag"), obj.get("Size"), None, obj.get("LastModified")
-                )
+                obj["Key"]: _listed(obj.get("ETag"), obj.get("Size"), None, obj.get("LastModified"))
                 for obj in page.get("Contents") or []
             }
         return
@@ -323,10 +286,10 @@ def _listed_pages(
     ):
         # Each key has exactly one IsLatest entry, a version or a delete marker; older
         # versions (possibly on the next page) say nothing about the current state.
-        states: dict[str, BucketState] = {}
+        states: dict[str, ObjectState] = {}
         for version in version_page.get("Versions") or []:
             if version.get("IsLatest"):
-                states[version["Key"]] = BucketState.present(
+                states[version["Key"]] = _listed(
                     version.get("ETag"),
                     version.get("Size"),
                     version.get("VersionId"),
@@ -334,23 +297,8 @@ def _listed_pages(
                 )
         for marker in version_page.get("DeleteMarkers") or []:
             if marker.get("IsLatest"):
-                states[marker["Key"]] = BucketState.gone(_iso(marker.get("LastModified")))
+                states[marker["Key"]] = ObjectState.gone(_iso(marker.get("LastModified")))
         yield states
-
-
-def _head(s3: S3Client, bucket: str, key: str) -> tuple[BucketState, bool]:
-    """The key's current state, and whether a 404 came from a delete marker."""
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code", "")) not in _NOT_FOUND:
-            raise
-        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        return BucketState.gone(), headers.get("x-amz-delete-marker") == "true"
-    state = BucketState.present(
-        head.get("ETag"), head.get("ContentLength"), head.get("VersionId"), head.get("LastModified")
-    )
-    return state, False
 
 
 # ----------------------------------------------------------------------------- DynamoDB side
@@ -406,25 +354,29 @@ class _Repairer:
         writer: InboxWriter | None,
         context: InvocationContext,
         bucket: str,
+        settle_seconds: float,
         tally: _Tally,
     ) -> None:
         self._writer = writer
         self._context = context
         self._bucket = bucket
+        self._settle_seconds = settle_seconds
         self.tally = tally
 
     def repair(
-        self, kind: Discrepancy, key: str, item: Mapping[str, Any] | None, state: BucketState
+        self, kind: Discrepancy, key: str, item: Mapping[str, Any] | None, state: ObjectState
     ) -> None:
         self.tally.note(kind, key)
+        if _settling(state, self._settle_seconds):
+            # Its own event may still be on the way: a later run repairs it if it never comes.
+            self.tally.settling += 1
+            self.tally.note("settling", key, count=False)
+            return
         if self._writer is None:
             return
-        order_key = None if item is None else item.get("sequencer")
-        event = repair_event(
-            self._bucket, key, None if order_key is None else str(order_key), state
-        )
+        event = repair_event(self._bucket, key, item, state)
         try:
-            outcome = self._writer.write(event, self._context)
+            outcome = self._writer.write_state(event, state, item, self._context)
         except S3LedgerError:
             # One object's failure must not stop the bucket's repair; the next run retries it.
             self.tally.failed += 1
@@ -444,13 +396,17 @@ def reconcile(
     ledger_table: str,
     audit_table: str,
     apply: bool,
+    settle_seconds: float,
     context: InvocationContext | None = None,
     page_size: int = 1000,
     prefix: str = "",
+    state_reader: StateReader | None = None,
 ) -> ReconcileReport:
     """Compare ``bucket`` with the ledger; with ``apply``, repair every difference exactly once.
 
     ``prefix`` limits both passes to keys that start with it (one folder of a large bucket).
+    ``settle_seconds`` leaves alone objects that changed more recently (0: none; only when
+    nothing can still be in flight, e.g. a drained test pipeline).
 
     Without ``apply`` (a dry run) nothing is written: the report counts what would be repaired.
     ``context`` supplies the request id recorded in the audit items (default: one fresh id per
@@ -458,17 +414,23 @@ def reconcile(
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
+    if settle_seconds < 0:
+        raise ValueError("settle_seconds must not be negative")
     versioned = _is_versioned(s3, bucket)
+    reader = state_reader or S3VersionsReader(s3)
     writer = (
         InboxWriter(
-            dynamodb, Settings(mode="inbox", ledger_table=ledger_table, audit_table=audit_table)
+            dynamodb,
+            Settings(mode="inbox", ledger_table=ledger_table, audit_table=audit_table),
+            state_reader=reader,
         )
         if apply
         else None
     )
     run_context = context or _ReconcileContext(f"reconcile-{uuid.uuid4()}")
-    repairer = _Repairer(writer, run_context, bucket, _Tally())
+    repairer = _Repairer(writer, run_context, bucket, settle_seconds, _Tally())
     tally = repairer.tally
+    found_in_pass_one: set[str] = set()
 
     # Pass 1: what the listing shows, against the ledger.
     for states in _listed_pages(
@@ -481,9 +443,10 @@ def reconcile(
             if compare(item, listed) is None:
                 continue
             # Confirm with a read made after the ledger read (see the module's docstring).
-            state, _ = _head(s3, bucket, key)
+            state = reader.current(bucket, key)
             kind = compare(item, state)
             if kind is not None:
+                found_in_pass_one.add(key)
                 repairer.repair(kind, key, item, state)
 
     # Pass 2: processed ledger items whose object no listing shows any more.
@@ -491,14 +454,11 @@ def reconcile(
         for item in page:
             tally.ledger_items_checked += 1
             key = str(item["key"])
-            state, delete_marker = _head(s3, bucket, key)
+            if key in found_in_pass_one:
+                continue  # counted (and, when applying, repaired or left settling) above
+            state = reader.current(bucket, key)
             if state.exists:
                 continue  # listed in pass 1 (or created since: its own event is on the way)
-            if delete_marker and not apply:
-                # Pass 1 listed this delete marker and counted it; in a dry run the ledger still
-                # says processed. When applying, an item still processed here is one pass 1 did
-                # not repair (a marker created since, or a repair overtaken): repair it now.
-                continue
             repairer.repair("gone_from_bucket", key, item, state)
 
-    return tally.report(bucket, versioned=versioned, applied=apply)
+    return tally.report(bucket, versioned=versioned, applied=apply, settle_seconds=settle_seconds)

@@ -67,6 +67,7 @@ _DEMO_ROWS = (
     ("audit items", "audit_items"),
     *((f"  {kind}", f"anomaly:{kind}") for kind in ANOMALY_KINDS),
     ("anomalies (total)", "anomalies_total"),
+    ("objects whose ledger is not S3's", "wrong_state"),
     ("events with no audit entry", "events_unrecorded"),
     ("failed invocations", "failed_invocations"),
     ("messages in the DLQ", "dlq_messages"),

@@ -42,6 +42,7 @@ def pipeline(
         spec,
         resources,
         dynamodb_endpoint=dynamodb_endpoint,
+        aws_endpoint=aws_endpoint,
         sqs_factory=lambda: aws_client("sqs", aws_endpoint),
         workers=2,
         environments=environments,

@@ -4,24 +4,25 @@ template.yaml.
 
 Events are delivered through the real handler path (``Pipeline.handle_s3`` with the inbox
 writer), built from what S3 really answered (ETag, size, VersionId) and given real-looking,
-increasing sequencers; "dropping" an event means never delivering it, as AWS does when an event
-is lost for good.
+increasing sequencers and the time the request finished; "dropping" an event means never
+delivering it, as AWS does when an event is lost for good.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 import pytest
 
-from s3ledger.events import pad_sequencer
-from s3ledger.ledger import from_item
+from s3ledger.ledger import ObjectState, from_item
 from s3ledger.local.context import LocalContext
 from s3ledger.local.moto_server import aws_client
 from s3ledger.local.provision import drop_tables, provision
@@ -29,10 +30,9 @@ from s3ledger.local.template import load_pipeline_spec
 from s3ledger.reconcile import (
     CREATED_EVENT,
     REMOVED_EVENT,
-    BucketState,
     ReconcileReport,
     reconcile,
-    reconcile_order_key,
+    repair_event,
 )
 from s3ledger.scan import check_tables
 from tests.support.pipeline import Harness, make_harness, s3_notification, s3_record
@@ -63,7 +63,7 @@ class Bench:
             f"{next(self._sequencers):018X}",
             event_name=event_name,
             bucket=self.bucket,
-            event_time="2026-11-26T10:00:00.000Z",
+            event_time=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
         record["s3"]["object"].update(obj)
         return record
@@ -88,7 +88,11 @@ class Bench:
     def deliver(self, *records: dict[str, Any]) -> dict[str, Any]:
         return self.harness.pipeline.handle_s3(s3_notification(*records), LocalContext())
 
-    def reconcile(self, *, apply: bool, page_size: int = 1000) -> ReconcileReport:
+    def reconcile(
+        self, *, apply: bool, page_size: int = 1000, settle_seconds: float = 0
+    ) -> ReconcileReport:
+        """Reconcile; by default with no settle window: these tests drop events, and nothing
+        they made is still in flight (the settle window has tests of its own)."""
         return reconcile(
             self.s3,
             self.dynamodb,
@@ -97,6 +101,7 @@ class Bench:
             audit_table=self.tables.audit,
             apply=apply,
             page_size=page_size,
+            settle_seconds=settle_seconds,
         )
 
     def ledger(self, key: str) -> dict[str, Any]:
@@ -154,7 +159,7 @@ def bench(
             dynamodb=dynamodb_client,
             bucket=resources.bucket,
             tables=tables,
-            harness=make_harness(dynamodb_endpoint, tables),
+            harness=make_harness(dynamodb_endpoint, tables, aws_endpoint=aws_endpoint),
             versioned=spec.versioning,
         )
     finally:
@@ -177,23 +182,24 @@ def plain_bench(
         dynamodb=dynamodb_client,
         bucket=bucket,
         tables=fresh_tables,
-        harness=make_harness(dynamodb_endpoint, fresh_tables),
+        harness=make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint),
         versioned=False,
     )
 
 
-def test_repair_order_keys_sit_after_the_ledger_and_before_later_real_events() -> None:
-    """A repair's order key extends the ledger's, so it applies; any later real sequencer still
-    compares greater; with no ledger item it sorts below every real sequencer; and it is the same
-    for the same ledger key and bucket state."""
-    state = BucketState.present('"abc"', 3, "v1", None)
-    ledger_key = pad_sequencer("0055AED6DCD90281E5")
-    repair = reconcile_order_key(ledger_key, state)
-    assert ledger_key < repair < pad_sequencer("0055AED6DCD90281E6")
-    assert repair == reconcile_order_key(ledger_key, BucketState.present("abc", 3, "v1", None))
-    assert repair != reconcile_order_key(ledger_key, BucketState.present("abd", 3, "v1", None))
-    assert repair < reconcile_order_key(repair, BucketState.gone())  # a repair of a repair
-    assert reconcile_order_key(None, state) < pad_sequencer("1")
+def test_a_repair_is_identified_by_the_item_it_replaces_and_the_state_it_writes() -> None:
+    """The same repair of the same ledger item is one event id (two runs write it once); another
+    state or another item is another repair; its time is S3's at the read."""
+    state = ObjectState(True, "v1", "abc", 3, as_of="2026-11-27T10:00:00.000Z")
+    item = {"last_event_id": "b/k#0055AED6DCD90281E5" + "0" * 14}
+    repair = repair_event("b", "k", item, state)
+    assert repair.event_id == repair_event("b", "k", item, state).event_id
+    assert (
+        repair.event_id != repair_event("b", "k", item, ObjectState(True, "v1", "abd", 3)).event_id
+    )
+    assert repair.event_id != repair_event("b", "k", None, state).event_id
+    assert repair.order.time_key.startswith("2026-11-27T10:00:00.000Z~reconcile~")
+    assert repair.sequencer is None
 
 
 def test_dropped_events_are_reported_then_repaired_exactly_once(bench: Bench) -> None:
@@ -233,7 +239,8 @@ def test_dropped_events_are_reported_then_repaired_exactly_once(bench: Bench) ->
         assert (item["status"], item["etag"], item["size"]) == ("processed", etag, size)
         assert item["version_id"] == version_id
         assert item["event_name"] == CREATED_EVENT
-        assert item["sequencer"].startswith("0" * 32 + "~reconcile~")
+        assert "~reconcile~" in item["time_mark"]
+        assert "sequencer" not in item  # no real event of it ever arrived
     repairs = [a for a in bench.audit() if a["event_name"] == CREATED_EVENT]
     assert sorted(a["object_id"] for a in repairs) == sorted(f"{bench.bucket}/{k}" for k in dropped)
     assert all(a["outcome"] == "applied" for a in repairs)
@@ -283,8 +290,8 @@ def test_an_object_deleted_without_its_event_is_repaired_as_deleted_once(bench: 
 
 def test_an_overwrite_without_its_event_updates_the_ledger_to_the_bucket(bench: Bench) -> None:
     """The ledger holds an older state (another ETag and size), or says deleted while the object
-    was uploaded again: the repair sets the bucket's ETag, size and version, just after the
-    ledger's own order key."""
+    was uploaded again: the repair sets the bucket's ETag, size and version; the ledger keeps its
+    sequencer and takes the repair's time mark."""
     bench.deliver(bench.put("report.csv", b"v1"))
     old = bench.ledger("report.csv")
     bench.put("report.csv", b"version two, longer")  # dropped
@@ -303,18 +310,20 @@ def test_an_overwrite_without_its_event_updates_the_ledger_to_the_bucket(bench: 
         assert item["version_id"] == version_id
     item = bench.ledger("report.csv")
     assert item["size"] == len(b"version two, longer")
-    assert item["sequencer"].startswith(old["sequencer"] + "~reconcile~")
+    assert item["sequencer"] == old["sequencer"]
+    assert "~reconcile~" in item["time_mark"]
     assert bench.anomalies() == 0
     assert bench.reconcile(apply=True).repaired == 0
 
 
 def test_a_later_real_event_still_applies_after_a_repair(bench: Bench) -> None:
     """After a repair (of a missing object, and of an outdated one), the next real S3 event of
-    each key carries a higher real sequencer: it is applied, not taken for stale."""
+    each key, made after the repair's read, is applied, not taken for stale."""
     bench.put("late.txt", b"v1")  # dropped: missing from the ledger
     bench.deliver(bench.put("later.txt", b"v1"))
     bench.put("later.txt", b"v2 longer")  # dropped: the ledger is outdated
     assert bench.reconcile(apply=True).repaired == 2
+    time.sleep(1.1)  # the repair's time mark has S3's whole seconds (its Date header)
 
     assert bench.deliver(bench.put("late.txt", b"v2 after the repair")) == {
         "ignored": 0,
@@ -366,7 +375,7 @@ def test_an_unversioned_bucket_is_reconciled_with_plain_listings(plain_bench: Be
 def test_concurrent_reconciles_write_each_repair_once(bench: Bench) -> None:
     """Two reconciles racing over 120 dropped objects (more than one BatchGetItem each) compute
     the same event ids: together they repair each object once, and the audit log holds exactly
-    one repair per object; the loser's copies are absorbed as duplicates."""
+    one repair per object; the loser's copies are absorbed (duplicates, or a moved ledger)."""
     keys = [f"many/{i:03d}" for i in range(120)]
     for key in keys:
         bench.put(key, key.encode())  # every event dropped
@@ -389,3 +398,42 @@ def test_concurrent_reconciles_write_each_repair_once(bench: Bench) -> None:
     assert len(repairs) == 120
     assert len({a["object_id"] for a in repairs}) == 120
     assert bench.anomalies() == 0
+
+
+def test_reconcile_never_undoes_newer_truth(bench: Bench) -> None:
+    """PUT1 applied, PUT3's event lost, PUT2's still in the queue. Within the settle window
+    reconcile leaves the object alone; PUT2 lands; once the window has passed, reconcile sets
+    PUT3's state, and PUT2 delivered again changes nothing: the ledger ends at PUT3, what S3
+    holds."""
+    bench.deliver(bench.put("contested.csv", b"one"))
+    put2 = bench.put("contested.csv", b"two, a bit longer")
+    bench.put("contested.csv", b"three, the last")  # its event is lost for good
+
+    waiting = bench.reconcile(apply=True, settle_seconds=600)
+    assert (waiting.differing, waiting.settling, waiting.repaired) == (1, 1, 0)
+    assert waiting.examples["settling"] == ("contested.csv",)
+    assert bench.deliver(put2).get("applied") == 1
+
+    time.sleep(1.1)  # out of the read's second (the time mark has whole seconds)
+    settled = bench.reconcile(apply=True, settle_seconds=0.5)
+    assert (settled.differing, settled.settling, settled.repaired) == (1, 0, 1)
+    assert bench.deliver(put2) == {"ignored": 0, "duplicate": 1}
+
+    etag, size, _ = bench.head("contested.csv")
+    item = bench.ledger("contested.csv")
+    assert (item["etag"], item["size"]) == (etag, size) == (item["etag"], len(b"three, the last"))
+    assert bench.anomalies() == 0
+
+
+def test_an_older_event_delivered_after_a_repair_is_superseded(bench: Bench) -> None:
+    """PUT2's event never came before the repair (PUT3's lost too); it arrives after: its
+    request is older than the repair's read, so the time mark makes it superseded."""
+    bench.deliver(bench.put("late.csv", b"one"))
+    put2 = bench.put("late.csv", b"two")
+    bench.put("late.csv", b"three!")
+    time.sleep(1.1)
+    assert bench.reconcile(apply=True).repaired == 1
+    assert bench.deliver(put2) == {"ignored": 0, "stale": 1}
+    assert bench.ledger("late.csv")["size"] == len(b"three!")
+    outcomes = {a["event_id"]: a["outcome"] for a in bench.audit()}
+    assert sorted(outcomes.values()) == ["applied", "applied", "superseded"]

@@ -109,10 +109,16 @@ def test_the_sqs_malformed_sample_reports_only_the_bad_message(
 
 
 def test_direct_s3_put_then_delete(
-    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    fresh_tables: TableNames,
+    aws_endpoint: str,
+    demo_bucket: str,
 ) -> None:
-    """S3 → Lambda: the sample put then the sample delete leave the object 'deleted'."""
-    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    """S3 → Lambda: the sample put, then the sample removal of its version, leave 'deleted'.
+
+    The removal names a version: the handler asks the bucket, which has no version left."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint)
     assert harness.pipeline.handle_s3(load("s3-put.json"), LocalContext())["applied"] == 1
     assert harness.pipeline.handle_s3(load("s3-delete.json"), LocalContext())["applied"] == 1
     (item,) = scan_all(dynamodb_client, fresh_tables.ledger)
@@ -134,10 +140,14 @@ def test_direct_s3_tries_every_record_then_fails_the_invocation(
 
 
 def test_eventbridge_created_then_deleted(
-    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    fresh_tables: TableNames,
+    aws_endpoint: str,
+    demo_bucket: str,
 ) -> None:
     """S3 → EventBridge → Lambda: both samples apply; keys are taken unencoded."""
-    harness = make_harness(dynamodb_endpoint, fresh_tables)
+    harness = make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint)
     created = load("eventbridge-object-created.json")
     assert harness.pipeline.handle_eventbridge(created, LocalContext()) == {"applied": 1}
     assert harness.pipeline.handle_eventbridge(created, LocalContext()) == {"duplicate": 1}

@@ -13,7 +13,7 @@ from tests.support.pipeline import (
     sqs_event,
     sqs_message,
 )
-from tests.support.tables import TableNames, scan_all
+from tests.support.tables import TableNames, scan_all, stream_records
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -102,3 +102,26 @@ def test_a_malformed_message_and_a_stuck_record_fail_alone(
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     assert failed == {hot["messageId"], bad["messageId"]}
     assert len(scan_all(dynamodb_client, fresh_tables.audit)) == 3
+
+
+def test_a_wave_whose_answer_is_lost_counts_its_events_applied(
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    streams_client: object,
+    fresh_tables: TableNames,
+) -> None:
+    """The wave commits, and its answer is lost four times (botocore's every try): the writer
+    sends it again with the same ClientRequestToken, DynamoDB answers success, and the five
+    events are counted applied (a fallback would have found their audit items and called them
+    duplicates), each written once."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables, mode="inbox-batch")
+    harness.faults.lose_response("TransactWriteItems", times=4)
+    batch = messages(*(s3_record(f"lost-{i}.csv") for i in range(5)))
+    assert harness.pipeline.handle_sqs(sqs_event(*batch), LocalContext()) == {
+        "batchItemFailures": []
+    }
+    assert harness.metrics.snapshot() == {"EventsApplied": 5}
+    assert harness.faults.injected == {"lost-response": 4}
+    assert harness.faults.calls == ["TransactWriteItems"]  # the resend, answered success
+    writes = stream_records(streams_client, dynamodb_client, fresh_tables.audit)
+    assert len(writes) == 5

@@ -1,7 +1,8 @@
 """The workbench: moto's server, provisioning from ``template.yaml``, and the two together.
 
-The moto tests pin down what moto 5.2.5 really does with S3 notifications and SQS redrive, so
-a version bump that changes it fails here rather than in an end-to-end test.
+The moto tests pin down what the workbench's moto (5.2.5, with :mod:`s3ledger.local.moto_s3`)
+really does with S3 notifications and SQS redrive, so a version bump that changes it fails here
+rather than in an end-to-end test.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from s3ledger.events import parse_sqs_body
+from s3ledger.events import pad_sequencer, parse_sqs_body
 from s3ledger.local.dynamodb_local import free_port
 from s3ledger.local.errors import PortInUseError, WorkbenchError
 from s3ledger.local.moto_server import MotoServer, aws_client
@@ -189,7 +190,7 @@ def test_bucket_has_versioning_encryption_and_a_full_public_access_block(
     pipeline: Resources, s3: S3Client
 ) -> None:
     """The bucket is versioned, AES256-encrypted by default, blocks all public access, and
-    notifies the queue of ObjectCreated:* and ObjectRemoved:*."""
+    notifies the queue of ObjectCreated:*, ObjectRemoved:* and LifecycleExpiration:*."""
     assert s3.get_bucket_versioning(Bucket=pipeline.bucket)["Status"] == "Enabled"
     rules = s3.get_bucket_encryption(Bucket=pipeline.bucket)["ServerSideEncryptionConfiguration"]
     assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
@@ -202,7 +203,7 @@ def test_bucket_has_versioning_encryption_and_a_full_public_access_block(
     }
     notification = s3.get_bucket_notification_configuration(Bucket=pipeline.bucket)
     events = sorted(e for c in notification["QueueConfigurations"] for e in c["Events"])
-    assert events == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    assert events == ["s3:LifecycleExpiration:*", "s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
 
 
 # ------------------------------------------------------------------- moto's S3 notifications
@@ -223,14 +224,14 @@ def test_configuring_the_notification_sends_one_test_event_the_parser_ignores(
     assert parsed.ignored == ("s3:TestEvent",)
 
 
-def test_upload_notification_parses_to_the_decoded_key_without_sequencer_or_version(
+def test_upload_notification_parses_to_the_decoded_key_with_sequencer_and_version(
     pipeline: Resources, s3: S3Client, sqs: SQSClient
 ) -> None:
     """An upload sends ObjectCreated:Put with the key quote_plus-encoded (space ``+``, ``+``
-    ``%2B``, ``/`` ``%2F``, UTF-8 percent-encoded) and no sequencer or versionId; the parser
-    decodes the key exactly."""
+    ``%2B``, ``/`` ``%2F``, UTF-8 percent-encoded), a sequencer and (the bucket is versioned) the
+    versionId S3 returned; the parser decodes the key exactly."""
     _drain(sqs, pipeline.queue_url)  # the s3:TestEvent
-    s3.put_object(Bucket=pipeline.bucket, Key=AWKWARD_KEY, Body=b"a,b\n")
+    put = s3.put_object(Bucket=pipeline.bucket, Key=AWKWARD_KEY, Body=b"a,b\n")
 
     messages = _drain(sqs, pipeline.queue_url)
     assert len(messages) == 1
@@ -239,16 +240,16 @@ def test_upload_notification_parses_to_the_decoded_key_without_sequencer_or_vers
     assert record["s3"]["object"]["key"] == (
         "in+box%2Fa%2Bb+c%2F%C3%A9t%C3%A9+%E6%97%A5%E6%9C%AC.csv"
     )
-    assert "sequencer" not in record["s3"]["object"]
-    assert "versionId" not in record["s3"]["object"]
+    sequencer = record["s3"]["object"]["sequencer"]
+    assert record["s3"]["object"]["versionId"] == put["VersionId"]
 
     (event,) = parse_sqs_body(messages[0]["Body"]).events
     assert event.bucket == pipeline.bucket
     assert event.key == AWKWARD_KEY
     assert event.event_name == "ObjectCreated:Put"
     assert event.size == 4
-    assert event.sequencer is None
-    assert event.version_id is None
+    assert event.sequencer == pad_sequencer(sequencer)
+    assert event.version_id == put["VersionId"]
 
 
 def test_deleting_the_only_version_sends_object_removed_delete(
@@ -267,16 +268,19 @@ def test_deleting_the_only_version_sends_object_removed_delete(
     assert event.is_removal
 
 
-def test_moto_sends_nothing_for_a_delete_marker_in_a_versioned_bucket(
+def test_a_delete_in_a_versioned_bucket_sends_delete_marker_created(
     pipeline: Resources, s3: S3Client, sqs: SQSClient
 ) -> None:
-    """A moto gap, pinned: a plain delete in a versioned bucket creates a delete marker but
-    sends no message (AWS sends ObjectRemoved:DeleteMarkerCreated)."""
+    """A plain delete in a versioned bucket creates a delete marker and, as on AWS, sends
+    ObjectRemoved:DeleteMarkerCreated with the marker's version id (moto alone sends nothing)."""
     s3.put_object(Bucket=pipeline.bucket, Key="k", Body=b"x")
     _drain(sqs, pipeline.queue_url)
     deleted = s3.delete_object(Bucket=pipeline.bucket, Key="k")
     assert deleted["DeleteMarker"] is True
-    assert _drain(sqs, pipeline.queue_url) == []
+    (message,) = _drain(sqs, pipeline.queue_url)
+    (event,) = parse_sqs_body(message["Body"]).events
+    assert event.event_name == "ObjectRemoved:DeleteMarkerCreated"
+    assert event.version_id == deleted["VersionId"]
 
 
 # ---------------------------------------------------------------------------- moto's redrive

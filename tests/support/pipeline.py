@@ -7,9 +7,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from s3ledger.bucket import S3VersionsReader
 from s3ledger.config import Mode, RetryPolicy, Settings
 from s3ledger.handlers import Pipeline
 from s3ledger.local.dynamodb_local import dynamodb_client
+from s3ledger.local.moto_server import aws_client
 from s3ledger.proof.faults import DynamoDBFaults
 from s3ledger.writers import CountingMetrics
 from tests.support.tables import TableNames
@@ -43,8 +45,14 @@ class Harness:
 
 
 def make_harness(
-    endpoint: str, tables: TableNames, mode: Mode = "inbox", **settings: Any
+    endpoint: str,
+    tables: TableNames,
+    mode: Mode = "inbox",
+    *,
+    aws_endpoint: str | None = None,
+    **settings: Any,
 ) -> Harness:
+    """A sandbox on ``tables``; with ``aws_endpoint`` it reads objects' states from that S3."""
     client = dynamodb_client(endpoint)
     faults = DynamoDBFaults(client)
     metrics = CountingMetrics()
@@ -56,7 +64,8 @@ def make_harness(
         retry=settings.pop("retry", FAST_RETRY),
         **settings,
     )
-    return Harness(Pipeline(config, client, metrics), client, faults, metrics)
+    reader = None if aws_endpoint is None else S3VersionsReader(aws_client("s3", aws_endpoint))
+    return Harness(Pipeline(config, client, metrics, reader), client, faults, metrics)
 
 
 def s3_record(

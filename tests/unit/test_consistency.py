@@ -53,7 +53,7 @@ def test_a_superseded_audit_item_needs_no_ledger_item() -> None:
 
 def test_stale_ledger_is_caught() -> None:
     """A late retry wrote an older event over a newer one that had been applied."""
-    older, newer = event("a", "9F"), event("a", "0100")
+    older, newer = event("a", "0062E99A88DC407460"), event("a", "0062E99A88DC4075")
     report = check_consistency([audit(older), audit(newer)], [ledger_item(older)])
     assert report.anomalies["stale_ledger"] == 1
     assert report.to_json()["anomalies_total"] == 1

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
 
+from s3ledger.bench import rule_write_units
 from s3ledger.errors import MalformedRecordError, SequencerError
 from s3ledger.events import (
+    Effect,
     ObjectEvent,
     compare_sequencers,
     detect_envelope,
@@ -21,8 +24,10 @@ from s3ledger.events import (
     parse_s3_record,
     parse_sqs_body,
 )
+from s3ledger.ledger import audit_item, to_item
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+NOW = "2026-11-27T10:00:00.000+00:00"
 
 
 def parse_one(record: dict[str, Any]) -> ObjectEvent:
@@ -76,11 +81,11 @@ def test_a_1024_byte_key_round_trips() -> None:
     assert event.key == key
 
 
-def test_event_id_is_object_and_padded_sequencer() -> None:
-    """event_id = object_id + '#' + the sequencer left-padded to a fixed width."""
+def test_event_id_is_object_and_right_padded_sequencer() -> None:
+    """event_id = object_id + '#' + the sequencer upper-cased and right-padded to 32 digits."""
     event = parse_one(s3_record("k", sequencer="9f"))
     assert event is not None
-    assert event.event_id == "bucket/k#" + "0" * 30 + "9F"
+    assert event.event_id == "bucket/k#9F" + "0" * 30
 
 
 def test_a_reupload_is_a_new_event_and_a_duplicate_is_not() -> None:
@@ -93,16 +98,35 @@ def test_a_reupload_is_a_new_event_and_a_duplicate_is_not() -> None:
     assert first.object_id == reupload.object_id
 
 
+# S3's rule (Event message structure): right-pad the shorter sequencer with zeros, then compare
+# lexicographically. The first pair is the one from the corrected design note; left-padding
+# would order every pair of different lengths here the other way round.
 @pytest.mark.parametrize(
     ("older", "newer"),
-    [("9F", "0100"), ("1", "2"), ("0055AED6DCD90281E5", "0055AED6DCD90281E6"), ("ff", "100")],
+    [
+        ("0062E99A88DC407460", "0062E99A88DC4075"),
+        ("0100", "9F"),
+        ("100", "ff"),
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E6"),
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E500000000000001"),
+        ("1", "2"),
+        ("00ab", "00AC"),
+    ],
 )
-def test_sequencers_of_different_lengths_compare_after_padding(older: str, newer: str) -> None:
-    """The shorter sequencer is left-padded with zeros before a string comparison."""
+def test_sequencers_of_different_lengths_compare_after_right_padding(
+    older: str, newer: str
+) -> None:
+    """The shorter sequencer is right-padded with zeros before a string comparison."""
     assert compare_sequencers(older, newer) < 0
     assert compare_sequencers(newer, older) > 0
     assert compare_sequencers(older, older) == 0
     assert pad_sequencer(older) < pad_sequencer(newer)
+
+
+def test_trailing_zeros_do_not_change_a_sequencer() -> None:
+    """Right-padding makes ``ABC`` and ``ABC0`` one and the same position."""
+    assert compare_sequencers("ABC", "abc0") == 0
+    assert pad_sequencer("ABC") == pad_sequencer("ABC000")
 
 
 @pytest.mark.parametrize("bad", ["", "xyz", "0x12", "1" * 33])
@@ -113,14 +137,28 @@ def test_a_bad_sequencer_is_a_specific_error(bad: str) -> None:
 
 
 def test_without_sequencer_identity_is_a_digest_of_identifying_fields() -> None:
-    """moto sends no sequencer: the id falls back to a digest; different uploads still differ."""
+    """Without a sequencer the id falls back to time and a digest; different events differ."""
     one = parse_one(s3_record("k", sequencer=None))
     same = parse_one(s3_record("k", sequencer=None))
     later = parse_one(s3_record("k", sequencer=None, eventTime="2026-11-26T10:00:01.000Z"))
     assert one.sequencer is None
     assert one.event_id == same.event_id
     assert one.event_id != later.event_id
-    assert one.order_key < later.order_key  # falls back to eventTime order
+    assert one.event_id.startswith("bucket/k#~2026-11-26T10:00:00.000Z~")
+    assert one.order.time_key < later.order.time_key  # falls back to eventTime order
+
+
+def test_event_times_are_normalized_to_milliseconds_utc() -> None:
+    """EventBridge's whole seconds and S3's milliseconds sort together as times."""
+    seconds = parse_one(s3_record("k", eventTime="2026-11-26T10:00:01Z"))
+    millis = parse_one(s3_record("k", eventTime="2026-11-26T10:00:00.999Z"))
+    assert seconds.order.event_time == "2026-11-26T10:00:01.000Z"
+    assert millis.order.event_time < seconds.order.event_time
+
+
+def test_an_unreadable_event_time_is_a_malformed_record() -> None:
+    with pytest.raises(MalformedRecordError, match="ISO 8601"):
+        parse_one(s3_record("k", eventTime="yesterday"))
 
 
 @pytest.mark.parametrize(
@@ -210,7 +248,7 @@ def test_eventbridge_object_deleted_is_a_removal() -> None:
 
 def test_eventbridge_and_s3_agree_on_identity() -> None:
     """The same S3 event has one event_id whether it came through S3 or EventBridge."""
-    via_s3 = ObjectEvent("b", "a b+c", "ObjectCreated:Put", "t1", sequencer="0A")
+    via_s3 = ObjectEvent("b", "a b+c", "ObjectCreated:Put", "2026-11-26T10:00:00Z", sequencer="0A")
     record = s3_record("a+b%2Bc", sequencer="0a")
     record["s3"]["bucket"]["name"] = "b"
     parsed = parse_s3_record(record)
@@ -235,3 +273,92 @@ def test_envelopes_are_detected(name: str, kind: str) -> None:
 def test_an_unknown_envelope_is_refused_clearly() -> None:
     with pytest.raises(MalformedRecordError, match="neither"):
         detect_envelope({"hello": "world"})
+
+
+def test_provenance_is_read_from_every_envelope() -> None:
+    """Requester, source IP and S3 request id come from the S3 record's userIdentity,
+    requestParameters and responseElements, or from EventBridge's detail."""
+    (via_s3,) = parse_s3_event(json.loads((EVENTS / "s3-put.json").read_text())).events
+    assert (via_s3.requester, via_s3.source_ip, via_s3.s3_request_id) == (
+        "AWS:AIDAJDPLRKLG7UEXAMPLE",
+        "198.51.100.24",
+        "C3D13FE58DE4C810",
+    )
+    payload = json.loads((EVENTS / "eventbridge-object-created.json").read_text())
+    (via_eventbridge,) = parse_eventbridge_event(payload).events
+    assert (via_eventbridge.requester, via_eventbridge.s3_request_id) == (
+        "123456789012",
+        "C3D13FE58DE4C810",
+    )
+    assert via_eventbridge.version_id == via_s3.version_id
+
+
+@pytest.mark.parametrize(("key_bytes", "units"), [(40, 1), (250, 1), (400, 2)])
+def test_a_full_audit_item_costs_one_write_unit_up_to_a_250_byte_key(
+    key_bytes: int, units: int
+) -> None:
+    """Every provenance column set: with a key of up to 250 bytes (a 20-character bucket) the
+    audit item stays under 1 KB, one write unit by DynamoDB's size rule (two in a transaction);
+    the key appears twice (object_id, event_id), so a 400-byte key costs two."""
+    record = json.loads((EVENTS / "s3-put.json").read_text())["Records"][0]
+    record["s3"]["object"]["key"] = quote_plus("k" * key_bytes)
+    event = parse_one(record)
+    item = audit_item(event, outcome="applied", request_id=str(uuid.uuid4()), processed_at=NOW)
+    assert {"requester", "source_ip", "s3_request_id", "version_id", "size", "etag"} <= set(item)
+    assert rule_write_units("PutItem", {"TableName": "audit", "Item": to_item(item)}) == units
+
+
+@pytest.mark.parametrize(
+    ("payload", "names"),
+    [
+        ("sqs-sns-wrapped.json", ["ObjectCreated:Put"]),
+        ("sqs-sns-raw.json", ["ObjectCreated:Put"]),
+        ("sqs-eventbridge.json", ["ObjectCreated:Put", "ObjectRemoved:DeleteMarkerCreated"]),
+        (
+            "sqs-multi-record.json",
+            ["ObjectCreated:Put", "ObjectCreated:Copy", "ObjectRemoved:DeleteMarkerCreated"],
+        ),
+    ],
+)
+def test_every_sqs_envelope_yields_its_events(payload: str, names: list[str]) -> None:
+    """S3 → SNS → SQS (raw and wrapped), S3 → EventBridge → SQS, several records in one body."""
+    records = json.loads((EVENTS / payload).read_text())["Records"]
+    parsed = [e.event_name for r in records for e in parse_sqs_body(r["body"]).events]
+    assert parsed == names
+
+
+@pytest.mark.parametrize(
+    ("payload", "name", "effect"),
+    [
+        ("eventbridge-object-deleted.json", "ObjectRemoved:Delete", Effect.RESOLVE),
+        ("eventbridge-delete-marker.json", "ObjectRemoved:DeleteMarkerCreated", Effect.HIDDEN),
+        (
+            "eventbridge-lifecycle-expiration.json",
+            "LifecycleExpiration:DeleteMarkerCreated",
+            Effect.HIDDEN,
+        ),
+    ],
+)
+def test_eventbridge_deletions_reach_the_s3_event_names(
+    payload: str, name: str, effect: Effect
+) -> None:
+    """deletion-type and reason map Object Deleted onto the notification's event names."""
+    (event,) = parse_eventbridge_event(json.loads((EVENTS / payload).read_text())).events
+    assert (event.event_name, event.effect) == (name, effect)
+
+
+def test_an_unknown_eventbridge_deletion_type_is_named() -> None:
+    payload = json.loads((EVENTS / "eventbridge-delete-marker.json").read_text())
+    payload["detail"]["deletion-type"] = "Vanished"
+    with pytest.raises(MalformedRecordError, match="deletion-type"):
+        parse_eventbridge_event(payload)
+
+
+def test_lifecycle_events_without_a_sequencer_are_object_events() -> None:
+    """LifecycleExpiration:* is parsed (it changes what a GET returns); no sequencer needed."""
+    (event,) = parse_s3_event(
+        json.loads((EVENTS / "s3-lifecycle-delete-marker.json").read_text())
+    ).events
+    assert event.sequencer is None
+    assert event.requester == "s3.amazonaws.com"
+    assert event.effect is Effect.HIDDEN

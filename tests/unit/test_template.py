@@ -145,8 +145,8 @@ def test_iam_is_least_privilege(transformed: dict[str, Any]) -> None:
 
 def test_dynamodb_actions_are_scoped_to_the_named_tables(transformed: dict[str, Any]) -> None:
     """DynamoDB actions are granted only on the three tables' ARNs; the idempotency table alone
-    gets GetItem and DeleteItem (Powertools' record lifecycle), the audit log alone BatchGetItem
-    (inbox's duplicate look-ahead)."""
+    gets GetItem and DeleteItem (Powertools' record lifecycle); ledger and audit BatchGetItem
+    (inbox's duplicate look-ahead, and its read before writing a removed version's state)."""
     granted: dict[str, set[str]] = {}
     for _, document in _policy_documents(transformed):
         for statement in _as_list(document["Statement"]):
@@ -157,7 +157,7 @@ def test_dynamodb_actions_are_scoped_to_the_named_tables(transformed: dict[str, 
                     table = resource["Fn::GetAtt"][0]
                     granted.setdefault(table, set()).update(actions)
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}
-    assert granted["LedgerTable"] == writes
+    assert granted["LedgerTable"] == writes | {"dynamodb:BatchGetItem"}
     assert granted["AuditTable"] == writes | {"dynamodb:BatchGetItem"}
     assert granted["IdempotencyTable"] == {
         "dynamodb:GetItem",
@@ -165,6 +165,20 @@ def test_dynamodb_actions_are_scoped_to_the_named_tables(transformed: dict[str, 
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
     }
+
+
+def test_s3_access_is_listing_versions_of_the_bucket_only(transformed: dict[str, Any]) -> None:
+    """The function may list the bucket's versions (metadata) and nothing else in S3: no
+    GetObject, so it can never read an object's contents."""
+    s3_grants = [
+        (action, resource)
+        for _, document in _policy_documents(transformed)
+        for statement in _as_list(document["Statement"])
+        for action in _as_list(statement["Action"])
+        if action.startswith("s3:")
+        for resource in _as_list(statement["Resource"])
+    ]
+    assert s3_grants == [("s3:ListBucketVersions", {"Fn::GetAtt": ["EventsBucket", "Arn"]})]
 
 
 def test_queue_visibility_covers_six_function_timeouts(sam_template: dict[str, Any]) -> None:
@@ -276,7 +290,11 @@ def test_pipeline_spec_queue_function_and_notification() -> None:
     assert spec.function.environment["S3LEDGER_MODE"] == "inbox"
     assert spec.function.environment["S3LEDGER_LEDGER_TABLE"] == "lambda-transactions-table"
     assert spec.function.environment["POWERTOOLS_SERVICE_NAME"] == "s3ledger"
-    assert spec.notification.events == ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
+    assert spec.notification.events == (
+        "s3:ObjectCreated:*",
+        "s3:ObjectRemoved:*",
+        "s3:LifecycleExpiration:*",
+    )
     assert spec.versioning is True
     assert spec.bucket_name is None
 

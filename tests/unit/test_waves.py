@@ -10,7 +10,9 @@ from s3ledger.writers.inbox_batch import plan_waves
 
 
 def event(key: str, sequencer: int) -> ObjectEvent:
-    return ObjectEvent("b", key, "ObjectCreated:Put", "t", sequencer=f"{sequencer:X}")
+    return ObjectEvent(
+        "b", key, "ObjectCreated:Put", "2026-11-26T10:00:00Z", sequencer=f"{sequencer:X}"
+    )
 
 
 def test_distinct_objects_share_one_wave() -> None:

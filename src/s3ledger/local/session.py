@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from s3ledger.bucket import S3VersionsReader
 from s3ledger.config import Mode, Settings
 from s3ledger.handlers import Pipeline
 from s3ledger.local.dynamodb_local import dynamodb_client
+from s3ledger.local.moto_server import aws_client
 from s3ledger.local.provision import Resources, provision
 from s3ledger.local.runner import (
     ExecutionEnvironment,
@@ -55,18 +57,26 @@ def environment_factory(
     metrics: MetricsSink | None = None,
     environments: list[ExecutionEnvironment] | None = None,
     *,
+    aws_endpoint: str | None = None,
     fault_hooks: bool = False,
 ) -> Callable[[int], ExecutionEnvironment]:
-    """Build each worker's sandbox: its own client and pipeline.
+    """Build each worker's sandbox: its own clients and pipeline.
 
-    ``fault_hooks`` attaches ``DynamoDBFaults`` (the proof harness's injector, which also
-    records every call): the demo and chaos want it; ``s3ledger up`` runs the product as is.
+    ``aws_endpoint`` is the workbench's S3, where the handler reads an object's state after a
+    version was removed (``None``: boto3's own endpoint variables decide). ``fault_hooks``
+    attaches ``DynamoDBFaults`` (the proof harness's injector, which also records every call):
+    the demo and chaos want it; ``s3ledger up`` runs the product as is.
     """
 
     def build(index: int) -> ExecutionEnvironment:
         client = dynamodb_client(dynamodb_endpoint)
         faults = DynamoDBFaults(client) if fault_hooks else None
-        pipeline = Pipeline(settings, client, metrics or CountingMetrics())
+        reader = (
+            S3VersionsReader(lambda: aws_client("s3", aws_endpoint))
+            if aws_endpoint is not None
+            else None
+        )
+        pipeline = Pipeline(settings, client, metrics or CountingMetrics(), reader)
         environment = ExecutionEnvironment(pipeline=pipeline, faults=faults, index=index)
         if environments is not None:
             environments.append(environment)
@@ -80,6 +90,7 @@ def start_runner(
     resources: Resources,
     *,
     dynamodb_endpoint: str,
+    aws_endpoint: str,
     sqs_factory: Callable[[], SQSClient],
     workers: int,
     metrics: MetricsSink | None = None,
@@ -104,7 +115,12 @@ def start_runner(
         ),
         sqs_factory,
         environment_factory(
-            dynamodb_endpoint, settings, metrics, environments, fault_hooks=fault_hooks
+            dynamodb_endpoint,
+            settings,
+            metrics,
+            environments,
+            aws_endpoint=aws_endpoint,
+            fault_hooks=fault_hooks,
         ),
         before_invoke=before_invoke,
     )
@@ -134,6 +150,7 @@ def start_session(
             spec,
             resources,
             dynamodb_endpoint=bench.dynamodb_endpoint,
+            aws_endpoint=bench.aws_endpoint,
             sqs_factory=bench.sqs,
             workers=workers,
         )

@@ -2,15 +2,18 @@
 
 For each mode, on its own pipeline (prefixed bucket and tables provisioned from template.yaml):
 
-1. the workload generates N events with real sequencers; the bucket is brought to each object's
-   final state, so that reconcile has the truth to list;
-2. the events' notifications are delivered at least once through ``delivery.Lane``s, with
-   duplicates (sequential and concurrent), reordering, crashes, lost responses, errors, deadline
-   overruns, dropped events and poison messages;
-3. the history checker compares the ground truth with the tables and their streams;
+1. the workload makes N real requests on the versioned bucket (uploads, overwrites, delete
+   markers, removals of current and noncurrent versions and of delete markers, lifecycle
+   expirations), and S3 (the workbench's moto, which emits events as AWS documents them)
+   sends one event per request to the pipeline's queue, from where they are collected;
+2. those events are delivered at least once through ``delivery.Lane``s, with duplicates
+   (sequential and concurrent), reordering, crashes, lost responses, errors, deadline overruns,
+   dropped events and poison messages;
+3. the history checker compares the tables and their streams with S3: the events it emitted,
+   and the state a GET returns for every key at the end;
 4. reconcile repairs the ledger from the bucket, and the checker runs again.
 
-The same seed gives the same faults and the same counts.
+The same seed gives the same requests, faults and counts.
 """
 
 from __future__ import annotations
@@ -42,10 +45,23 @@ from s3ledger.local.provision import Resources, provision
 from s3ledger.local.session import environment_factory
 from s3ledger.local.template import load_pipeline_spec
 from s3ledger.local.workbench import Workbench
-from s3ledger.proof.checker import ANOMALIES, HistoryReport, Truth, check_history
+from s3ledger.proof.checker import (
+    ANOMALIES,
+    BucketTruth,
+    HistoryReport,
+    Notification,
+    Truth,
+    check_history,
+)
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
 from s3ledger.proof.history import StreamCursor
-from s3ledger.proof.workload import TruthEvent, generate_history, round_prefix
+from s3ledger.proof.workload import (
+    Request,
+    perform,
+    plan_requests,
+    read_bucket_truth,
+    round_prefix,
+)
 from s3ledger.reconcile import reconcile
 from s3ledger.report import counting_progress, handler_logs_silenced
 from s3ledger.scan import get_items
@@ -69,7 +85,6 @@ class ChaosPlan:
     lanes: list[list[Message]]
     truth: Truth
     injected: Counter[str]
-    final_state: dict[str, str | None]  # object id → etag, or None when deleted
 
 
 def _lane_of(key: str, lanes: int) -> int:
@@ -77,14 +92,18 @@ def _lane_of(key: str, lanes: int) -> int:
 
 
 def plan_deliveries(
-    histories: Sequence[list[TruthEvent]], rates: FaultRates, seed: int, lanes: int
+    histories: Sequence[list[Notification]],
+    rates: FaultRates,
+    seed: int,
+    lanes: int,
+    bucket: str,
 ) -> ChaosPlan:
-    """Turn a history into messages per lane, with the workload faults decided by the seed."""
+    """Turn each key's events (in S3's order) into messages per lane, with the workload faults
+    (reordering, drops, duplicates, poison) decided by the seed."""
     rng = random.Random(seed * 7919 + 1)
     timed: list[list[tuple[float, Message]]] = [[] for _ in range(lanes)]
-    truth = Truth()
+    truth = Truth(bucket=bucket)
     injected: Counter[str] = Counter()
-    final_state: dict[str, str | None] = {}
     for history in histories:
         lane = _lane_of(history[0].key, lanes)
         start = float(history[0].index)
@@ -92,42 +111,76 @@ def plan_deliveries(
         if len(history) > 1 and rng.random() < rates["reorder"]:
             rng.shuffle(times)
             injected["reorder"] += 1
-            for event in history:
-                event.faults.add("reorder")
-        for event, at in zip(history, times, strict=True):
-            truth.events.append(event)
+            for notification in history:
+                notification.faults.add("reorder")
+        for notification, at in zip(history, times, strict=True):
+            truth.notifications.append(notification)
             if rng.random() < rates["drop"]:
-                event.faults.add("drop")
+                notification.faults.add("drop")
                 injected["drop"] += 1
                 continue
-            truth.delivered.add(event.index)
-            body = json.dumps({"Records": [event.record()]})
+            truth.delivered.add(notification.index)
+            body = notification.body
             duplicate = rng.random() < rates["duplicate"]
             concurrent = duplicate and rng.random() < 0.5
-            timed[lane].append((at, Message(body, (event,), concurrent_twin=concurrent, order=at)))
+            timed[lane].append(
+                (at, Message(body, notification, concurrent_twin=concurrent, order=at))
+            )
             if duplicate:
                 injected["duplicate"] += 1
                 if not concurrent:
-                    event.faults.add("duplicate")
+                    notification.faults.add("duplicate")
                     later = at + rng.uniform(1, 200)
-                    timed[lane].append((later, Message(body, (event,), order=later)))
+                    timed[lane].append((later, Message(body, notification, order=later)))
             if rng.random() < rates["poison"]:
                 injected["poison"] += 1
                 timed[lane].append((at + 0.5, Message(rng.choice(_POISON_BODIES), order=at + 0.5)))
-        last = history[-1]
-        final_state[last.object_event().object_id] = None if last.removal else last.etag
     ordered = [[m for _, m in sorted(t, key=lambda pair: pair[0])] for t in timed]
-    return ChaosPlan(ordered, truth, injected, final_state)
+    return ChaosPlan(ordered, truth, injected)
 
 
-def _bring_bucket_to_final_state(
-    workbench: Workbench, bucket: str, histories: Sequence[list[TruthEvent]]
-) -> None:
-    s3 = workbench.s3()
+def _make_requests(
+    workbench: Workbench, queue_url: str, bucket: str, histories: Sequence[list[Request]]
+) -> list[list[Notification]]:
+    """Make every request on the bucket, in order; collect the event S3 sent for each.
+
+    An event is tied to its request by S3's request id (which the event carries), so the key is
+    the one the workload used, not one decoded from the event.
+    """
+    s3, sqs = workbench.s3(), workbench.sqs()
+    by_request_id: dict[str, Request] = {}
     for history in histories:
-        last = history[-1]
-        if not last.removal:
-            s3.put_object(Bucket=bucket, Key=last.key, Body=last.body)
+        for request in history:
+            by_request_id[perform(s3, bucket, request)] = request
+    found: dict[int, Notification] = {}
+    deadline = time.monotonic() + 30
+    while len(found) < len(by_request_id) and time.monotonic() < deadline:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            payload = json.loads(message["Body"])
+            for record in payload.get("Records", []):
+                request_id = record["responseElements"]["x-amz-request-id"]
+                request = by_request_id[request_id]
+                found[request.index] = Notification(
+                    index=request.index,
+                    key=request.key,
+                    request_id=request_id,
+                    event_name=record["eventName"],
+                    body=json.dumps({"Records": [record]}),
+                )
+    if len(found) < len(by_request_id):
+        raise RuntimeError(
+            f"S3 sent {len(found)} events for {len(by_request_id)} requests within 30 s"
+        )
+    return [[found[request.index] for request in history] for history in histories]
+
+
+def _drain(workbench: Workbench, queue_url: str) -> None:
+    """Empty the queue (the lanes deliver; the queue only collects what S3 sends)."""
+    workbench.sqs().purge_queue(QueueUrl=queue_url)
 
 
 def _streams(workbench: Workbench) -> Any:
@@ -175,12 +228,14 @@ class _RoundChecker:
     def start_round(self) -> None:
         self.ledger_records, self.audit_records = [], []
 
-    def check(self, truth: Truth, bucket_state: Any = None) -> HistoryReport:
+    def check(
+        self, truth: Truth, bucket_state: dict[str, BucketTruth], *, reconciled: bool
+    ) -> HistoryReport:
         self.ledger_records += self._ledger_history.read()
         self.audit_records += self._audit_history.read()
-        object_ids = {e.object_event().object_id for e in truth.events}
-        event_ids = {e.object_event().event_id for e in truth.events}
-        event_ids.update(r["dynamodb"]["Keys"]["event_id"]["S"] for r in self.audit_records)
+        object_ids = {f"{truth.bucket}/{key}" for key in bucket_state}
+        # The audit items this round wrote (the stream has every write of the round).
+        event_ids = {r["dynamodb"]["Keys"]["event_id"]["S"] for r in self.audit_records}
         return check_history(
             truth,
             ledger_items=list(
@@ -194,14 +249,13 @@ class _RoundChecker:
             ledger_stream=self.ledger_records,
             audit_stream=self.audit_records,
             bucket_state=bucket_state,
+            reconciled=reconciled,
         )
 
 
-def _rounds(
-    histories: Iterator[list[TruthEvent]], round_size: int
-) -> Iterator[list[list[TruthEvent]]]:
+def _rounds(histories: Iterator[list[Request]], round_size: int) -> Iterator[list[list[Request]]]:
     """Group the histories by the round their key belongs to."""
-    current: list[list[TruthEvent]] = []
+    current: list[list[Request]] = []
     number = 0
     for history in histories:
         if history[0].index // round_size != number and current:
@@ -227,17 +281,19 @@ def _run_mode(
     resources = provision(
         workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"chaos-{mode}-"
     )
-    # The workload sends its own notifications (with sequencers, which moto's lack).
-    workbench.s3().put_bucket_notification_configuration(
-        Bucket=resources.bucket, NotificationConfiguration={}
-    )
+    _drain(workbench, resources.queue_url)  # the s3:TestEvent of the notification's set-up
     settings = Settings(
         mode=mode,
         ledger_table=resources.ledger_table,
         audit_table=resources.audit_table,
         idempotency_table=resources.idempotency_table,
     )
-    sandboxes = environment_factory(workbench.dynamodb_endpoint, settings, fault_hooks=True)
+    sandboxes = environment_factory(
+        workbench.dynamodb_endpoint,
+        settings,
+        aws_endpoint=workbench.aws_endpoint,
+        fault_hooks=True,
+    )
     task = progress.add_task(mode, total=events)
     lanes = [
         Lane(
@@ -255,10 +311,15 @@ def _run_mode(
     before, after = _Tally(), _Tally()
     injected: Counter[str] = Counter()
     reconciled = poison_parked = 0
-    histories = generate_history(events, seed, resources.bucket, ROUND_EVENTS)
-    for number, round_histories in enumerate(_rounds(histories, ROUND_EVENTS)):
-        _bring_bucket_to_final_state(workbench, resources.bucket, round_histories)
-        plan = plan_deliveries(round_histories, rates, seed * 10_007 + number, workers)
+    requests = plan_requests(events, seed, ROUND_EVENTS)
+    for number, round_requests in enumerate(_rounds(requests, ROUND_EVENTS)):
+        round_histories = _make_requests(
+            workbench, resources.queue_url, resources.bucket, round_requests
+        )
+        keys = [history[0].key for history in round_histories]
+        plan = plan_deliveries(
+            round_histories, rates, seed * 10_007 + number, workers, resources.bucket
+        )
         injected.update(plan.injected)
         checker.start_round()
         threads = [
@@ -271,13 +332,14 @@ def _run_mode(
             thread.join()
         for lane in lanes:
             for message in lane.dlq:
-                if message.events:
-                    plan.truth.parked.update(e.index for e in message.events)
+                if message.notification is not None:
+                    plan.truth.parked.add(message.notification.index)
                 else:
                     plan.truth.poison_parked += 1
             lane.dlq.clear()
         poison_parked += plan.truth.poison_parked
-        before.add(checker.check(plan.truth))
+        bucket_state = read_bucket_truth(workbench.s3(), resources.bucket, keys)
+        before.add(checker.check(plan.truth, bucket_state, reconciled=False))
         repaired = reconcile(
             workbench.s3(),
             workbench.dynamodb(),
@@ -286,10 +348,11 @@ def _run_mode(
             audit_table=resources.audit_table,
             apply=True,
             prefix=round_prefix(number),
+            settle_seconds=0,  # the lanes are drained: no event of this round is in flight
         )
         reconciled += repaired.repaired
-        after.add(checker.check(plan.truth, bucket_state=plan.final_state))
-        progress.advance(task, len(plan.truth.events))
+        after.add(checker.check(plan.truth, bucket_state, reconciled=True))
+        progress.advance(task, len(plan.truth.notifications))
     for lane in lanes:
         injected.update(lane.injected)
     progress.update(task, description=f"{mode}: done")

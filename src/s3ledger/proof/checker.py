@@ -1,7 +1,11 @@
-"""The history checker: ground truth against the tables and their write history.
+"""The history checker: what S3 says against the tables and their write history.
 
-Where ``s3ledger check`` sees only the tables, this checker also knows every event the workload
-produced and which were delivered, and reads the tables' streams, so it can tell:
+Where ``s3ledger check`` sees only the tables, this checker knows every event S3 emitted for the
+workload's requests, which of them were delivered (and which parked in the DLQ), and what the
+bucket holds in the end: its truth is S3's, read back after the run (a HeadObject per key, the
+state a GET without a version id returns), never the writers' idea of S3. An event is matched
+to its audit item by S3's own request id and event name, which the audit log records, not by the
+writers' event identity.
 
 =====================  ==========================================================================
 anomaly                meaning
@@ -11,10 +15,11 @@ applied_twice          its effect was written more than once (a second audit wri
                        ledger moved to it twice), even with identical data
 ledger_without_audit   the ledger's last event has no audit item (from the tables)
 audit_without_ledger   an applied audit item whose object has no ledger item (from the tables)
-stale_ledger           the ledger holds an older state than the newest delivered event of the
-                       object (and, after reconcile, than the bucket)
+wrong_state            the ledger does not show what a GET returns (the current version's eTag,
+                       size and version id, or deleted) though every event of the object was
+                       delivered and none parked; after reconcile, for every object
 parked_in_dlq          the event's message ended in the DLQ (poison messages are counted apart)
-dropped                never delivered, and the ledger does not reflect the object's final state
+dropped                never delivered, and the ledger does not show the object's final state
 =====================  ==========================================================================
 
 Each anomaly is also attributed to the faults that touched its event (or its object's events),
@@ -28,28 +33,74 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from s3ledger.ledger import APPLIED
-from s3ledger.proof.workload import TruthEvent
+from s3ledger.ledger import APPLIED, UNCHANGED
 
-__all__ = ["ANOMALIES", "HistoryReport", "Truth", "check_history"]
+__all__ = ["ANOMALIES", "BucketTruth", "HistoryReport", "Notification", "Truth", "check_history"]
 
 ANOMALIES: Final = (
     "lost",
     "applied_twice",
     "ledger_without_audit",
     "audit_without_ledger",
-    "stale_ledger",
+    "wrong_state",
     "parked_in_dlq",
     "dropped",
 )
+# Audit outcomes whose event set the ledger's state or order marks.
+_MOVED_THE_LEDGER: Final = frozenset({APPLIED, UNCHANGED})
+
+
+@dataclass(eq=False)
+class Notification:
+    """One event S3 emitted for one request of the workload, as S3 sent it.
+
+    ``key`` is the request's key as the workload made it (never decoded from the record);
+    ``request_id`` and ``event_name`` are the record's own fields.
+    """
+
+    index: int
+    key: str
+    request_id: str
+    event_name: str
+    body: str
+    faults: set[str] = field(default_factory=set)
+
+    @property
+    def match(self) -> tuple[str, str]:
+        return (self.request_id, self.event_name)
+
+
+@dataclass(frozen=True)
+class BucketTruth:
+    """What a GET without a version id returned at the end: the version, or nothing."""
+
+    exists: bool
+    etag: str | None = None
+    size: int | None = None
+    version_id: str | None = None
+
+    def shown_by(self, item: Mapping[str, Any] | None) -> bool:
+        """Does the ledger item (plain form) show this state?"""
+        if item is None:
+            return not self.exists
+        if not self.exists:
+            return item.get("status") == "deleted"
+        version = item.get("version_id")
+        return (
+            item.get("status") == "processed"
+            and str(item.get("etag", "")).strip('"') == self.etag
+            and item.get("size") == self.size
+            and (self.version_id is None or version == self.version_id)
+        )
 
 
 @dataclass
 class Truth:
-    """What the workload did: every event, which were delivered, which messages were parked."""
+    """What the workload did: S3's events, which were delivered, which messages were parked."""
 
-    events: list[TruthEvent] = field(default_factory=list)
-    delivered: set[int] = field(default_factory=set)  # TruthEvent.index
+    bucket: str
+    notifications: list[Notification] = field(default_factory=list)
+    delivered: set[int] = field(default_factory=set)  # Notification.index
     parked: set[int] = field(default_factory=set)
     poison_parked: int = 0
 
@@ -95,88 +146,67 @@ def check_history(  # noqa: PLR0912 -- one pass per invariant reads best side by
     audit_items: Sequence[Mapping[str, Any]],
     ledger_stream: Iterable[Mapping[str, Any]],
     audit_stream: Iterable[Mapping[str, Any]],
-    bucket_state: Mapping[str, str | None] | None = None,
+    bucket_state: Mapping[str, BucketTruth],
+    reconciled: bool = False,
 ) -> HistoryReport:
     """Count the anomalies of one mode's run.
 
-    ``bucket_state`` (object id → etag, or None when deleted) is the bucket after the run; given
-    after a reconcile, it makes ``dropped`` and ``stale_ledger`` compare with what is really there.
+    ``bucket_state`` maps each key of the workload to its state in the bucket at the end.
+    ``reconciled``: reconcile has run, so every object must show the bucket's state.
     """
     report = HistoryReport()
-    audit = {item["event_id"]: item for item in audit_items}
+    by_match = {n.match: n for n in truth.notifications}
+    audit_by_id = {item["event_id"]: item for item in audit_items}
+    recorded = {
+        (str(item.get("s3_request_id")), str(item.get("event_name"))) for item in audit_items
+    }
     ledger = {item["id"]: item for item in ledger_items}
+    by_key: dict[str, list[Notification]] = {}
+    for notification in truth.notifications:
+        by_key.setdefault(notification.key, []).append(notification)
+
+    def faults_of(event_id: str) -> set[str]:
+        item = audit_by_id.get(event_id)
+        if item is None:
+            return {"unknown"}
+        found = by_match.get((str(item.get("s3_request_id")), str(item.get("event_name"))))
+        return set(found.faults) if found is not None else {"reconcile"}
+
+    for notification in truth.notifications:
+        if notification.index in truth.parked:
+            report.flag("parked_in_dlq", notification.faults)
+        elif notification.index in truth.delivered and notification.match not in recorded:
+            report.flag("lost", notification.faults)
+
     audit_writes = _stream_counts(audit_stream, "event_id")
     ledger_moves = _stream_counts(ledger_stream, "last_event_id")
+    for event_id in sorted(
+        {e for e, n in audit_writes.items() if n > 1}
+        | {e for e, n in ledger_moves.items() if n > 1}
+    ):
+        report.flag("applied_twice", faults_of(event_id))
 
-    by_object: dict[str, list[TruthEvent]] = {}
-    ids: dict[int, str] = {}
-    for event in truth.events:
-        object_event = event.object_event()
-        ids[event.index] = object_event.event_id
-        by_object.setdefault(object_event.object_id, []).append(event)
+    prefix = f"{truth.bucket}/"
 
-    for event in truth.events:
-        event_id = ids[event.index]
-        recorded = event_id in audit
-        if event.index in truth.parked:
-            report.flag("parked_in_dlq", event.faults)
-        elif event.index in truth.delivered and not recorded:
-            report.flag("lost", event.faults)
-        if audit_writes[event_id] > 1 or ledger_moves[event_id] > 1:
-            report.flag("applied_twice", event.faults)
+    def object_faults(object_id: str) -> set[str]:
+        notifications = by_key.get(object_id.removeprefix(prefix), [])
+        return set().union(*(n.faults for n in notifications))
 
-    for kind in ("ledger_without_audit", "audit_without_ledger"):
-        for object_id in _objects_flagged(kind, audit, ledger):
-            faults = set().union(*(e.faults for e in by_object.get(object_id, [])))
-            report.flag(kind, faults)
-
-    for object_id, events in by_object.items():
-        faults = set().union(*(e.faults for e in events))
-        item = ledger.get(object_id)
-        held = item.get("sequencer", "") if item else ""
-        delivered = [e for e in events if e.index in truth.delivered]
-        if delivered and bucket_state is not None:
-            # After reconcile the bucket is the reference: the ledger must show what is there.
-            if not _reflects(item, events, bucket_state, object_id):
-                report.flag("stale_ledger", faults)
-        elif delivered:
-            newest = max(ids[e.index].rsplit("#", 1)[1] for e in delivered)
-            if held < newest:
-                report.flag("stale_ledger", faults)
-        dropped = [e for e in events if e.index not in truth.delivered]
-        if dropped and not _reflects(item, events, bucket_state, object_id):
-            for event in dropped:
-                if ids[event.index] not in audit:
-                    report.flag("dropped", event.faults | {"drop"})
+    for object_id, item in ledger.items():
+        if item.get("last_event_id") not in audit_by_id:
+            report.flag("ledger_without_audit", object_faults(object_id))
+    moved = {a["object_id"] for a in audit_items if a.get("outcome") in _MOVED_THE_LEDGER}
+    for object_id in sorted(moved - ledger.keys()):
+        report.flag("audit_without_ledger", object_faults(object_id))
+    for key, notifications in by_key.items():
+        faults = set().union(*(n.faults for n in notifications))
+        shown = bucket_state[key].shown_by(ledger.get(prefix + key))
+        dropped = [n for n in notifications if n.index not in truth.delivered]
+        parked = any(n.index in truth.parked for n in notifications)
+        if not shown and (reconciled or not (dropped or parked)):
+            report.flag("wrong_state", faults)
+        if dropped and not shown:
+            for notification in dropped:
+                if notification.match not in recorded:
+                    report.flag("dropped", notification.faults | {"drop"})
     return report
-
-
-def _objects_flagged(
-    kind: str, audit: Mapping[str, Mapping[str, Any]], ledger: Mapping[str, Mapping[str, Any]]
-) -> list[str]:
-    if kind == "ledger_without_audit":
-        return [oid for oid, item in ledger.items() if item.get("last_event_id") not in audit]
-    applied = {a["object_id"] for a in audit.values() if a.get("outcome") == APPLIED}
-    return sorted(applied - ledger.keys())
-
-
-def _reflects(
-    item: Mapping[str, Any] | None,
-    events: Sequence[TruthEvent],
-    bucket_state: Mapping[str, str | None] | None,
-    object_id: str,
-) -> bool:
-    """Does the ledger show the object's final state (the bucket's, when known)?"""
-    final = events[-1]
-    if bucket_state is not None:
-        etag = bucket_state.get(object_id)
-        if item is None:
-            return etag is None
-        if etag is None:
-            return item.get("status") == "deleted"
-        return item.get("status") == "processed" and item.get("etag") == etag
-    if item is None:
-        return False
-    if final.removal:
-        return item.get("status") == "deleted"
-    return item.get("etag") == final.etag

@@ -30,8 +30,8 @@ from typing import Any, Final
 
 from s3ledger.local.context import LocalContext
 from s3ledger.local.runner import ExecutionEnvironment
+from s3ledger.proof.checker import Notification
 from s3ledger.proof.faults import SimulatedCrash
-from s3ledger.proof.workload import TruthEvent
 
 __all__ = ["FAULT_KINDS", "FaultRates", "Lane", "Message"]
 
@@ -88,10 +88,10 @@ class FaultRates:
 
 @dataclass(eq=False)
 class Message:
-    """One SQS message: the notification of ``events`` (none for a poison message)."""
+    """One SQS message: S3's notification (``None`` for a poison message)."""
 
     body: str
-    events: tuple[TruthEvent, ...] = ()
+    notification: Notification | None = None
     concurrent_twin: bool = False
     # Where the message stands in its lane: redeliveries are replayed in this order, so which
     # of two racing copies failed cannot change what comes after.
@@ -114,8 +114,8 @@ class Message:
         }
 
     def mark(self, fault: str) -> None:
-        for event in self.events:
-            event.faults.add(fault)
+        if self.notification is not None:
+            self.notification.faults.add(fault)
 
 
 _WRITE_OPERATION: Final = {
@@ -268,7 +268,9 @@ class Lane:
             # S3 sent the notification twice and two sandboxes got it at the same moment.
             for message in twins:
                 message.mark("duplicate")
-            twin_batch = [Message(m.body, m.events, order=m.order, receive_count=1) for m in twins]
+            twin_batch = [
+                Message(m.body, m.notification, order=m.order, receive_count=1) for m in twins
+            ]
             if self._twin.faults is not None:
                 self._twin.faults.clear()
             threads.append(

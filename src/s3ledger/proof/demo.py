@@ -1,16 +1,20 @@
 """``s3ledger demo``: the article's problem, happening and disappearing, on one machine.
 
 Every mode gets its own pipeline on one throwaway workbench (prefixed bucket, queue, DLQ and
-tables, provisioned from ``template.yaml``) and the same seeded workload: a few dozen uploads
-with awkward keys, three uploads of one key, and a delete. While the runner works the queues,
-two faults that AWS really produces are injected, identically for every mode:
+tables, provisioned from ``template.yaml``) and the same seeded workload of real requests on
+its versioned bucket: a few dozen uploads with awkward keys, three uploads of one key, and the
+versioned histories a real bucket sees (a delete marker, a removal of the current version, of a
+noncurrent version and of a delete marker, a lifecycle expiry). S3 (the workbench's moto)
+emits the events. While the runner works the queues, two faults that AWS really produces are
+injected, identically for every mode:
 
 * **duplicate delivery**: some S3 notifications arrive a second time, in a different message;
 * **a crash between the two writes**: the invocation dies right after its first successful write
   of an event (after ``naive``'s ledger put; after the transaction in the other modes). Most such
   crashes hit the first attempt only; one file crashes on every attempt that writes.
 
-Once the queues have drained, the tables are checked and the figures printed side by side.
+Once the queues have drained, the tables are checked, each object's ledger state is compared
+with what a GET returns from the bucket, and the figures are printed side by side.
 The template's timeouts are scaled down (as ``sam deploy --parameter-overrides`` would) so that
 redeliveries come within seconds: the 6x visibility rule and the rest stay as declared.
 """
@@ -47,13 +51,14 @@ from s3ledger.local.session import start_runner
 from s3ledger.local.template import load_pipeline_spec
 from s3ledger.local.workbench import Workbench
 from s3ledger.proof.history import stream_records
+from s3ledger.proof.workload import Request, RequestKind, perform, read_bucket_truth
 from s3ledger.report import handler_logs_silenced
-from s3ledger.scan import check_tables, scan_items
+from s3ledger.scan import check_tables, get_items, scan_items
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-__all__ = ["DEMO_OVERRIDES", "DemoStep", "demo_workload", "run_demo"]
+__all__ = ["DEMO_OVERRIDES", "demo_workload", "run_demo"]
 
 DEMO_OVERRIDES: Final = {
     "FunctionTimeout": "1",
@@ -76,21 +81,19 @@ _AWKWARD: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class DemoStep:
-    """Upload ``body`` to ``key``, or delete ``key``."""
-
-    key: str
-    body: bytes = b""
-    delete: bool = False
-
-    @property
-    def etag(self) -> str:
-        return hashlib.md5(self.body, usedforsecurity=False).hexdigest()
+# Versioned histories, one key each: (what happens, the requests in order).
+_VERSIONED: Final[tuple[tuple[str, tuple[RequestKind, ...]], ...]] = (
+    ("versions/deleted (a delete marker).csv", ("put", "delete")),
+    ("versions/current version removed.csv", ("put", "put", "delete_current")),
+    ("versions/noncurrent version removed.csv", ("put", "put", "delete_noncurrent")),
+    ("versions/delete marker removed.csv", ("put", "delete", "undelete")),
+    ("versions/expired by lifecycle.csv", ("put", "put", "expire_current")),
+)
 
 
-def demo_workload(files: int, seed: int) -> list[DemoStep]:
-    """``files`` uploads (three of one key, one with a crash on every write) and one delete."""
+def demo_workload(files: int, seed: int) -> list[Request]:
+    """``files`` uploads (three of one key, one with a crash on every write), then the versioned
+    histories, in the order the requests are made."""
     rng = random.Random(seed)
     distinct = max(files - 3, 2)
     keys = [ALWAYS_CRASHES_KEY] + [
@@ -101,10 +104,13 @@ def demo_workload(files: int, seed: int) -> list[DemoStep]:
         else f"{rng.choice(('in', 'out', 'archive'))}/file-{i:03d} {rng.randint(0, 999)}.csv"
         for i in range(distinct - 1)
     ]
-    steps = [DemoStep(key, f"demo {key}".encode()) for key in keys]
-    steps += [DemoStep(REUPLOADED_KEY, f"version {v}".encode()) for v in (1, 2, 3)]
-    steps.append(DemoStep(keys[-1], delete=True))
-    return steps
+    planned: list[tuple[str, RequestKind, bytes]] = [
+        (key, "put", f"demo {key}".encode()) for key in keys
+    ]
+    planned += [(REUPLOADED_KEY, "put", f"version {v}".encode()) for v in (1, 2, 3)]
+    for key, kinds in _VERSIONED:
+        planned += [(key, kind, f"{key} {n}".encode()) for n, kind in enumerate(kinds)]
+    return [Request(index, key, kind, body) for index, (key, kind, body) in enumerate(planned)]
 
 
 def _chance(seed: int, what: str, text: str) -> float:
@@ -170,23 +176,11 @@ class _Injector:
                     env.faults.crash_after_write(json.dumps(event.event_id)[1:-1])
 
 
-def _run_workload(
-    workbench: Workbench, runs: Sequence[_ModeRun], steps: Sequence[DemoStep]
-) -> None:
+def _run_workload(workbench: Workbench, runs: Sequence[_ModeRun], steps: Sequence[Request]) -> None:
     s3 = workbench.s3()
-    versions: dict[tuple[str, str], str] = {}
     for step in steps:
         for run in runs:
-            bucket = run.resources.bucket
-            if step.delete:
-                # The bucket is versioned (as the template declares): deleting the last version
-                # by id is a permanent delete, which S3 (and moto) notify as ObjectRemoved:Delete.
-                s3.delete_object(Bucket=bucket, Key=step.key, VersionId=versions[bucket, step.key])
-            else:
-                put = s3.put_object(Bucket=bucket, Key=step.key, Body=step.body)
-                versions[bucket, step.key] = put.get("VersionId", "null")
-        # moto's records carry no sequencer: events of one key are ordered by eventTime (ms).
-        time.sleep(0.005)
+            perform(s3, run.resources.bucket, step)
 
 
 def _symptom(workbench: Workbench, resources: Resources, object_id: str) -> dict[str, Any]:
@@ -216,16 +210,19 @@ def _symptom(workbench: Workbench, resources: Resources, object_id: str) -> dict
 
 def _verdict(result: dict[str, Any]) -> tuple[str, bool]:
     anomalies = {k: v for k, v in result["anomalies"].items() if v}
+    problems = []
     if anomalies:
-        listed = ", ".join(f"{v} {k}" for k, v in anomalies.items())
-        return f"tables disagree: {listed}", False
+        problems.append("tables disagree: " + ", ".join(f"{v} {k}" for k, v in anomalies.items()))
+    if result["wrong_state"]:
+        problems.append(f"{result['wrong_state']} objects not as S3 has them")
     if result["dlq_messages"]:
-        return (
-            f"tables agree, but {result['dlq_messages']} messages parked in the DLQ "
-            "(duplicates or re-uploads rejected)",
-            False,
+        problems.append(
+            f"{result['dlq_messages']} messages parked in the DLQ "
+            "(duplicates, re-uploads or removals rejected)"
         )
-    return "exactly once: tables agree, nothing parked in the DLQ", True
+    if problems:
+        return "; ".join(problems), False
+    return "exactly once: tables agree with each other and with S3, nothing in the DLQ", True
 
 
 def run_demo(
@@ -238,7 +235,11 @@ def run_demo(
     events = len(steps)
     # The first of the three uploads of one key crashes once: its retry comes after the newer
     # uploads were applied, which is what turns naive's late retry into a stale ledger.
-    first_version = next(step.etag for step in steps if step.key == REUPLOADED_KEY)
+    first_version = next(
+        hashlib.md5(step.body, usedforsecurity=False).hexdigest()
+        for step in steps
+        if step.key == REUPLOADED_KEY
+    )
     # Each rejected duplicate would print a log line; the table says it all.
     quiet = contextlib.nullcontext() if verbose else handler_logs_silenced()
     with quiet, Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench:
@@ -256,6 +257,7 @@ def run_demo(
                 spec,
                 resources,
                 dynamodb_endpoint=workbench.dynamodb_endpoint,
+                aws_endpoint=workbench.aws_endpoint,
                 sqs_factory=workbench.sqs,
                 workers=workers,
                 environments=environments,
@@ -280,7 +282,8 @@ def run_demo(
                 run.runner.stop()
         if not all(drained):
             console.print("[yellow]warning: a queue did not drain within 90 s[/yellow]")
-        summary = _summarise(workbench, runs, injectors, events, files, seed, started)
+        keys = sorted({step.key for step in steps})
+        summary = _summarise(workbench, runs, injectors, events, files, seed, started, keys)
     if as_json:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
@@ -299,6 +302,7 @@ def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of t
     files: int,
     seed: int,
     started: float,
+    keys: Sequence[str],
 ) -> dict[str, Any]:
     modes: dict[str, Any] = {}
     for run in runs:
@@ -312,8 +316,23 @@ def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of t
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         requests = sum(len(env.faults.calls) for env in run.environments if env.faults)
+        truth = read_bucket_truth(workbench.s3(), run.resources.bucket, keys)
+        items = get_items(
+            workbench.dynamodb(),
+            run.resources.ledger_table,
+            "id",
+            (f"{run.resources.bucket}/{key}" for key in keys),
+        )
+        wrong = [
+            key
+            for key in keys
+            if not truth[key].shown_by(items.get(f"{run.resources.bucket}/{key}"))
+        ]
         result: dict[str, Any] = {
             **report.to_json(),
+            # What the tables alone cannot show: the ledger against what a GET returns.
+            "wrong_state": len(wrong),
+            "wrong_state_examples": wrong[:5],
             "events": events,
             # Audit items are one per event, so the difference is what never got recorded.
             "events_unrecorded": events - report.audit_items,

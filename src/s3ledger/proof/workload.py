@@ -1,24 +1,63 @@
-"""A seeded history of S3 events with a known ground truth.
+"""A seeded history of real S3 requests on a versioned bucket: the proof's workload.
 
-Keys get one to four events each (uploads, overwrites, deletes) with real-shaped sequencers that
-grow per key; some keys cross a hex-digit boundary (``FF`` → ``100``), so their sequencers differ
-in length. Awkward keys (spaces, ``+``, ``%``, non-ASCII, deep paths) are mixed in.
+The workload does not write notifications: it makes real requests on the workbench's S3 (moto,
+with the notification fidelity of :mod:`s3ledger.local.moto_s3`), and S3 emits the events. What
+the proof knows of the truth it reads back from S3 afterwards (see :mod:`s3ledger.proof.checker`),
+so nothing here restates how the writers understand S3.
+
+Each key gets one to six requests: uploads and overwrites, delete markers, removals of the
+current version, of a noncurrent version and of a delete marker, and S3 Lifecycle's expirations
+(a delete marker, or a noncurrent version removed; their events carry no sequencer). A small
+stack of versions per key is kept only to pick requests that S3 accepts and that change
+something; which version a removal names is read from S3 itself when the request is made.
+Awkward keys (spaces, ``+``, ``%``, non-ASCII, deep paths) are mixed in.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote_plus
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
-from s3ledger.events import ObjectEvent
+from s3ledger.local.moto_s3 import lifecycle_expire
+from s3ledger.proof.checker import BucketTruth
 
-__all__ = ["TruthEvent", "generate_history", "round_prefix"]
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
-_AWKWARD_STEMS = (
+__all__ = [
+    "REQUEST_KINDS",
+    "Request",
+    "RequestKind",
+    "perform",
+    "plan_requests",
+    "read_bucket_truth",
+    "round_prefix",
+]
+
+RequestKind = Literal[
+    "put",
+    "delete",
+    "delete_current",
+    "delete_noncurrent",
+    "undelete",
+    "expire_current",
+    "expire_noncurrent",
+]
+REQUEST_KINDS: Final[tuple[RequestKind, ...]] = get_args(RequestKind)
+# How often each request is drawn, when it is possible on the key's versions.
+_WEIGHTS: Final[dict[RequestKind, int]] = {
+    "put": 10,
+    "delete": 3,
+    "delete_current": 2,
+    "delete_noncurrent": 3,
+    "undelete": 2,
+    "expire_current": 1,
+    "expire_noncurrent": 2,
+}
+
+_AWKWARD_STEMS: Final = (
     "q3 summary+final",
     "c++ notes 100%",
     "café 日本語",
@@ -26,66 +65,21 @@ _AWKWARD_STEMS = (
     "plus+and space",
     "percent%2Bliteral",
 )
-_BASE_TIME = 1_764_151_200  # 2025-11-26T10:00:00Z: a fixed clock keeps runs identical
 
 
 @dataclass(frozen=True, slots=True)
-class TruthEvent:
-    """One event of the ground truth, and everything the notification says about it."""
+class Request:
+    """One request of the workload: ``index`` is its place in the whole history."""
 
     index: int
-    bucket: str
     key: str
-    removal: bool
-    sequencer: str
+    kind: RequestKind
     body: bytes = b""
-    faults: set[str] = field(default_factory=set, compare=False, hash=False)
 
-    @property
-    def event_name(self) -> str:
-        return "ObjectRemoved:Delete" if self.removal else "ObjectCreated:Put"
 
-    @property
-    def etag(self) -> str | None:
-        return None if self.removal else hashlib.md5(self.body, usedforsecurity=False).hexdigest()
-
-    @property
-    def event_time(self) -> str:
-        seconds, millis = divmod(self.index, 1000)
-        stamp = _BASE_TIME + seconds
-        hours, rest = divmod(stamp % 86_400, 3600)
-        return f"2025-11-26T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}.{millis:03d}Z"
-
-    def object_event(self) -> ObjectEvent:
-        return ObjectEvent(
-            bucket=self.bucket,
-            key=self.key,
-            event_name=self.event_name,
-            event_time=self.event_time,
-            sequencer=self.sequencer,
-            size=None if self.removal else len(self.body),
-            etag=self.etag,
-        )
-
-    def record(self) -> dict[str, Any]:
-        """The S3 notification record, key URL-encoded as S3 sends it."""
-        obj: dict[str, Any] = {"key": quote_plus(self.key), "sequencer": self.sequencer}
-        if not self.removal:
-            obj.update(size=len(self.body), eTag=self.etag)
-        return {
-            "eventVersion": "2.1",
-            "eventSource": "aws:s3",
-            "awsRegion": "us-east-1",
-            "eventTime": self.event_time,
-            "eventName": self.event_name,
-            "userIdentity": {"principalId": "AWS:CHAOS"},
-            "s3": {
-                "s3SchemaVersion": "1.0",
-                "configurationId": "s3ledger-chaos",
-                "bucket": {"name": self.bucket, "arn": f"arn:aws:s3:::{self.bucket}"},
-                "object": obj,
-            },
-        }
+def round_prefix(number: int) -> str:
+    """The key prefix of one round of the workload (reconcile and checks go round by round)."""
+    return f"r{number:04d}/"
 
 
 def _key(rng: random.Random, number: int) -> str:
@@ -96,43 +90,114 @@ def _key(rng: random.Random, number: int) -> str:
     return f"{folder}/file-{number:06d}.csv"
 
 
-def round_prefix(number: int) -> str:
-    """The key prefix of one round of the workload (reconcile and checks go round by round)."""
-    return f"r{number:04d}/"
+def _possible(stack: list[str]) -> list[RequestKind]:
+    """Requests that change the key's versions (``v`` a version, ``m`` a delete marker)."""
+    current = stack[-1] if stack else None
+    noncurrent_versions = "v" in stack[:-1]
+    kinds: list[RequestKind] = ["put"]
+    if current == "v":
+        kinds += ["delete", "delete_current", "expire_current"]
+    if current == "m":
+        kinds.append("undelete")
+    if noncurrent_versions:
+        kinds += ["delete_noncurrent", "expire_noncurrent"]
+    return kinds
 
 
-def generate_history(
-    events: int, seed: int, bucket: str, round_size: int = 1000
-) -> Iterator[list[TruthEvent]]:
-    """Yield each key's events (oldest first) until ``events`` events exist in all.
+def _apply(stack: list[str], kind: RequestKind) -> None:
+    if kind == "put":
+        stack.append("v")
+    elif kind in ("delete", "expire_current"):
+        stack.append("m")
+    elif kind in ("delete_current", "undelete"):
+        stack.pop()
+    else:  # a noncurrent version: the oldest, as perform() picks it
+        stack.remove("v")
 
-    Every key starts with the prefix of the round (``round_size`` events) its first event
+
+def plan_requests(events: int, seed: int, round_size: int = 1000) -> Iterator[list[Request]]:
+    """Yield each key's requests (in the order they will be made) until ``events`` exist.
+
+    Every key starts with the prefix of the round (``round_size`` requests) its first request
     falls in, so a long run can be checked and reconciled one round at a time.
     """
     rng = random.Random(seed)
-    index = 0
-    number = 0
+    index = number = 0
     while index < events:
         key = round_prefix(index // round_size) + _key(rng, number)
         number += 1
-        count = min(events - index, rng.choice((1, 1, 2, 2, 3, 4)))
-        # A start just below a digit boundary makes some sequencers one digit longer than the
-        # ones before them: "FF" then "100" must still read as older then newer.
-        value = rng.choice((0xFE, 0xFFE, rng.randrange(0x1000, 0xFFFFFF)))
-        history: list[TruthEvent] = []
+        count = min(events - index, rng.choice((1, 2, 2, 3, 4, 5, 6)))
+        stack: list[str] = []
+        history: list[Request] = []
         for position in range(count):
-            value += rng.randrange(1, 3)
-            removal = position > 0 and rng.random() < 0.25
-            body = b"" if removal else f"{key} v{position} {rng.random()}".encode()
-            history.append(
-                TruthEvent(
-                    index=index,
-                    bucket=bucket,
-                    key=key,
-                    removal=removal,
-                    sequencer=f"{value:X}",
-                    body=body,
-                )
-            )
+            kinds: list[RequestKind] = _possible(stack) if position else ["put"]
+            kind = rng.choices(kinds, weights=[_WEIGHTS[k] for k in kinds])[0]
+            body = f"{key} #{position} {rng.random()}".encode() if kind == "put" else b""
+            history.append(Request(index, key, kind, body))
+            _apply(stack, kind)
             index += 1
         yield history
+
+
+def _versions(s3: S3Client, bucket: str, key: str) -> list[tuple[str, bool]]:
+    """The key's versions and delete markers, newest first: (version id, is a delete marker)."""
+    entries: list[tuple[bool, Any, str, bool]] = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        for version in page.get("Versions", []):
+            if version["Key"] == key:
+                latest = bool(version.get("IsLatest"))
+                entries.append((latest, version["LastModified"], version["VersionId"], False))
+        for marker in page.get("DeleteMarkers", []):
+            if marker["Key"] == key:
+                latest = bool(marker.get("IsLatest"))
+                entries.append((latest, marker["LastModified"], marker["VersionId"], True))
+    entries.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+    return [(version_id, marker) for _, _, version_id, marker in entries]
+
+
+def perform(s3: S3Client, bucket: str, request: Request) -> str:
+    """Make ``request`` on the bucket; return S3's request id (which its event carries)."""
+    key = request.key
+    if request.kind == "put":
+        metadata = s3.put_object(Bucket=bucket, Key=key, Body=request.body)["ResponseMetadata"]
+    elif request.kind == "delete":
+        metadata = s3.delete_object(Bucket=bucket, Key=key)["ResponseMetadata"]
+    elif request.kind == "expire_current":
+        metadata = lifecycle_expire(s3, bucket, key)["ResponseMetadata"]
+    else:
+        versions = _versions(s3, bucket, key)
+        if request.kind in ("delete_current", "undelete"):
+            version_id = versions[0][0]
+        else:  # the oldest noncurrent version (not a delete marker)
+            version_id = next(v for v, marker in reversed(versions[1:]) if not marker)
+        if request.kind == "expire_noncurrent":
+            metadata = lifecycle_expire(s3, bucket, key, version_id)["ResponseMetadata"]
+        else:
+            answer = s3.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+            metadata = answer["ResponseMetadata"]
+    return str(metadata["RequestId"])
+
+
+def read_bucket_truth(s3: S3Client, bucket: str, keys: Sequence[str]) -> dict[str, BucketTruth]:
+    """What a GET without a version id returns for each key (HeadObject), read after the run.
+
+    The proof's truth. HeadObject is another API than the writers' ListObjectVersions, so the
+    two cannot share a mistake about which version is current.
+    """
+    truth: dict[str, BucketTruth] = {}
+    for key in keys:
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except s3.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] not in {"404", "NoSuchKey", "NotFound"}:
+                raise
+            truth[key] = BucketTruth(exists=False)
+            continue
+        version = head.get("VersionId")
+        truth[key] = BucketTruth(
+            exists=True,
+            etag=head["ETag"].strip('"'),
+            size=head["ContentLength"],
+            version_id=None if version in (None, "null") else version,
+        )
+    return truth

@@ -1,4 +1,4 @@
-"""Four interchangeable write modes behind one protocol (``Writer``).
+"""Five interchangeable write modes behind one protocol (``Writer``).
 
 ``make_writer`` imports only the chosen mode's module, so the default ``inbox`` handler never pays
 for importing Powertools idempotency at cold start.
@@ -21,6 +21,8 @@ from s3ledger.writers.base import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from s3ledger.bucket import StateReader
 
 __all__ = [
     "CountingMetrics",
@@ -46,8 +48,19 @@ def make_writer(
     settings: Settings,
     metrics: MetricsSink | None = None,
     mode: Mode | None = None,
+    state_reader: StateReader | None = None,
 ) -> Writer:
-    """The writer for ``mode`` (default: the settings' mode)."""
-    module, name = _IMPLEMENTATIONS[mode or settings.mode]
-    writer: Writer = getattr(import_module(module), name)(client, settings, metrics)
+    """The writer for ``mode`` (default: the settings' mode).
+
+    ``state_reader`` tells ``inbox`` and ``inbox-batch`` an object's current state when an event
+    removed a version for good (default: ``ListObjectVersions`` on the environment's S3). The
+    article's modes take every removal as a deletion, as the article does.
+    """
+    chosen = mode or settings.mode
+    module, name = _IMPLEMENTATIONS[chosen]
+    implementation = getattr(import_module(module), name)
+    if chosen in {"inbox", "inbox-batch"}:
+        writer: Writer = implementation(client, settings, metrics, state_reader)
+    else:
+        writer = implementation(client, settings, metrics)
     return writer

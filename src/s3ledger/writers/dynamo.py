@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONDITIONAL_CHECK_FAILED",
     "DynamoDBWriter",
+    "RequestToken",
     "cancellation_codes",
     "classify",
     "error_code",
@@ -141,6 +143,25 @@ def with_retries(
                 raise
             sleep(pause)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+class RequestToken:
+    """The transaction's ClientRequestToken across this event's attempts.
+
+    Kept only after an ambiguous failure: DynamoDB then answers a retry of a transaction that did
+    commit with success, instead of running it again. After a definite failure the next attempt
+    gets a fresh token, since a token is bound to its first request.
+    """
+
+    def __init__(self) -> None:
+        self.value = ""
+        self.keep = False
+
+    def next(self) -> str:
+        if not self.keep:
+            self.value = str(uuid.uuid4())
+        self.keep = False
+        return self.value
 
 
 class DynamoDBWriter:

@@ -8,23 +8,31 @@ duplicate, and exactly once across both tables.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger import ledger
+from s3ledger.bucket import S3VersionsReader, StateReader
 from s3ledger.config import Settings
-from s3ledger.errors import AmbiguousWriteError, RejectedWriteError
-from s3ledger.events import ObjectEvent
+from s3ledger.errors import (
+    AmbiguousWriteError,
+    RejectedWriteError,
+    TransientReadError,
+    TransientWriteError,
+)
+from s3ledger.events import Effect, ObjectEvent
+from s3ledger.ledger import ObjectState
+from s3ledger.order import LedgerMarks, is_newer
 from s3ledger.writers.base import InvocationContext, MetricsSink, Outcome
 from s3ledger.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
     TRANSACTION_CANCELED,
     DynamoDBWriter,
+    RequestToken,
     cancellation_codes,
     classify,
     error_code,
@@ -38,31 +46,14 @@ __all__ = ["LOOK_AHEAD_KEYS", "InboxWriter"]
 
 # BatchGetItem takes at most 100 keys.
 LOOK_AHEAD_KEYS: Final = 100
+# Reads and pinned writes of one event before giving up (the message then comes back).
+_PIN_ATTEMPTS: Final = 5
 
 _log = logging.getLogger(__name__)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-class _Token:
-    """The transaction's ClientRequestToken across this event's attempts.
-
-    Kept only after an ambiguous failure: DynamoDB then answers a retry of a transaction that did
-    commit with success, instead of running it again. After a definite failure the next attempt
-    gets a fresh token, since a token is bound to its first request.
-    """
-
-    def __init__(self) -> None:
-        self.value = ""
-        self.keep = False
-
-    def next(self) -> str:
-        if not self.keep:
-            self.value = str(uuid.uuid4())
-        self.keep = False
-        return self.value
 
 
 class _RecentlyRecorded:
@@ -102,9 +93,15 @@ class InboxWriter(DynamoDBWriter):
     mode = "inbox"
 
     def __init__(
-        self, client: DynamoDBClient, settings: Settings, metrics: MetricsSink | None = None
+        self,
+        client: DynamoDBClient,
+        settings: Settings,
+        metrics: MetricsSink | None = None,
+        state_reader: StateReader | None = None,
     ) -> None:
         super().__init__(client, settings, metrics)
+        # Asked only for removals of a version, which carry no state (its client is lazy).
+        self._state_reader = state_reader or S3VersionsReader()
         self._recorded = _RecentlyRecorded(settings.recent_events)
         # Event ids of this invocation not yet written, in order (a dict: ordered and unique).
         self._upcoming: dict[str, None] = {}
@@ -153,6 +150,8 @@ class InboxWriter(DynamoDBWriter):
             self._recorded.add(item["event_id"]["S"])
 
     def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        if event.effect is Effect.RESOLVE:
+            return self._write_resolved(event, context)
         request_id = context.aws_request_id
         actions = ledger.inbox_actions(
             event,
@@ -161,7 +160,27 @@ class InboxWriter(DynamoDBWriter):
             request_id=request_id,
             processed_at=_now(),
         )
-        token = _Token()
+
+        def ledger_refused() -> Outcome:
+            # The ordering guard failed: the ledger holds a newer event of the object.
+            return self._supersede(event, request_id)
+
+        return self._transact(actions, event, context, Outcome.APPLIED, ledger_refused)
+
+    def _transact(
+        self,
+        actions: list[dict[str, Any]],
+        event: ObjectEvent,
+        context: InvocationContext,
+        success: Outcome,
+        ledger_refused: Callable[[], Outcome],
+    ) -> Outcome:
+        """Send one event's transaction with bounded retries; read a cancellation by position.
+
+        A retry after an ambiguous failure (timeout, lost connection) resends the same actions
+        with the same ClientRequestToken, so a transaction that did commit answers success.
+        """
+        token = RequestToken()
 
         def attempt() -> Outcome:
             try:
@@ -170,14 +189,24 @@ class InboxWriter(DynamoDBWriter):
                     ClientRequestToken=token.next(),
                 )
             except ClientError as exc:
-                if error_code(exc) == TRANSACTION_CANCELED:
-                    return self._read_cancellation(exc, event, request_id)
+                if error_code(exc) != TRANSACTION_CANCELED:
+                    raise classify(exc, event.event_id) from exc
+                codes = cancellation_codes(exc)
+                if len(codes) != len(actions):
+                    raise RejectedWriteError(
+                        f"{event.event_id}: unexpected cancellation reasons {codes}"
+                    ) from exc
+                if codes[ledger.AUDIT_POSITION] == CONDITIONAL_CHECK_FAILED:
+                    # Recorded before: a duplicate, or our own attempt whose answer was lost.
+                    return Outcome.DUPLICATE
+                if codes[ledger.LEDGER_POSITION] == CONDITIONAL_CHECK_FAILED and codes[0] is None:
+                    return ledger_refused()
                 raise classify(exc, event.event_id) from exc
             except BotoCoreError as exc:
                 error = classify(exc, event.event_id)
                 token.keep = isinstance(error, AmbiguousWriteError)
                 raise error from exc
-            return Outcome.APPLIED
+            return success
 
         return with_retries(
             attempt,
@@ -187,16 +216,112 @@ class InboxWriter(DynamoDBWriter):
             what=event.event_id,
         )
 
-    def _read_cancellation(self, exc: ClientError, event: ObjectEvent, request_id: str) -> Outcome:
-        codes = cancellation_codes(exc)
-        if len(codes) != 2:
-            raise RejectedWriteError(f"{event.event_id}: unexpected cancellation reasons {codes}")
-        if codes[ledger.AUDIT_POSITION] == CONDITIONAL_CHECK_FAILED:
-            # Recorded before: a duplicate delivery, or our own attempt whose answer was lost.
-            return Outcome.DUPLICATE
-        if codes[ledger.LEDGER_POSITION] == CONDITIONAL_CHECK_FAILED and codes[0] is None:
-            return self._supersede(event, request_id)
-        raise classify(exc, event.event_id) from exc
+    def _write_resolved(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        """An event that removed a version for good: its state is read from S3, not carried.
+
+        Read the ledger item (and whether the audit log has the event) → if the event is not
+        newer than the ledger, audit it as superseded → read the object's current state from S3
+        → write that state with the event's order marks, pinned to the ledger item just read.
+
+        Why this keeps exactly-once and the per-key order:
+
+        * duplicates: the audit Put is conditional, as for every event; a duplicate costs reads
+          only, since the read finds its audit item first;
+        * order: "newer" is decided by :func:`s3ledger.order.is_newer` on the item read, and the
+          pin (``last_event_id`` unchanged, or no item) makes the write fail if any other event
+          moved the ledger since; the writer then reads again and decides again;
+        * the state read may be newer than the event (later requests happened before the
+          read). That is safe: every later request has its own event, with a greater sequencer,
+          and each of them, when it lands, sets its own state; the last request's event (or
+          read) leaves the bucket's final state. The marks set are the event's own, never
+          "newer" ones, so no later event is refused;
+        * crashes and lost answers: the transaction is atomic and a retry resends it with the
+          same ClientRequestToken; a crash before it leaves nothing, and the message comes back.
+        """
+        for _ in range(_PIN_ATTEMPTS):
+            item, recorded = self._read_ledger_and_audit(event)
+            if recorded:
+                return Outcome.DUPLICATE
+            if not is_newer(event.order, LedgerMarks.of(item)):
+                return self._supersede(event, context.aws_request_id)
+            state = self._state_reader.current(event.bucket, event.key)
+            unchanged = item is not None and ObjectState.of_ledger(item) == state
+            outcome = Outcome.UNCHANGED if unchanged else Outcome.APPLIED
+            try:
+                return self._write_pinned(event, state, item, outcome, context)
+            except _LedgerMovedError:
+                continue  # another event moved the ledger between our read and our write
+        raise TransientWriteError(
+            f"{event.event_id}: the ledger item kept changing under {_PIN_ATTEMPTS} attempts"
+        )
+
+    def write_state(
+        self,
+        event: ObjectEvent,
+        state: ObjectState,
+        item: Mapping[str, Any] | None,
+        context: InvocationContext,
+    ) -> Outcome:
+        """Set the ledger to ``state`` if it is still ``item`` (plain form; ``None``: absent).
+
+        For repairs (reconcile), whose state was read from the bucket after ``item`` was read:
+        ``APPLIED`` when written, ``STALE`` when the ledger moved since (a real event landed:
+        the next reconcile looks again), ``DUPLICATE`` when this very repair was written before.
+        """
+        try:
+            return self._write_pinned(event, state, item, Outcome.APPLIED, context)
+        except _LedgerMovedError:
+            return Outcome.STALE
+
+    def _write_pinned(
+        self,
+        event: ObjectEvent,
+        state: ObjectState,
+        item: Mapping[str, Any] | None,
+        outcome: Outcome,
+        context: InvocationContext,
+    ) -> Outcome:
+        """Write ``state`` and the order marks after ``event``, if the ledger is still ``item``;
+        raise ``_LedgerMovedError`` if it moved."""
+        actions = ledger.pinned_actions(
+            event,
+            state=state,
+            marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
+            pinned=None if item is None else str(item.get("last_event_id", "")),
+            outcome=outcome.value,
+            ledger_table=self._settings.ledger_table,
+            audit_table=self._settings.audit_table,
+            request_id=context.aws_request_id,
+            processed_at=_now(),
+        )
+        return self._transact(actions, event, context, outcome, _ledger_moved)
+
+    def _read_ledger_and_audit(self, event: ObjectEvent) -> tuple[dict[str, Any] | None, bool]:
+        """The ledger item (consistent, plain form) and whether the audit log has the event."""
+        ledger_table, audit_table = self._settings.ledger_table, self._settings.audit_table
+        request: dict[str, Any] = {
+            ledger_table: {"Keys": [{"id": {"S": event.object_id}}], "ConsistentRead": True},
+            audit_table: {
+                "Keys": [{"event_id": {"S": event.event_id}}],
+                "ConsistentRead": True,
+                "ProjectionExpression": "event_id",
+            },
+        }
+        found: dict[str, list[dict[str, Any]]] = {ledger_table: [], audit_table: []}
+        for _ in range(_PIN_ATTEMPTS):
+            try:
+                response = self._client.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as exc:
+                raise classify(exc, event.event_id) from exc
+            for table, items in response.get("Responses", {}).items():
+                found[table].extend(items)
+            request = dict(response.get("UnprocessedKeys") or {})
+            if not request:
+                break
+        else:
+            raise TransientReadError(f"{event.event_id}: the ledger read stayed unprocessed")
+        item = ledger.from_item(found[ledger_table][0]) if found[ledger_table] else None
+        return item, bool(found[audit_table])
 
     def _supersede(self, event: ObjectEvent, request_id: str) -> Outcome:
         """Record a stale event in the audit log only; the ledger keeps its newer state."""
@@ -217,3 +342,14 @@ class InboxWriter(DynamoDBWriter):
         except BotoCoreError as exc:
             raise classify(exc, event.event_id) from exc
         return Outcome.STALE
+
+
+class _LedgerMovedError(Exception):
+    """The pinned ledger item changed between the writer's read and its write."""
+
+
+def _ledger_moved() -> Outcome:
+    raise _LedgerMovedError
+
+
+_NO_MARKS: Final = LedgerMarks(None, None, "")

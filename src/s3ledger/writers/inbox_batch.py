@@ -10,11 +10,18 @@ When a wave is cancelled, its reasons are read by position: an event whose audit
 condition was recorded before (a duplicate); one whose ledger Update failed is stale and gets
 audited as superseded. Nothing of a cancelled transaction was written, so every other event of
 the wave falls back to the one-event ``inbox`` path, with its own retries and errors.
+
+When a wave's answer is lost (a timeout, a closed connection), the wave is sent again with the
+same ClientRequestToken, so DynamoDB answers a wave that did commit with success: its events are
+counted applied, not taken for duplicates by a fallback that would find their audit items. If
+the outcome stays unknown after the retries, the wave's events fail (their messages come back).
+
+An object with an event that removed a version for good (``Effect.RESOLVE``) is written on the
+one-event path, all its events in batch order: that event's state is read from S3 first.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final
@@ -22,14 +29,17 @@ from typing import Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger import ledger
-from s3ledger.errors import S3LedgerError
-from s3ledger.events import ObjectEvent
+from s3ledger.errors import AmbiguousWriteError, PoisonError, RetryableError, S3LedgerError
+from s3ledger.events import Effect, ObjectEvent
 from s3ledger.writers.base import InvocationContext, Outcome
 from s3ledger.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
     TRANSACTION_CANCELED,
+    RequestToken,
     cancellation_codes,
+    classify,
     error_code,
+    with_retries,
 )
 from s3ledger.writers.inbox import InboxWriter
 
@@ -68,10 +78,13 @@ class InboxBatchWriter(InboxWriter):
     ) -> list[BatchResult]:
         """Write every event; return, per event, its outcome or the error it ended with."""
         results: list[BatchResult | None] = [None] * len(events)
-        fresh = []
+        resolving = {e.object_id for e in events if e.effect is Effect.RESOLVE}
+        fresh, one_by_one = [], []
         for position, event in enumerate(events):
             if event.event_id in self._recorded:
                 results[position] = Outcome.DUPLICATE
+            elif event.object_id in resolving:
+                one_by_one.append(position)
             else:
                 fresh.append(position)
         todo = [events[p] for p in fresh]
@@ -81,6 +94,8 @@ class InboxBatchWriter(InboxWriter):
                 positions, self._write_wave([events[p] for p in positions], context), strict=True
             ):
                 results[position] = result
+        for position in one_by_one:
+            results[position] = self._write_one(events[position], context)
         return [r if r is not None else Outcome.DUPLICATE for r in results]
 
     def _write_one(self, event: ObjectEvent, context: InvocationContext) -> BatchResult:
@@ -106,18 +121,43 @@ class InboxBatchWriter(InboxWriter):
                 processed_at=processed_at,
             )
         ]
+        what = f"a wave of {len(wave)} events ({wave[0].event_id}, ...)"
+        token = RequestToken()
+
+        def attempt() -> list[str | None] | None:
+            """``None`` once committed; the cancellation reasons if DynamoDB cancelled it."""
+            try:
+                self._client.transact_write_items(
+                    TransactItems=actions,  # type: ignore[arg-type]
+                    ClientRequestToken=token.next(),
+                )
+            except ClientError as exc:
+                if error_code(exc) == TRANSACTION_CANCELED:
+                    return cancellation_codes(exc)
+                raise classify(exc, what) from exc
+            except BotoCoreError as exc:
+                error = classify(exc, what)
+                token.keep = isinstance(error, AmbiguousWriteError)
+                raise error from exc
+            return None
+
         try:
-            # botocore's standard retries resend the same token after a lost answer, so a wave
-            # that committed is not applied twice; anything else falls back event by event.
-            self._client.transact_write_items(
-                TransactItems=actions,  # type: ignore[arg-type]
-                ClientRequestToken=str(uuid.uuid4()),
+            codes = with_retries(
+                attempt,
+                policy=self._settings.retry,
+                context=context,
+                metrics=self._metrics,
+                what=what,
             )
-        except ClientError as exc:
-            codes = cancellation_codes(exc) if error_code(exc) == TRANSACTION_CANCELED else []
-            return self._fall_back(wave, codes, context)
-        except BotoCoreError:
+        except RetryableError as exc:
+            if token.keep:
+                # The wave may have committed: only its messages coming back can tell.
+                return [exc] * len(wave)
             return self._fall_back(wave, [], context)
+        except PoisonError:
+            return self._fall_back(wave, [], context)  # the bad event fails alone there
+        if codes is not None:
+            return self._fall_back(wave, codes, context)
         for event in wave:
             self._recorded.add(event.event_id)
         return [Outcome.APPLIED] * len(wave)

@@ -1,0 +1,262 @@
+"""Versioned buckets through ``inbox`` and ``inbox-batch``: the ledger ends at what a GET returns.
+
+Each scenario makes real requests on a versioned bucket of the workbench's S3 (moto), then
+delivers their notification records in order, each twice, in reverse, and shuffled with
+duplicates. Whatever the delivery, the ledger must end at the bucket's own state (HeadObject),
+each event must have exactly one audit item, and ``check`` must find nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from s3ledger import ledger
+from s3ledger.config import Mode
+from s3ledger.consistency import check_consistency
+from s3ledger.events import parse_s3_record
+from s3ledger.ledger import ObjectState
+from s3ledger.local.context import LocalContext
+from s3ledger.local.moto_server import aws_client
+from tests.support.pipeline import make_harness, sqs_event, sqs_message
+from tests.support.tables import TableNames, scan_all, stream_records
+from tests.support.versioned import VersionedKey
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+KEY = "reports/q3 summary+final é.csv"
+
+
+def noncurrent_version_removed(k: VersionedKey) -> None:
+    first = k.put(b"one")
+    k.put(b"two")
+    k.delete_version(first)
+
+
+def current_version_removed(k: VersionedKey) -> None:
+    k.put(b"one")
+    second = k.put(b"two!")
+    k.delete_version(second)
+
+
+def delete_marker(k: VersionedKey) -> None:
+    k.put(b"one")
+    k.delete()
+
+
+def delete_marker_removed(k: VersionedKey) -> None:
+    k.put(b"one")
+    marker = k.delete()
+    k.delete_version(marker)
+
+
+def every_version_removed(k: VersionedKey) -> None:
+    first = k.put(b"one")
+    second = k.put(b"two")
+    k.delete_version(second)
+    k.delete_version(first)
+
+
+def lifecycle_then_a_new_upload(k: VersionedKey) -> None:
+    first = k.put(b"one")
+    k.put(b"two")
+    k.expire_version(first)
+    k.expire_current()
+    k.put(b"three")
+
+
+def lifecycle_last(k: VersionedKey) -> None:
+    k.put(b"one")
+    k.put(b"two")
+    k.expire_current()
+
+
+SCENARIOS: dict[str, Callable[[VersionedKey], None]] = {
+    f.__name__: f
+    for f in (
+        noncurrent_version_removed,
+        current_version_removed,
+        delete_marker,
+        delete_marker_removed,
+        every_version_removed,
+        lifecycle_then_a_new_upload,
+        lifecycle_last,
+    )
+}
+
+
+def _in_order(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [[r] for r in records]
+
+
+def _twice(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [[r] for r in records for _ in range(2)]
+
+
+def _reversed(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [[r] for r in reversed(records)]
+
+
+def _one_batch_shuffled_with_duplicates(
+    records: list[dict[str, Any]],
+) -> list[list[dict[str, Any]]]:
+    copies = records + records[::2]
+    random.Random(len(records)).shuffle(copies)
+    return [copies]
+
+
+def _shuffled_with_duplicates(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    copies = records + records[1::2]
+    random.Random(7).shuffle(copies)
+    return [copies[i : i + 2] for i in range(0, len(copies), 2)]
+
+
+DELIVERIES = {
+    "in_order": _in_order,
+    "twice": _twice,
+    "reversed": _reversed,
+    "one_batch_shuffled": _one_batch_shuffled_with_duplicates,
+    "shuffled_in_pairs": _shuffled_with_duplicates,
+}
+
+
+@pytest.fixture
+def s3(aws_endpoint: str) -> Iterator[S3Client]:
+    client = aws_client("s3", aws_endpoint)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def bucket(s3: S3Client) -> str:
+    name = f"versions-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+@pytest.mark.parametrize("delivery", list(DELIVERIES))
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+@pytest.mark.parametrize("mode", ["inbox", "inbox-batch"])
+def test_the_ledger_ends_at_what_a_get_returns(
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    streams_client: Any,
+    aws_endpoint: str,
+    fresh_tables: TableNames,
+    s3: S3Client,
+    bucket: str,
+    mode: Mode,
+    scenario: str,
+    delivery: str,
+) -> None:
+    """Any delivery of a versioned history leaves the bucket's state, each event audited once."""
+    key = VersionedKey(s3, bucket, KEY)
+    SCENARIOS[scenario](key)
+    harness = make_harness(dynamodb_endpoint, fresh_tables, mode, aws_endpoint=aws_endpoint)
+    for batch in DELIVERIES[delivery](key.records):
+        messages = [sqs_message(json.dumps({"Records": [r]})) for r in batch]
+        response = harness.pipeline.handle_sqs(sqs_event(*messages), LocalContext())
+        assert response == {"batchItemFailures": []}
+
+    ledger_items = [ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger)]
+    audit_items = [ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.audit)]
+    (item,) = ledger_items
+    assert ObjectState.of_ledger(item) == key.state(), (item, key.state())
+    expected_ids = set()
+    for record in key.records:
+        event = parse_s3_record(record)
+        assert event is not None
+        expected_ids.add(event.event_id)
+    assert {a["event_id"] for a in audit_items} == expected_ids
+    writes = [
+        r["dynamodb"]["Keys"]["event_id"]["S"]
+        for r in stream_records(streams_client, dynamodb_client, fresh_tables.audit)
+    ]
+    assert sorted(writes) == sorted(expected_ids), "an audit item was written twice"
+    assert check_consistency(audit_items, ledger_items).anomalies_total == 0
+
+
+def test_removing_a_noncurrent_version_is_audited_unchanged(
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    aws_endpoint: str,
+    fresh_tables: TableNames,
+    s3: S3Client,
+    bucket: str,
+) -> None:
+    """In order: the ledger keeps v2; the removal of v1 is audited ``unchanged``, counted as
+    ``EventsUnchanged``, and the ledger's last event moves to it (its order mark)."""
+    key = VersionedKey(s3, bucket, KEY)
+    noncurrent_version_removed(key)
+    harness = make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint)
+    for record in key.records:
+        harness.pipeline.handle_sqs(sqs_event(sqs_message({"Records": [record]})), LocalContext())
+    audit = {
+        a["event_name"]: a["outcome"]
+        for a in (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.audit))
+    }
+    assert audit == {"ObjectCreated:Put": ledger.APPLIED, "ObjectRemoved:Delete": ledger.UNCHANGED}
+    (item,) = (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger))
+    assert item["status"] == ledger.PROCESSED
+    assert item["etag"] == key.state().etag
+    assert item["event_name"] == "ObjectRemoved:Delete"
+    assert harness.metrics.snapshot() == {"EventsApplied": 2, "EventsUnchanged": 1}
+
+
+def test_removing_the_current_version_shows_the_previous_one(
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    aws_endpoint: str,
+    fresh_tables: TableNames,
+    s3: S3Client,
+    bucket: str,
+) -> None:
+    """The event carries no state: the ledger takes v1's version id, size and eTag from S3."""
+    key = VersionedKey(s3, bucket, KEY)
+    first = key.put(b"one")
+    second = key.put(b"two!")
+    key.delete_version(second)
+    harness = make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint)
+    for record in key.records:
+        harness.pipeline.handle_sqs(sqs_event(sqs_message({"Records": [record]})), LocalContext())
+    (item,) = (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger))
+    assert (item["status"], item["version_id"], item["size"]) == (ledger.PROCESSED, first, 3)
+
+
+def test_a_lost_answer_to_a_removals_pinned_write_is_applied_once(
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    streams_client: Any,
+    aws_endpoint: str,
+    fresh_tables: TableNames,
+    s3: S3Client,
+    bucket: str,
+) -> None:
+    """The pinned transaction commits and its answer is lost twice: the resend with the same
+    token is answered success (the pin, now stale, is not checked again), the removal counts as
+    applied, and its audit item and ledger move are written once."""
+    key = VersionedKey(s3, bucket, KEY)
+    current_version_removed(key)
+    harness = make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint)
+    *puts, removal = key.records
+    for record in puts:
+        harness.pipeline.handle_sqs(sqs_event(sqs_message({"Records": [record]})), LocalContext())
+    harness.faults.lose_response("TransactWriteItems", times=2)
+    response = harness.pipeline.handle_sqs(
+        sqs_event(sqs_message({"Records": [removal]})), LocalContext()
+    )
+    assert response == {"batchItemFailures": []}
+    assert harness.metrics.snapshot()["EventsApplied"] == 3
+    assert harness.faults.injected == {"lost-response": 2}
+    audit_writes = stream_records(streams_client, dynamodb_client, fresh_tables.audit)
+    assert len(audit_writes) == 3
+    (item,) = (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger))
+    assert ObjectState.of_ledger(item) == key.state()
