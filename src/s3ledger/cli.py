@@ -206,6 +206,34 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redrive(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs the client
+    from botocore.config import Config  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+
+    from s3ledger.redrive import redrive  # noqa: PLC0415
+    from s3ledger.report import counting_progress  # noqa: PLC0415
+
+    if not args.dlq_url or not args.queue_url:
+        _fail("--dlq-url and --queue-url are required (or S3LEDGER_DLQ_URL, S3LEDGER_QUEUE_URL)")
+    sqs = boto3.client("sqs", config=Config(retries={"mode": "standard"}))
+    console = Console(stderr=True)
+    with counting_progress(console, disable=args.json, unit="messages") as progress:
+        task = progress.add_task("redriving the DLQ", total=None)
+        report = redrive(
+            sqs,
+            dlq_url=args.dlq_url,
+            queue_url=args.queue_url,
+            progress=lambda moved, total: progress.update(task, completed=moved, total=total),
+        )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        how = "SQS's move task" if report.method == "move-task" else "receive, send, delete"
+        print(f"moved {report.moved} of {report.to_move} messages ({how}); {report.failed} failed")
+    return 1 if report.failed else 0
+
+
 # S3 documents no bound on its own delivery delay ("typically ... within seconds, but can
 # sometimes take a minute or longer", Amazon S3 Event Notifications); five minutes is our margin.
 S3_DELIVERY_MARGIN_SECONDS = 300
@@ -390,6 +418,27 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--apply", action="store_true", help="repair (default: report only)")
     recon.add_argument("--json", action="store_true", help="machine-readable output")
     recon.set_defaults(run=_reconcile)
+
+    redrive = commands.add_parser(
+        "redrive",
+        help="move the dead-letter queue's messages back to the events queue",
+        description="Start SQS's message move task from the DLQ to the events queue and follow "
+        "it to the end; where the endpoint lacks it (the workbench), receive, send and delete "
+        "instead (at least once: a message may come back twice, never be lost). Then run "
+        "`s3ledger reconcile --apply`. Exit 1 if a message could not be moved.",
+    )
+    redrive.add_argument(
+        "--dlq-url",
+        default=os.environ.get("S3LEDGER_DLQ_URL"),
+        help="the dead-letter queue (default: $S3LEDGER_DLQ_URL)",
+    )
+    redrive.add_argument(
+        "--queue-url",
+        default=os.environ.get("S3LEDGER_QUEUE_URL"),
+        help="the events queue (default: $S3LEDGER_QUEUE_URL)",
+    )
+    redrive.add_argument("--json", action="store_true", help="machine-readable output")
+    redrive.set_defaults(run=_redrive)
     return parser
 
 
