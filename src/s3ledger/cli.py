@@ -206,6 +206,29 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attach(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs the client
+    from botocore.config import Config  # noqa: PLC0415
+
+    from s3ledger.attach import attach, detach  # noqa: PLC0415
+
+    if not args.bucket:
+        _fail("--bucket is required")
+    s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
+    change = (attach if args.command == "attach" else detach)(s3, args.bucket)
+    if args.json:
+        print(json.dumps(change.to_json(), indent=2, sort_keys=True))
+    else:
+        print(change.describe())
+        if args.command == "detach" and change.changed:
+            print(
+                "note: the switch is the bucket's: any other EventBridge rule matching this "
+                "bucket stops receiving its events too",
+                file=sys.stderr,
+            )
+    return 0
+
+
 def _redrive(args: argparse.Namespace) -> int:
     import boto3  # noqa: PLC0415 -- only this command needs the client
     from botocore.config import Config  # noqa: PLC0415
@@ -299,6 +322,47 @@ def _add_bench_parser(
         "--chart", type=Path, default=None, metavar="FILE", help="write a PNG or SVG chart"
     )
     bench.set_defaults(run=_bench)
+
+
+def _add_operator_parsers(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """attach, detach and redrive: commands for a deployed pipeline's buckets and queues."""
+    for name, verb in (("attach", "on"), ("detach", "off")):
+        switch = commands.add_parser(
+            name,
+            help=f"turn a bucket's EventBridge delivery {verb}, keeping its other notifications",
+            description=f"Read the bucket's notification settings, turn its EventBridge "
+            f"delivery {verb}, and write back every other setting (queues, topics, functions) "
+            "as it was; print what changed. With EventBridge on, the stack's rule (or the one "
+            "`s3ledger up` creates) feeds the bucket's object events to the pipeline.",
+        )
+        switch.add_argument(
+            "--bucket", default=None, required=True, help="an existing bucket's name"
+        )
+        switch.add_argument("--json", action="store_true", help="machine-readable output")
+        switch.set_defaults(run=_attach)
+
+    redrive = commands.add_parser(
+        "redrive",
+        help="move the dead-letter queue's messages back to the events queue",
+        description="Start SQS's message move task from the DLQ to the events queue and follow "
+        "it to the end; where the endpoint lacks it (the workbench), receive, send and delete "
+        "instead (at least once: a message may come back twice, never be lost). Then run "
+        "`s3ledger reconcile --apply`. Exit 1 if a message could not be moved.",
+    )
+    redrive.add_argument(
+        "--dlq-url",
+        default=os.environ.get("S3LEDGER_DLQ_URL"),
+        help="the dead-letter queue (default: $S3LEDGER_DLQ_URL)",
+    )
+    redrive.add_argument(
+        "--queue-url",
+        default=os.environ.get("S3LEDGER_QUEUE_URL"),
+        help="the events queue (default: $S3LEDGER_QUEUE_URL)",
+    )
+    redrive.add_argument("--json", action="store_true", help="machine-readable output")
+    redrive.set_defaults(run=_redrive)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -419,26 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--json", action="store_true", help="machine-readable output")
     recon.set_defaults(run=_reconcile)
 
-    redrive = commands.add_parser(
-        "redrive",
-        help="move the dead-letter queue's messages back to the events queue",
-        description="Start SQS's message move task from the DLQ to the events queue and follow "
-        "it to the end; where the endpoint lacks it (the workbench), receive, send and delete "
-        "instead (at least once: a message may come back twice, never be lost). Then run "
-        "`s3ledger reconcile --apply`. Exit 1 if a message could not be moved.",
-    )
-    redrive.add_argument(
-        "--dlq-url",
-        default=os.environ.get("S3LEDGER_DLQ_URL"),
-        help="the dead-letter queue (default: $S3LEDGER_DLQ_URL)",
-    )
-    redrive.add_argument(
-        "--queue-url",
-        default=os.environ.get("S3LEDGER_QUEUE_URL"),
-        help="the events queue (default: $S3LEDGER_QUEUE_URL)",
-    )
-    redrive.add_argument("--json", action="store_true", help="machine-readable output")
-    redrive.set_defaults(run=_redrive)
+    _add_operator_parsers(commands)
     return parser
 
 
