@@ -206,6 +206,57 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attach(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs the client
+    from botocore.config import Config  # noqa: PLC0415
+
+    from s3ledger.attach import attach, detach  # noqa: PLC0415
+
+    if not args.bucket:
+        _fail("--bucket is required")
+    s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
+    change = (attach if args.command == "attach" else detach)(s3, args.bucket)
+    if args.json:
+        print(json.dumps(change.to_json(), indent=2, sort_keys=True))
+    else:
+        print(change.describe())
+        if args.command == "detach" and change.changed:
+            print(
+                "note: the switch is the bucket's: any other EventBridge rule matching this "
+                "bucket stops receiving its events too",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs the client
+    from botocore.config import Config  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+
+    from s3ledger.redrive import redrive  # noqa: PLC0415
+    from s3ledger.report import counting_progress  # noqa: PLC0415
+
+    if not args.dlq_url or not args.queue_url:
+        _fail("--dlq-url and --queue-url are required (or S3LEDGER_DLQ_URL, S3LEDGER_QUEUE_URL)")
+    sqs = boto3.client("sqs", config=Config(retries={"mode": "standard"}))
+    console = Console(stderr=True)
+    with counting_progress(console, disable=args.json, unit="messages") as progress:
+        task = progress.add_task("redriving the DLQ", total=None)
+        report = redrive(
+            sqs,
+            dlq_url=args.dlq_url,
+            queue_url=args.queue_url,
+            progress=lambda moved, total: progress.update(task, completed=moved, total=total),
+        )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        how = "SQS's move task" if report.method == "move-task" else "receive, send, delete"
+        print(f"moved {report.moved} of {report.to_move} messages ({how}); {report.failed} failed")
+    return 1 if report.failed else 0
+
+
 # S3 documents no bound on its own delivery delay ("typically ... within seconds, but can
 # sometimes take a minute or longer", Amazon S3 Event Notifications); five minutes is our margin.
 S3_DELIVERY_MARGIN_SECONDS = 300
@@ -271,6 +322,47 @@ def _add_bench_parser(
         "--chart", type=Path, default=None, metavar="FILE", help="write a PNG or SVG chart"
     )
     bench.set_defaults(run=_bench)
+
+
+def _add_operator_parsers(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """attach, detach and redrive: commands for a deployed pipeline's buckets and queues."""
+    for name, verb in (("attach", "on"), ("detach", "off")):
+        switch = commands.add_parser(
+            name,
+            help=f"turn a bucket's EventBridge delivery {verb}, keeping its other notifications",
+            description=f"Read the bucket's notification settings, turn its EventBridge "
+            f"delivery {verb}, and write back every other setting (queues, topics, functions) "
+            "as it was; print what changed. With EventBridge on, the stack's rule (or the one "
+            "`s3ledger up` creates) feeds the bucket's object events to the pipeline.",
+        )
+        switch.add_argument(
+            "--bucket", default=None, required=True, help="an existing bucket's name"
+        )
+        switch.add_argument("--json", action="store_true", help="machine-readable output")
+        switch.set_defaults(run=_attach)
+
+    redrive = commands.add_parser(
+        "redrive",
+        help="move the dead-letter queue's messages back to the events queue",
+        description="Start SQS's message move task from the DLQ to the events queue and follow "
+        "it to the end; where the endpoint lacks it (the workbench), receive, send and delete "
+        "instead (at least once: a message may come back twice, never be lost). Then run "
+        "`s3ledger reconcile --apply`. Exit 1 if a message could not be moved.",
+    )
+    redrive.add_argument(
+        "--dlq-url",
+        default=os.environ.get("S3LEDGER_DLQ_URL"),
+        help="the dead-letter queue (default: $S3LEDGER_DLQ_URL)",
+    )
+    redrive.add_argument(
+        "--queue-url",
+        default=os.environ.get("S3LEDGER_QUEUE_URL"),
+        help="the events queue (default: $S3LEDGER_QUEUE_URL)",
+    )
+    redrive.add_argument("--json", action="store_true", help="machine-readable output")
+    redrive.set_defaults(run=_redrive)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -390,6 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--apply", action="store_true", help="repair (default: report only)")
     recon.add_argument("--json", action="store_true", help="machine-readable output")
     recon.set_defaults(run=_reconcile)
+
+    _add_operator_parsers(commands)
     return parser
 
 

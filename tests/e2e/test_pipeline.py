@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from s3ledger.attach import attach, detach
 from s3ledger.local.moto_server import aws_client
-from s3ledger.local.provision import Resources, provision
+from s3ledger.local.provision import Resources, provision, route_s3_events_to_queue
 from s3ledger.local.runner import ExecutionEnvironment, LocalRunner
 from s3ledger.local.session import start_runner
 from s3ledger.local.template import PipelineSpec, load_pipeline_spec
@@ -103,3 +104,59 @@ def test_a_poison_message_reaches_the_dlq_while_its_batch_mates_are_applied(
     assert len(scan_all(dynamodb_client, resources.ledger_table)) == 5
     failed = sum(env.pipeline.metrics.snapshot().get("RecordsFailed", 0) for env in environments)
     assert failed == spec.queue.max_receive_count
+
+
+def test_an_attached_bucket_feeds_the_pipeline_through_eventbridge(
+    pipeline: Any, dynamodb_client: DynamoDBClient, aws_endpoint: str
+) -> None:
+    """A bucket that already exists, with a queue notification of its own: attach turns on its
+    EventBridge delivery and keeps that notification; an upload and a delete marker then reach
+    the ledger through EventBridge → SQS → the runner (the bucket's own queue still gets its
+    events too); detach turns EventBridge off again and keeps the queue notification."""
+    _, resources, _, _ = pipeline
+    s3, sqs = aws_client("s3", aws_endpoint), aws_client("sqs", aws_endpoint)
+    suffix = uuid.uuid4().hex[:8]
+    route_s3_events_to_queue(
+        aws_client("events", aws_endpoint), resources.queue_url, sqs, f"attached-{suffix}"
+    )
+    bucket = f"existing-{suffix}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    theirs = sqs.create_queue(QueueName=f"theirs-{suffix}")["QueueUrl"]
+    their_arn = sqs.get_queue_attributes(QueueUrl=theirs, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    their_config = {"QueueArn": their_arn, "Events": ["s3:ObjectCreated:*"], "Id": "theirs"}
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [their_config]}
+    )
+
+    change = attach(s3, bucket)
+    assert (change.changed, change.kept) == (True, {"topic": 0, "queue": 1, "function": 0})
+    assert not attach(s3, bucket).changed  # a second attach changes nothing
+    document = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert "EventBridgeConfiguration" in document
+    assert [c["QueueArn"] for c in document["QueueConfigurations"]] == [their_arn]
+
+    object_id = f"{bucket}/in/report 1.csv"
+
+    def status() -> str | None:
+        item = dynamodb_client.get_item(
+            TableName=resources.ledger_table, Key={"id": {"S": object_id}}, ConsistentRead=True
+        ).get("Item")
+        return None if item is None else item["status"]["S"]
+
+    s3.put_object(Bucket=bucket, Key="in/report 1.csv", Body=b"a,b\n")
+    assert wait_for(lambda: status() == "processed", timeout=20)
+    s3.delete_object(Bucket=bucket, Key="in/report 1.csv")
+    assert wait_for(lambda: status() == "deleted", timeout=20)
+    audit = scan_all(dynamodb_client, resources.audit_table)
+    names = sorted(a["event_name"]["S"] for a in audit if a["object_id"]["S"] == object_id)
+    assert names == ["ObjectCreated:Put", "ObjectRemoved:DeleteMarkerCreated"]
+    theirs_got = sqs.receive_message(QueueUrl=theirs, MaxNumberOfMessages=10).get("Messages", [])
+    assert any("ObjectCreated:Put" in m["Body"] for m in theirs_got)
+
+    assert detach(s3, bucket).changed
+    document = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert "EventBridgeConfiguration" not in document
+    assert [c["QueueArn"] for c in document["QueueConfigurations"]] == [their_arn]

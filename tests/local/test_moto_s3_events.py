@@ -656,3 +656,32 @@ def test_lifecycle_expire_needs_no_moto() -> None:
     """Harness code can import the module (and lifecycle_expire) without loading moto."""
     check = "import sys, s3ledger.local.moto_s3; assert 'moto' not in sys.modules"
     subprocess.run([sys.executable, "-c", check], check=True, timeout=60)  # noqa: S603 - our interpreter
+
+
+def test_the_notification_document_shows_eventbridge_when_it_is_on(aws_endpoint: str) -> None:
+    """GetBucketNotificationConfiguration answers EventBridgeConfiguration once it is on, alone
+    or beside a queue, as S3 does (moto 5.2.5 left it out)."""
+    s3 = aws_client("s3", aws_endpoint)
+    bucket = f"eb-doc-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    alone = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert alone["EventBridgeConfiguration"] == {}
+    sqs = aws_client("sqs", aws_endpoint)
+    url = sqs.create_queue(QueueName=f"eb-doc-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "EventBridgeConfiguration": {},
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}],
+        },
+    )
+    both = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert both["EventBridgeConfiguration"] == {}
+    assert [c["QueueArn"] for c in both["QueueConfigurations"]] == [arn]

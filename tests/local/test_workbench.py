@@ -393,6 +393,7 @@ def test_workbench_starts_both_provisions_and_exports_env(
     assert env == {
         "AWS_ENDPOINT_URL_S3": bench.aws_endpoint,
         "AWS_ENDPOINT_URL_SQS": bench.aws_endpoint,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": bench.aws_endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": bench.dynamodb_endpoint,
         "S3LEDGER_BUCKET": "s3ledger-local-bucket",
         "S3LEDGER_LEDGER_TABLE": "lambda-transactions-table",

@@ -428,6 +428,7 @@ _listing_prefix: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 # Every attribute the patch replaces, and the leading parameters its wrapper relies on.
 _WRAPPED: Final[Mapping[str, tuple[str, ...]]] = {
+    "moto.s3.responses.S3Response.get_bucket_notification": ("self",),
     "moto.s3.notifications.send_event": ("account_id", "event_name", "bucket", "key"),
     "moto.s3.notifications._get_s3_event": ("event_name", "bucket", "key", "notification_id"),
     "moto.s3.notifications._send_event_bridge_message": (
@@ -913,6 +914,33 @@ def _wrap_serving(original: Callable[..., Any]) -> Callable[..., Any]:
     return respond
 
 
+def _wrap_get_notification(original: Callable[..., Any]) -> Callable[..., Any]:
+    """GetBucketNotificationConfiguration answers ``<EventBridgeConfiguration/>`` when the
+    bucket's EventBridge delivery is on, as S3 does (moto stores it but leaves it out, so a
+    read-merge-write of the document, as ``s3ledger attach`` does, would turn it off)."""
+
+    @functools.wraps(original)
+    def get_bucket_notification(response: Any) -> Any:
+        answer = original(response)
+        config = response.backend.get_bucket_notification_configuration(response.bucket_name)
+        if config is None or config.event_bridge is None or not isinstance(answer, tuple):
+            return answer
+        status, headers, body = answer
+        closing = "</NotificationConfiguration>"
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        if "<EventBridgeConfiguration" not in text:
+            # moto writes an empty document as one self-closed element.
+            text = re.sub(
+                r"<NotificationConfiguration([^>]*)/>",
+                r"<NotificationConfiguration\1>" + closing,
+                text,
+            )
+            text = text.replace(closing, "<EventBridgeConfiguration/>" + closing)
+        return status, headers, text.encode() if isinstance(body, bytes) else text
+
+    return get_bucket_notification
+
+
 def install_s3_notification_fidelity() -> None:
     """Patch moto's S3 in this process (idempotent); raise RuntimeError naming every hook that
     is not what this patch was written for, before patching anything."""
@@ -957,6 +985,9 @@ def install_s3_notification_fidelity() -> None:
         ),
         "moto.s3.utils._VersionedKeyStore.iterlists": _wrap_iterlists(
             o["moto.s3.utils._VersionedKeyStore.iterlists"]
+        ),
+        "moto.s3.responses.S3Response.get_bucket_notification": _wrap_get_notification(
+            o["moto.s3.responses.S3Response.get_bucket_notification"]
         ),
         _IS_VERSIONED: _wrap_is_versioned(moto.is_versioned),
     }

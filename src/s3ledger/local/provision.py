@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.exceptions import ClientError
 
@@ -43,6 +43,7 @@ __all__ = [
     "provision_bucket_and_queues",
     "provision_tables",
     "resource_names",
+    "route_s3_events_to_queue",
 ]
 
 TABLE_ROLES = ("ledger", "audit", "idempotency")
@@ -367,3 +368,26 @@ def provision(
         audit_table=tables["audit"],
         idempotency_table=tables["idempotency"],
     )
+
+
+# What the stack's rule matches for attached buckets (*Using EventBridge*: S3 sends these
+# detail types to the default bus once a bucket's EventBridge delivery is on).
+S3_EVENTBRIDGE_PATTERN: Final = {
+    "source": ["aws.s3"],
+    "detail-type": ["Object Created", "Object Deleted"],
+}
+
+
+def route_s3_events_to_queue(events: Any, queue_url: str, sqs: SQSClient, rule: str) -> str:
+    """An EventBridge rule on the default bus that sends every bucket's ``Object Created`` and
+    ``Object Deleted`` events to the queue: what feeds the pipeline from attached buckets.
+    Returns the rule's ARN. (moto enforces no queue policy; on AWS the template grants
+    ``events.amazonaws.com`` ``sqs:SendMessage`` for this rule only.)"""
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    arn = str(
+        events.put_rule(Name=rule, EventPattern=json.dumps(S3_EVENTBRIDGE_PATTERN))["RuleArn"]
+    )
+    events.put_targets(Rule=rule, Targets=[{"Id": "s3ledger-queue", "Arn": queue_arn}])
+    return arn

@@ -13,7 +13,7 @@ from s3ledger.config import Mode, Settings
 from s3ledger.handlers import Pipeline
 from s3ledger.local.dynamodb_local import dynamodb_client
 from s3ledger.local.moto_server import aws_client
-from s3ledger.local.provision import Resources, provision
+from s3ledger.local.provision import Resources, provision, route_s3_events_to_queue
 from s3ledger.local.runner import (
     ExecutionEnvironment,
     InvocationHook,
@@ -145,6 +145,10 @@ def start_session(
     with Workbench(dynamodb_port=dynamodb_port, aws_port=aws_port, data_dir=data_dir) as bench:
         resources = provision(
             bench.dynamodb(), bench.s3(), bench.sqs(), spec, exist_ok=data_dir is not None
+        )
+        # Buckets attached with `s3ledger attach` feed this pipeline through EventBridge.
+        route_s3_events_to_queue(
+            bench.events(), resources.queue_url, bench.sqs(), "s3ledger-attached"
         )
         runner = start_runner(
             spec,

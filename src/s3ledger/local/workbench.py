@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from s3ledger.local.dynamodb_local import (
     DUMMY_ACCESS_KEY_ID,
@@ -109,6 +109,10 @@ class Workbench(StartStop):
         """An SQS client for moto (dummy credentials, us-east-1)."""
         return aws_client("sqs", self.aws_endpoint)
 
+    def events(self) -> Any:
+        """An EventBridge client for moto (untyped: no stubs installed)."""
+        return aws_client("events", self.aws_endpoint)
+
     def env(self, resources: Resources) -> dict[str, str]:
         """Environment variables that point the product (and boto3) at this workbench.
 
@@ -119,6 +123,7 @@ class Workbench(StartStop):
         variables = {
             "AWS_ENDPOINT_URL_S3": self.aws_endpoint,
             "AWS_ENDPOINT_URL_SQS": self.aws_endpoint,
+            "AWS_ENDPOINT_URL_EVENTBRIDGE": self.aws_endpoint,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint,
             "S3LEDGER_BUCKET": resources.bucket,
             "S3LEDGER_LEDGER_TABLE": resources.ledger_table,
