@@ -646,3 +646,31 @@ def test_sqs_events_carry_a_correct_md5_of_body() -> None:
         for record in json.loads(path.read_text(encoding="utf-8"))["Records"]:
             digest = hashlib.md5(record["body"].encode(), usedforsecurity=False).hexdigest()
             assert record["md5OfBody"] == digest, (path.name, record["messageId"])
+
+
+# The checkov suppressions, each in its resource's Metadata (make checkov fails on the rest).
+EXPECTED_CHECKOV_SKIPS = {
+    "EventsBucket": {"CKV_AWS_18"},
+    "EventsQueue": {"CKV_AWS_27"},
+    "EventsDLQ": {"CKV_AWS_27"},
+    "LedgerLogGroup": {"CKV_AWS_158"},
+    "LedgerFunction": {"CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"},
+    "LedgerTable": {"CKV_AWS_119"},
+    "AuditTable": {"CKV_AWS_119"},
+    "IdempotencyTable": {"CKV_AWS_119"},
+    "AlarmTopic": {"CKV_AWS_26"},
+}
+
+
+def test_checkov_suppressions_are_the_known_ones_with_reasons(
+    sam_template: dict[str, Any],
+) -> None:
+    """Every checkov suppression sits in a resource's Metadata with a written reason, and no
+    suppression appears that this list does not name."""
+    skips: dict[str, set[str]] = {}
+    for logical_id, resource in sam_template["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert re.fullmatch(r"CKV_AWS_\d+", skip["id"]), (logical_id, skip)
+            assert len(skip["comment"].split()) >= 10, (logical_id, skip["id"])
+            skips.setdefault(logical_id, set()).add(skip["id"])
+    assert skips == EXPECTED_CHECKOV_SKIPS
