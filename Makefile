@@ -1,28 +1,46 @@
 # Everything a fresh clone needs is installed by these targets: the virtualenv with pinned
-# packages (constraints.txt) and Amazon's DynamoDB Local (scripts/fetch-dynamodb-local.sh).
+# packages (constraints.txt), checkov's own virtualenv (constraints-checkov.txt) and Amazon's
+# DynamoDB Local (scripts/fetch-dynamodb-local.sh).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins boto3==1.35.49, networkx<2.7 and packaging<24, which contradict the project's own
+# pins (boto3 1.44.8 is a runtime dependency; pytest 9 needs packaging>=24; cfn-lint's networkx
+# is 3.x): it cannot share .venv, so it has a virtualenv of its own, pinned just as exactly.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # The loopback launcher is compiled last, so its class marks a complete install.
 DDB_LOCAL := .cache/dynamodb-local/launcher/LoopbackDynamoDBLocal.class
 
-.PHONY: setup lint typecheck test test-fast demo clean
+.PHONY: setup lint checkov typecheck test test-fast demo clean
 
-setup: $(STAMP) $(DDB_LOCAL)
+setup: $(STAMP) $(CHECKOV_STAMP) $(DDB_LOCAL)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
+$(CHECKOV_STAMP): constraints-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -c constraints-checkov.txt checkov
+	touch $@
+
 $(DDB_LOCAL): scripts/fetch-dynamodb-local.sh scripts/LoopbackDynamoDBLocal.java
 	scripts/fetch-dynamodb-local.sh .cache/dynamodb-local
 
-lint: $(STAMP)
+lint: $(STAMP) checkov
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+
+# Fails on any failed check. Every suppression is in template.yaml, in the Metadata of the
+# resource it concerns, with its reason. --skip-download: no call to Prisma Cloud (the check set
+# is the pinned version's own).
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet \
+		--compact --skip-download
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -34,4 +52,4 @@ demo: setup
 	$(BIN)/s3ledger demo
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -172,13 +172,14 @@ def test_provisioning_twice_raises_unless_exist_ok(
 def test_queue_has_the_templates_visibility_timeout_retention_and_redrive_policy(
     pipeline: Resources, spec: PipelineSpec, sqs: SQSClient
 ) -> None:
-    """The events queue has VisibilityTimeout 180, 4-day retention and a redrive policy to the
-    DLQ with maxReceiveCount 5; the DLQ keeps messages 14 days."""
+    """The events queue has VisibilityTimeout 180, 14-day retention (the template's) and a
+    redrive policy to the DLQ with maxReceiveCount 5; the DLQ keeps messages 14 days."""
     queue = sqs.get_queue_attributes(QueueUrl=pipeline.queue_url, AttributeNames=["All"])
     dlq = sqs.get_queue_attributes(QueueUrl=pipeline.dlq_url, AttributeNames=["All"])
     attributes, dlq_attributes = queue["Attributes"], dlq["Attributes"]
     assert attributes["VisibilityTimeout"] == "180" == str(spec.queue.visibility_timeout)
-    assert attributes["MessageRetentionPeriod"] == "345600"
+    assert attributes["MessageRetentionPeriod"] == "1209600"
+    assert spec.queue.message_retention_seconds == 1209600
     assert json.loads(attributes["RedrivePolicy"]) == {
         "deadLetterTargetArn": dlq_attributes["QueueArn"],
         "maxReceiveCount": 5,
