@@ -253,6 +253,14 @@ def _backfill(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _bench_backfill(args: argparse.Namespace) -> int:
+    from s3ledger.backfill_bench import run_backfill_bench  # noqa: PLC0415 -- on demand
+
+    if args.objects < 1 or args.workers < 1:
+        _fail("--objects and --workers must be at least 1")
+    return run_backfill_bench(objects=args.objects, workers=args.workers, as_json=args.json)
+
+
 # S3 documents no bound on its own delivery delay ("typically ... within seconds, but can
 # sometimes take a minute or longer", Amazon S3 Event Notifications); five minutes is our margin.
 S3_DELIVERY_MARGIN_SECONDS = 300
@@ -361,6 +369,18 @@ def _add_backfill_parser(
     )
     fill.add_argument("--json", action="store_true", help="machine-readable output")
     fill.set_defaults(run=_backfill)
+
+    timing = commands.add_parser(
+        "bench-backfill",
+        help="measure a backfill's objects per second, from a listing and from an inventory",
+        description="On a throwaway workbench (DynamoDB Local and moto on free ports), put N "
+        "objects in a bucket and backfill it from a listing, then N more in another and "
+        "backfill it from a CSV S3 Inventory report of it; print objects per second.",
+    )
+    timing.add_argument("--objects", type=int, default=2000, metavar="N", help="default 2000")
+    timing.add_argument("--workers", type=int, default=4, metavar="W", help="default 4")
+    timing.add_argument("--json", action="store_true", help="machine-readable output")
+    timing.set_defaults(run=_bench_backfill)
 
 
 def build_parser() -> argparse.ArgumentParser:
