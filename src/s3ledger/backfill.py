@@ -48,11 +48,14 @@ again and, because of the pin, writes nothing.
 ``files: [{key, size, MD5checksum}]``, ``creationTimestamp`` in milliseconds) names the data
 files in the destination bucket; each is one unit. CSV files are gzip-compressed, have no header
 (the columns are ``fileSchema``'s) and URL-encode the key; Parquet files name their columns.
-Documented on *Amazon S3 Inventory* (https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory.html)
-and *Locating your inventory list*
-(https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html). Both
-formats are read with pyarrow (measured against DuckDB on one 200,000-row report: faster for
-both; see the README). ORC is refused.
+Where the manifest and data files are published, and what the manifest names, is on *Locating
+your inventory list* (https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory-location.html);
+the list's fields and the URL-encoding of CSV keys are on *Amazon S3 Inventory*
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-inventory.html). Keys are decoded
+with ``unquote_plus``, right whether a space is written ``+`` or ``%20`` (a literal ``+`` is
+always ``%2B``). Parquet columns are snake case (``version_id``, ``is_latest``); both spellings
+are read. Both formats are read with pyarrow (measured against DuckDB on one 200,000-row
+report: faster for both; see the README). ORC is refused.
 """
 
 from __future__ import annotations
