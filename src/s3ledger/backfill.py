@@ -22,11 +22,14 @@ S3's clock when it answered the page (the ``Date`` header, whole seconds, as rec
 see :func:`s3ledger.bucket._as_of`); for an inventory, the manifest's ``creationTimestamp``. A
 live event of a request older than the snapshot that arrives later is audited as superseded
 (the snapshot already shows its effect, or a later one); an event of a later request applies.
-The limits are reconcile's: events of the snapshot's own second are not ordered against it, and
-an S3 Inventory is eventually consistent ("might not include recently added or deleted objects"),
-so an object deleted just before the report was written may be backfilled as existing, and then
-its delete event, if still in flight, is superseded. Run ``s3ledger reconcile --apply`` after an
-inventory backfill; it repairs exactly those.
+The limits are reconcile's: the ``Date`` header has whole seconds, so a request that finished
+while a listing call was being served, when that call spanned a second boundary, may be missing
+from the page and yet older than its mark (its late event is then superseded); and an S3
+Inventory is eventually consistent (recently added or deleted objects may be missing or still
+listed), so an object deleted just before the report was written may be backfilled as existing,
+and its delete event, if still in flight, superseded. Both leave a ledger state older than the
+bucket's, which is what ``s3ledger reconcile --apply`` repairs: run it (after its settle window)
+once a backfill is done.
 
 **Current versions only.** A key's latest entry (``IsLatest``) that is a version is written; a key
 whose latest entry is a delete marker is deleted and needs no ledger item; older versions say
