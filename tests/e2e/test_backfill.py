@@ -403,3 +403,7 @@ def test_the_command_prints_its_report_as_json(
     assert report["objects_per_second"] > 0
     again = json.loads(run_cli(*args, "--json", env=env).stdout)
     assert (again["objects_written"], again["already_in_ledger"]) == (0, 30)
+    table = run_cli(*args, env=env)
+    assert table.returncode == 0, table.stderr
+    assert "objects written" in table.stdout
+    assert "already in ledger" in table.stdout
