@@ -257,6 +257,61 @@ def _redrive(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs these clients
+    from botocore.config import Config  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+
+    from s3ledger.backfill import backfill, default_checkpoint  # noqa: PLC0415
+    from s3ledger.report import counting_progress  # noqa: PLC0415
+
+    if not args.bucket:
+        _fail("--bucket is required (or set S3LEDGER_BUCKET)")
+    if args.workers < 1:
+        _fail("--workers must be at least 1")
+    checkpoint = args.checkpoint or default_checkpoint(args.bucket, args.prefix, args.inventory)
+    config = Config(retries={"mode": "standard"}, max_pool_connections=max(10, 2 * args.workers))
+    stop = threading.Event()
+    progress = counting_progress(Console(stderr=True), disable=args.json, unit="units")
+    with progress:
+        task = progress.add_task(f"backfill {args.bucket}", total=None)
+
+        def advance(seen: int, units: int) -> None:
+            progress.update(task, completed=units, description=f"{seen} objects seen")
+
+        try:
+            report = backfill(
+                boto3.client("s3", config=config),
+                boto3.client("dynamodb", config=config),
+                bucket=args.bucket,
+                ledger_table=args.ledger_table,
+                audit_table=args.audit_table,
+                prefix=args.prefix,
+                inventory=args.inventory,
+                workers=args.workers,
+                checkpoint=checkpoint,
+                progress=advance,
+                stop=stop,
+            )
+        except KeyboardInterrupt:
+            _fail(f"interrupted; run the same command again to resume from {checkpoint}", 130)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        from s3ledger.report import print_backfill  # noqa: PLC0415
+
+        print_backfill(report.to_json())
+    return 1 if report.failed else 0
+
+
+def _bench_backfill(args: argparse.Namespace) -> int:
+    from s3ledger.backfill_bench import run_backfill_bench  # noqa: PLC0415 -- on demand
+
+    if args.objects < 1 or args.workers < 1:
+        _fail("--objects and --workers must be at least 1")
+    return run_backfill_bench(objects=args.objects, workers=args.workers, as_json=args.json)
+
+
 # S3 documents no bound on its own delivery delay ("typically ... within seconds, but can
 # sometimes take a minute or longer", Amazon S3 Event Notifications); five minutes is our margin.
 S3_DELIVERY_MARGIN_SECONDS = 300
@@ -363,6 +418,61 @@ def _add_operator_parsers(
     )
     redrive.add_argument("--json", action="store_true", help="machine-readable output")
     redrive.set_defaults(run=_redrive)
+
+
+def _add_backfill_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    fill = commands.add_parser(
+        "backfill",
+        help="bring every existing object of a bucket into the ledger, exactly once",
+        description="List the bucket (or read an S3 Inventory report) and write, through the "
+        "inbox path, every current object that has no ledger item, pinned to 'no item' so a live "
+        "event that lands first wins and a second run writes nothing. Resumable: a checkpoint "
+        "file records the finished prefixes. Exit 1 if some writes failed (run it again).",
+    )
+    fill.add_argument(
+        "--bucket",
+        default=os.environ.get("S3LEDGER_BUCKET"),
+        help="the bucket to backfill (default: $S3LEDGER_BUCKET)",
+    )
+    fill.add_argument("--prefix", default="", help="only keys that start with this")
+    fill.add_argument(
+        "--inventory",
+        default=None,
+        metavar="MANIFEST_URI",
+        help="s3://bucket/path/manifest.json of an S3 Inventory report (CSV or Parquet) to read "
+        "instead of listing",
+    )
+    fill.add_argument("--workers", type=int, default=4, metavar="N", help="parallel units")
+    fill.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="resume from and save progress to FILE (default: "
+        "./.s3ledger-backfill-<bucket>[-<digest>].json, removed when the run completes)",
+    )
+    fill.add_argument(
+        "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
+    )
+    fill.add_argument(
+        "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
+    )
+    fill.add_argument("--json", action="store_true", help="machine-readable output")
+    fill.set_defaults(run=_backfill)
+
+    timing = commands.add_parser(
+        "bench-backfill",
+        help="measure a backfill's objects per second, from a listing and from an inventory",
+        description="On a throwaway workbench (DynamoDB Local and moto on free ports), put N "
+        "objects in a bucket and backfill it from a listing, then N more in another and "
+        "backfill it from a CSV S3 Inventory report of it; print objects per second.",
+    )
+    timing.add_argument("--objects", type=int, default=2000, metavar="N", help="default 2000")
+    timing.add_argument("--workers", type=int, default=4, metavar="W", help="default 4")
+    timing.add_argument("--json", action="store_true", help="machine-readable output")
+    timing.set_defaults(run=_bench_backfill)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -484,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     recon.set_defaults(run=_reconcile)
 
     _add_operator_parsers(commands)
+    _add_backfill_parser(commands)
     return parser
 
 

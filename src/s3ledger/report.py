@@ -196,3 +196,16 @@ def print_reconcile(report: Mapping[str, Any]) -> None:
     for kind, keys in (report.get("examples") or {}).items():
         if keys:
             console.print(f"  {kind}: e.g. {', '.join(map(str, keys))}")
+
+
+def print_backfill(report: Mapping[str, Any]) -> None:
+    console = Console()
+    table = Table(title=f"s3ledger backfill: {report.get('bucket', '')} ({report.get('source')})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in report.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            table.add_row(name.replace("_", " "), str(value))
+    console.print(table)
+    if report.get("interrupted"):
+        console.print("  interrupted: run the same command again to resume")
