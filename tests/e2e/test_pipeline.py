@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from s3ledger.attach import attach, detach
+from s3ledger.backfill import backfill
 from s3ledger.local.moto_server import aws_client
 from s3ledger.local.provision import Resources, provision, route_s3_events_to_queue
 from s3ledger.local.runner import ExecutionEnvironment, LocalRunner
 from s3ledger.local.session import start_runner
 from s3ledger.local.template import PipelineSpec, load_pipeline_spec
+from s3ledger.scan import check_tables
 from tests.support.tables import scan_all
 from tests.support.waiting import wait_for
 
@@ -107,12 +110,13 @@ def test_a_poison_message_reaches_the_dlq_while_its_batch_mates_are_applied(
 
 
 def test_an_attached_bucket_feeds_the_pipeline_through_eventbridge(
-    pipeline: Any, dynamodb_client: DynamoDBClient, aws_endpoint: str
+    pipeline: Any, dynamodb_client: DynamoDBClient, aws_endpoint: str, tmp_path: Path
 ) -> None:
     """A bucket that already exists, with a queue notification of its own: attach turns on its
     EventBridge delivery and keeps that notification; an upload and a delete marker then reach
     the ledger through EventBridge → SQS → the runner (the bucket's own queue still gets its
-    events too); detach turns EventBridge off again and keeps the queue notification."""
+    events too); backfill brings in the objects that were there before, and check is clean;
+    detach turns EventBridge off again and keeps the queue notification."""
     _, resources, _, _ = pipeline
     s3, sqs = aws_client("s3", aws_endpoint), aws_client("sqs", aws_endpoint)
     suffix = uuid.uuid4().hex[:8]
@@ -122,6 +126,8 @@ def test_an_attached_bucket_feeds_the_pipeline_through_eventbridge(
     bucket = f"existing-{suffix}"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for index in range(12):  # objects that were there before s3ledger
+        s3.put_object(Bucket=bucket, Key=f"old/{index:02d} file.csv", Body=b"x" * index)
     theirs = sqs.create_queue(QueueName=f"theirs-{suffix}")["QueueUrl"]
     their_arn = sqs.get_queue_attributes(QueueUrl=theirs, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -155,6 +161,23 @@ def test_an_attached_bucket_feeds_the_pipeline_through_eventbridge(
     assert names == ["ObjectCreated:Put", "ObjectRemoved:DeleteMarkerCreated"]
     theirs_got = sqs.receive_message(QueueUrl=theirs, MaxNumberOfMessages=10).get("Messages", [])
     assert any("ObjectCreated:Put" in m["Body"] for m in theirs_got)
+
+    # The objects that were there before: backfill brings them in, then the tables are clean
+    # and every object shows what a GET returns.
+    report = backfill(
+        s3,
+        dynamodb_client,
+        bucket=bucket,
+        ledger_table=resources.ledger_table,
+        audit_table=resources.audit_table,
+        checkpoint=tmp_path / "backfill.json",
+    )
+    assert (report.objects_seen, report.objects_written) == (12, 12)
+    tables = check_tables(
+        dynamodb_client, ledger_table=resources.ledger_table, audit_table=resources.audit_table
+    )
+    assert tables.anomalies_total == 0
+    assert tables.ledger_items == 13  # the 12, and the key uploaded then deleted above
 
     assert detach(s3, bucket).changed
     document = s3.get_bucket_notification_configuration(Bucket=bucket)
