@@ -92,6 +92,9 @@ def _condition_values(template: dict[str, Any], parameters: dict[str, str]) -> d
         "Fn::Not": lambda a: not value(a[0]),
         "Fn::Or": lambda a: any(value(x) for x in a),
         "Fn::And": lambda a: all(value(x) for x in a),
+        "Fn::Join": lambda a: a[0].join(
+            [p for p in str(value(a[1])).split(",") if p] if isinstance(value(a[1]), str) else []
+        ),
     }
 
     def value(node: Any) -> Any:
@@ -497,7 +500,9 @@ def test_ledger_and_audit_tables_have_deletion_protection(sam_template: dict[str
 def test_both_queues_deny_requests_without_tls(sam_template: dict[str, Any]) -> None:
     """Each queue (the events queue and the DLQ) has a policy that denies non-TLS requests."""
     denied: set[str] = set()
-    for resource in _resources_of(sam_template, "AWS::SQS::QueuePolicy").values():
+    for resource in _resources_of(
+        _for_mode(sam_template, "inbox"), "AWS::SQS::QueuePolicy"
+    ).values():
         props = resource["Properties"]
         for statement in props["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny" and statement["Condition"] == {
@@ -674,3 +679,66 @@ def test_checkov_suppressions_are_the_known_ones_with_reasons(
             assert len(skip["comment"].split()) >= 10, (logical_id, skip["id"])
             skips.setdefault(logical_id, set()).add(skip["id"])
     assert skips == EXPECTED_CHECKOV_SKIPS
+
+
+def _attached(template: dict[str, Any], names: str, mode: str = "inbox") -> dict[str, Any]:
+    """``template`` as deployed with ``ExistingBucketNames=names`` (and ``Mode=mode``)."""
+    conditions = _condition_values(template, {"ExistingBucketNames": names, "Mode": mode})
+    resolved = _resolve_ifs(template, conditions)
+    resolved["Resources"] = {
+        logical_id: resource
+        for logical_id, resource in resolved["Resources"].items()
+        if conditions.get(resource.get("Condition", ""), True)
+    }
+    return resolved
+
+
+def test_by_default_the_stack_creates_its_bucket_and_no_eventbridge_rule(
+    sam_template: dict[str, Any],
+) -> None:
+    deployed = _attached(sam_template, "")
+    assert "EventsBucket" in deployed["Resources"]
+    assert "ExistingBucketsRule" not in deployed["Resources"]
+
+
+def test_existing_buckets_are_attached_over_eventbridge_with_least_privilege(
+    sam_template: dict[str, Any],
+) -> None:
+    """With ExistingBucketNames: no bucket is created; one rule sends the named buckets'
+    Object Created/Deleted events to the queue; the queue accepts SendMessage from that rule
+    alone (and no S3 notification statement); the role lists those buckets' versions only."""
+    deployed = _attached(sam_template, "alpha-bucket,beta-bucket")
+    resources = deployed["Resources"]
+    assert "EventsBucket" not in resources
+    assert "EventsBucketPolicy" not in resources
+    rule = resources["ExistingBucketsRule"]["Properties"]
+    assert rule["EventPattern"]["source"] == ["aws.s3"]
+    assert rule["EventPattern"]["detail-type"] == ["Object Created", "Object Deleted"]
+    assert rule["EventPattern"]["detail"]["bucket"]["name"] == {"Ref": "ExistingBucketNames"}
+    assert rule["Targets"] == [
+        {"Id": "s3ledger-events-queue", "Arn": {"Fn::GetAtt": ["EventsQueue", "Arn"]}}
+    ]
+    statements = resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in allows] == [{"Service": "events.amazonaws.com"}]
+    assert allows[0]["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ExistingBucketsRule", "Arn"]}}
+    }
+    role = resources["LedgerFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    (versions,) = [s for s in role["Statement"] if s.get("Sid") == "ReadCurrentVersions"]
+    assert versions["Resource"]["Fn::Split"][0] == ","
+    names = versions["Resource"]["Fn::Split"][1]["Fn::Sub"][1]["Names"]
+    assert names == {"Fn::Join": [",arn:aws:s3:::", {"Ref": "ExistingBucketNames"}]}
+    joined = "arn:aws:s3:::" + ",arn:aws:s3:::".join(["alpha-bucket", "beta-bucket"])
+    assert joined.split(",") == ["arn:aws:s3:::alpha-bucket", "arn:aws:s3:::beta-bucket"]
+    assert deployed["Outputs"]["BucketName"]["Value"] == {
+        "Fn::Join": [",", {"Ref": "ExistingBucketNames"}]
+    }
+
+
+def test_the_attached_template_lints_clean(sam_template: dict[str, Any]) -> None:
+    """With ExistingBucketNames set by default, cfn-lint still finds nothing."""
+    template = copy.deepcopy(sam_template)
+    template["Parameters"]["ExistingBucketNames"]["Default"] = "alpha-bucket,beta-bucket"
+    matches = lint(json.dumps(template), regions=["us-east-1"])
+    assert [str(m) for m in matches if m.rule.id not in IGNORED_RULES] == []
