@@ -19,7 +19,7 @@ the audit log's condition lets one through.
 **Its place in the key's order.** The synthetic event (``ObjectCreated:Backfilled``, no
 sequencer) carries the snapshot's time as its time mark (:mod:`s3ledger.order`): for a listing,
 S3's clock when it answered the page (the ``Date`` header, whole seconds, as reconcile's reads;
-see :func:`s3ledger.bucket._as_of`); for an inventory, the manifest's ``creationTimestamp``. A
+see :func:`s3ledger.bucket.server_time`); for an inventory, the manifest's ``creationTimestamp``. A
 live event of a request older than the snapshot that arrives later is audited as superseded
 (the snapshot already shows its effect, or a later one); an event of a later request applies.
 The limits are reconcile's: the ``Date`` header has whole seconds, so a request that finished
@@ -78,12 +78,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import unquote_plus, urlparse
 
-from s3ledger.bucket import _as_of
+from s3ledger.bucket import server_time
 from s3ledger.config import Settings
 from s3ledger.errors import S3LedgerError
 from s3ledger.events import ObjectEvent
 from s3ledger.ledger import ObjectState, version_of
 from s3ledger.order import normalize_event_time
+from s3ledger.reconcile import OperatorContext, is_versioned, iso_time, utc_now
 from s3ledger.scan import get_items
 from s3ledger.writers.base import Outcome
 from s3ledger.writers.inbox import InboxWriter
@@ -105,7 +106,6 @@ __all__ = [
 BACKFILLED_EVENT: Final = "ObjectCreated:Backfilled"
 # BatchGetItem takes at most 100 keys.
 _CHUNK: Final = 100
-_NO_DEADLINE_MS: Final = 15 * 60 * 1000
 # The unit of the objects directly under the prefix (listed with the delimiter).
 _ROOT: Final = ""
 
@@ -129,16 +129,12 @@ def backfill_event(bucket: str, key: str, state: ObjectState) -> ObjectEvent:
         bucket=bucket,
         key=key,
         event_name=BACKFILLED_EVENT,
-        event_time=state.as_of or _now(),
+        event_time=state.as_of or utc_now(),
         size=state.size,
         etag=state.etag,
         version_id=state.version_id,
         identity=f"backfill~{digest}",
     )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # ---------------------------------------------------------------------------------- report
@@ -269,14 +265,6 @@ def default_checkpoint(bucket: str, prefix: str, inventory: str | None) -> Path:
 # -------------------------------------------------------------------------- writing a chunk
 
 
-@dataclass(frozen=True)
-class _Context:
-    aws_request_id: str
-
-    def get_remaining_time_in_millis(self) -> int:
-        return _NO_DEADLINE_MS
-
-
 class _Writer:
     """Reads a chunk's ledger items and writes, pinned to "no item", the objects without one."""
 
@@ -288,7 +276,7 @@ class _Writer:
         ledger_table: str,
         audit_table: str,
         tally: _Tally,
-        context: _Context,
+        context: OperatorContext,
     ) -> None:
         self._dynamodb = dynamodb
         self._bucket = bucket
@@ -341,16 +329,6 @@ class _NoReader:
 # ---------------------------------------------------------------------------------- listing
 
 
-def _is_versioned(s3: S3Client, bucket: str) -> bool:
-    return s3.get_bucket_versioning(Bucket=bucket).get("Status") in {"Enabled", "Suspended"}
-
-
-def _iso(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return normalize_event_time(value.isoformat())
-    return None if value is None else str(value)
-
-
 def _state(entry: Mapping[str, Any], as_of: str | None) -> ObjectState:
     etag = entry.get("ETag")
     return ObjectState(
@@ -358,7 +336,7 @@ def _state(entry: Mapping[str, Any], as_of: str | None) -> ObjectState:
         version_id=version_of(entry.get("VersionId")),
         etag=None if etag is None else str(etag).strip('"'),
         size=entry.get("Size"),
-        last_modified=_iso(entry.get("LastModified")),
+        last_modified=iso_time(entry.get("LastModified")),
         as_of=as_of,
     )
 
@@ -385,7 +363,7 @@ def _list_page(
         elif after:
             request["StartAfter"] = after
         page: Mapping[str, Any] = s3.list_objects_v2(**request)
-        as_of = _as_of(page)
+        as_of = server_time(page)
         for obj in page.get("Contents") or []:
             states[obj["Key"]] = _state(obj, as_of)
         following = (
@@ -399,7 +377,7 @@ def _list_page(
         elif after:
             request["KeyMarker"] = after
         page = s3.list_object_versions(**request)
-        as_of = _as_of(page)
+        as_of = server_time(page)
         for version in page.get("Versions") or []:
             if version.get("IsLatest"):
                 states[version["Key"]] = _state(version, as_of)
@@ -567,7 +545,7 @@ class _Run:
         self.on_unit: Callable[[str], None] = lambda _: None
 
     def listing_units(self) -> list[str]:
-        self._versioned = _is_versioned(self._s3, self._bucket)
+        self._versioned = is_versioned(self._s3, self._bucket)
         return _listing_units(self._s3, self._bucket, self._prefix, versioned=self._versioned)
 
     def inventory_units(self, uri: str) -> list[str]:
@@ -646,7 +624,7 @@ def backfill(
         ledger_table=ledger_table,
         audit_table=audit_table,
         tally=tally,
-        context=_Context(f"backfill-{uuid.uuid4()}"),
+        context=OperatorContext(f"backfill-{uuid.uuid4()}"),
     )
     source: Source = "listing" if inventory is None else "inventory"
     run = {"bucket": bucket, "prefix": prefix, "source": inventory or "listing"}

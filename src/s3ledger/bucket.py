@@ -31,7 +31,7 @@ from s3ledger.order import normalize_event_time
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["S3VersionsReader", "StateReader", "default_s3_client"]
+__all__ = ["S3VersionsReader", "StateReader", "default_s3_client", "server_time"]
 
 _GONE_BUCKET: Final = frozenset({"NoSuchBucket"})
 # A few entries per page: the key's newest entry comes first, the rest only tells "no entry".
@@ -73,7 +73,7 @@ def _iso(value: Any) -> str | None:
     return normalize_event_time(value.isoformat() if hasattr(value, "isoformat") else str(value))
 
 
-def _as_of(response: Mapping[str, Any]) -> str | None:
+def server_time(response: Mapping[str, Any]) -> str | None:
     """S3's own clock at the read: the response's ``Date`` header (whole seconds)."""
     date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
     if not date:
@@ -110,7 +110,7 @@ class S3VersionsReader:
                 raise TransientReadError(
                     f"s3://{bucket}/{key}: ListObjectVersions {type(exc).__name__}"
                 ) from exc
-            as_of = _as_of(page)
+            as_of = server_time(page)
             others = False
             for entry in page.get("Versions") or []:
                 if entry.get("Key") != key:

@@ -67,10 +67,14 @@ __all__ = [
     "DISCREPANCY_KINDS",
     "REMOVED_EVENT",
     "Discrepancy",
+    "OperatorContext",
     "ReconcileReport",
     "compare",
+    "is_versioned",
+    "iso_time",
     "reconcile",
     "repair_event",
+    "utc_now",
 ]
 
 CREATED_EVENT: Final = "ObjectCreated:Reconciled"
@@ -133,7 +137,7 @@ def repair_event(
         bucket=bucket,
         key=key,
         event_name=CREATED_EVENT if state.exists else REMOVED_EVENT,
-        event_time=state.as_of or _now(),
+        event_time=state.as_of or utc_now(),
         size=state.size if state.exists else None,
         etag=state.etag if state.exists else None,
         version_id=state.version_id if state.exists else None,
@@ -141,7 +145,7 @@ def repair_event(
     )
 
 
-def _now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -149,7 +153,7 @@ def _settling(state: ObjectState, settle_seconds: float) -> bool:
     """Did the object change within the settle window (by S3's clock, where it told it)?"""
     if settle_seconds <= 0 or state.last_modified is None:
         return False
-    now = datetime.fromisoformat(state.as_of or _now())
+    now = datetime.fromisoformat(state.as_of or utc_now())
     return datetime.fromisoformat(state.last_modified) > now - timedelta(seconds=settle_seconds)
 
 
@@ -247,12 +251,12 @@ class _Tally:
 # ----------------------------------------------------------------------------------- S3 side
 
 
-def _is_versioned(s3: S3Client, bucket: str) -> bool:
+def is_versioned(s3: S3Client, bucket: str) -> bool:
     # Suspended still counts: versions and delete markers written while it was on remain.
     return s3.get_bucket_versioning(Bucket=bucket).get("Status") in {"Enabled", "Suspended"}
 
 
-def _iso(value: Any) -> str | None:
+def iso_time(value: Any) -> str | None:
     if isinstance(value, datetime):
         return normalize_event_time(value.isoformat())
     return None if value is None else str(value)
@@ -264,7 +268,7 @@ def _listed(etag: Any, size: Any, version_id: Any, last_modified: Any) -> Object
         version_id=version_of(version_id),
         etag=None if etag is None else str(etag).strip('"'),
         size=size,
-        last_modified=_iso(last_modified),
+        last_modified=iso_time(last_modified),
     )
 
 
@@ -297,7 +301,7 @@ def _listed_pages(
                 )
         for marker in version_page.get("DeleteMarkers") or []:
             if marker.get("IsLatest"):
-                states[marker["Key"]] = ObjectState.gone(_iso(marker.get("LastModified")))
+                states[marker["Key"]] = ObjectState.gone(iso_time(marker.get("LastModified")))
         yield states
 
 
@@ -337,8 +341,9 @@ def _processed_pages(
 
 
 @dataclass(frozen=True)
-class _ReconcileContext:
-    """The writer's view of an invocation: a request id shared by one run's repairs."""
+class OperatorContext:
+    """The writer's view of an invocation for an operator command (reconcile, backfill): a
+    request id shared by one run's writes, and no Lambda deadline."""
 
     aws_request_id: str
 
@@ -416,7 +421,7 @@ def reconcile(
         raise ValueError("page_size must be at least 1")
     if settle_seconds < 0:
         raise ValueError("settle_seconds must not be negative")
-    versioned = _is_versioned(s3, bucket)
+    versioned = is_versioned(s3, bucket)
     reader = state_reader or S3VersionsReader(s3)
     writer = (
         InboxWriter(
@@ -427,7 +432,7 @@ def reconcile(
         if apply
         else None
     )
-    run_context = context or _ReconcileContext(f"reconcile-{uuid.uuid4()}")
+    run_context = context or OperatorContext(f"reconcile-{uuid.uuid4()}")
     repairer = _Repairer(writer, run_context, bucket, settle_seconds, _Tally())
     tally = repairer.tally
     found_in_pass_one: set[str] = set()
