@@ -346,6 +346,16 @@ def _bench(args: argparse.Namespace) -> int:
     )
 
 
+def _add_table_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ledger-table`` and ``--audit-table``, defaulting to the variables ``up`` prints."""
+    parser.add_argument(
+        "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
+    )
+    parser.add_argument(
+        "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
+    )
+
+
 def _add_bench_parser(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
@@ -453,12 +463,7 @@ def _add_backfill_parser(
         help="resume from and save progress to FILE (default: "
         "./.s3ledger-backfill-<bucket>[-<digest>].json, removed when the run completes)",
     )
-    fill.add_argument(
-        "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
-    )
-    fill.add_argument(
-        "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
-    )
+    _add_table_arguments(fill)
     fill.add_argument("--json", action="store_true", help="machine-readable output")
     fill.set_defaults(run=_backfill)
 
@@ -515,12 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
         "last event has no audit item, applied audit items without a ledger item, and ledger "
         "states older than the newest applied event of their object.",
     )
-    check.add_argument(
-        "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
-    )
-    check.add_argument(
-        "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
-    )
+    _add_table_arguments(check)
     check.add_argument("--segments", type=int, default=4, help="parallel scan segments")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(run=_check)
@@ -582,12 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave alone objects changed more recently than this: their own events may still "
         "be queued (default: the template's visibility timeout x maxReceiveCount + 300 s)",
     )
-    recon.add_argument(
-        "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
-    )
-    recon.add_argument(
-        "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
-    )
+    _add_table_arguments(recon)
     recon.add_argument("--prefix", default="", help="only keys that start with this")
     recon.add_argument("--apply", action="store_true", help="repair (default: report only)")
     recon.add_argument("--json", action="store_true", help="machine-readable output")
