@@ -34,6 +34,7 @@ $(DDB_LOCAL): scripts/fetch-dynamodb-local.sh scripts/LoopbackDynamoDBLocal.java
 lint: $(STAMP) checkov
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports --no-cache
 
 # Fails on any failed check. Every suppression is in template.yaml, in the Metadata of the
 # resource it concerns, with its reason. --skip-download: no call to Prisma Cloud (the check set

@@ -7,7 +7,7 @@
 #
 # DynamoDB Local itself has no bind-address option and listens on all interfaces, so this script
 # also compiles scripts/LoopbackDynamoDBLocal.java (a launcher that binds it to 127.0.0.1 only)
-# into DEST_DIR/launcher/ with javac (needs a JDK); s3ledger.local.dynamodb_local runs that.
+# into DEST_DIR/launcher/ with javac (needs a JDK); s3ledger.workbench.dynamodb_local runs that.
 #
 # Usage: scripts/fetch-dynamodb-local.sh DEST_DIR
 # Idempotent: downloads nothing when DEST_DIR/DynamoDBLocal.jar already exists, and recompiles

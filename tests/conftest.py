@@ -16,17 +16,17 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from s3ledger.local.dynamodb_local import (
+from s3ledger.workbench.dynamodb_local import (
     DUMMY_ACCESS_KEY_ID,
     DUMMY_SECRET_ACCESS_KEY,
     REGION,
     DynamoDBLocal,
 )
-from s3ledger.local.dynamodb_local import (
+from s3ledger.workbench.dynamodb_local import (
     dynamodb_client as make_dynamodb_client,
 )
-from s3ledger.local.errors import WorkbenchError
-from s3ledger.local.moto_server import MotoServer, aws_client
+from s3ledger.workbench.errors import WorkbenchError
+from s3ledger.workbench.moto_server import MotoServer, aws_client
 from tests.support.tables import TableNames, create_tables, delete_tables
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from s3ledger.backfill import BACKFILLED_EVENT, BackfillError, BackfillReport, backfill
-from s3ledger.ledger import from_item
+from s3ledger.core.ledger import from_item
+from s3ledger.operate.backfill import BACKFILLED_EVENT, BackfillError, BackfillReport, backfill
 from tests.e2e.test_cli import run_cli, table_env
 from tests.e2e.test_reconcile import Bench
 from tests.support.tables import TableNames, scan_all

@@ -23,8 +23,8 @@ RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "s
 PROBE = """
 import sys
 sys.path[:0] = [{artifact!r}, {runtime!r}]
-import s3ledger.handlers as handlers
-from s3ledger.writers import inbox, inbox_batch, naive, transact, powertools
+import s3ledger.pipeline.handlers as handlers
+from s3ledger.pipeline.writers import inbox, inbox_batch, naive, transact, powertools
 assert callable(handlers.sqs_handler) and callable(handlers.eventbridge_handler)
 assert handlers.__file__.startswith({artifact!r}), handlers.__file__
 workbench_only = {{"rich", "moto", "matplotlib", "hypothesis", "yaml"}} & set(sys.modules)
@@ -52,7 +52,10 @@ def test_the_built_artifact_runs_the_handler_with_the_runtimes_packages_only(
         capture_output=True,
         timeout=240,
     )
-    assert (artifact / "s3ledger" / "handlers.py").is_file()
+    assert (artifact / "s3ledger" / "pipeline" / "handlers.py").is_file()
+    # Only the core and the pipeline ship: no operator, workbench, proof, bench or CLI code.
+    shipped = {path.name for path in (artifact / "s3ledger").iterdir() if path.is_dir()}
+    assert shipped == {"core", "pipeline"}, shipped
     assert (artifact / "aws_lambda_powertools").is_dir()
     assert not (artifact / "botocore").exists()  # the runtime provides it
 

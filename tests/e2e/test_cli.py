@@ -27,17 +27,17 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from s3ledger.consistency import ANOMALY_KINDS
-from s3ledger.events import ObjectEvent
-from s3ledger.ledger import APPLIED, audit_item, from_item, ledger_item, to_item
-from s3ledger.local.dynamodb_local import (
+from s3ledger.core.consistency import ANOMALY_KINDS
+from s3ledger.core.events import ObjectEvent
+from s3ledger.core.ledger import APPLIED, audit_item, from_item, ledger_item, to_item
+from s3ledger.pipeline.writers.base import Outcome
+from s3ledger.workbench.dynamodb_local import (
     DUMMY_ACCESS_KEY_ID,
     DUMMY_SECRET_ACCESS_KEY,
     REGION,
     dynamodb_client,
     free_port,
 )
-from s3ledger.writers.base import Outcome
 from tests.support.tables import TableNames, scan_all
 from tests.support.waiting import wait_for
 

@@ -32,7 +32,17 @@ def test_demo_shows_naive_split_and_inbox_exactly_once() -> None:
     All come from the same seeded workload with the same injected duplicates and crashes.
     """
     result = subprocess.run(
-        [sys.executable, "-m", "s3ledger.cli", "demo", "--files", "14", "--seed", "3", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "s3ledger.cli",
+            "demo",
+            "--files",
+            "14",
+            "--seed",
+            "3",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=170,

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from s3ledger.attach import attach, detach
-from s3ledger.backfill import backfill
-from s3ledger.local.moto_server import aws_client
-from s3ledger.local.provision import Resources, provision, route_s3_events_to_queue
-from s3ledger.local.runner import ExecutionEnvironment, LocalRunner
-from s3ledger.local.session import start_runner
-from s3ledger.local.template import PipelineSpec, load_pipeline_spec
-from s3ledger.scan import check_tables
+from s3ledger.operate.attach import attach, detach
+from s3ledger.operate.backfill import backfill
+from s3ledger.operate.scan import check_tables
+from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.provision import Resources, provision, route_s3_events_to_queue
+from s3ledger.workbench.runner import ExecutionEnvironment, LocalRunner
+from s3ledger.workbench.session import start_runner
+from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
 from tests.support.tables import scan_all
 from tests.support.waiting import wait_for
 

@@ -22,19 +22,19 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from s3ledger.ledger import ObjectState, from_item
-from s3ledger.local.context import LocalContext
-from s3ledger.local.moto_server import aws_client
-from s3ledger.local.provision import drop_tables, provision
-from s3ledger.local.template import load_pipeline_spec
-from s3ledger.reconcile import (
+from s3ledger.core.ledger import ObjectState, from_item
+from s3ledger.operate.reconcile import (
     CREATED_EVENT,
     REMOVED_EVENT,
     ReconcileReport,
     reconcile,
     repair_event,
 )
-from s3ledger.scan import check_tables
+from s3ledger.operate.scan import check_tables
+from s3ledger.workbench.context import LocalContext
+from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.provision import drop_tables, provision
+from s3ledger.workbench.template import load_pipeline_spec
 from tests.support.pipeline import Harness, make_harness, s3_notification, s3_record
 from tests.support.tables import TableNames, scan_all
 

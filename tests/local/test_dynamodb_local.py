@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
-from s3ledger.local.dynamodb_local import DynamoDBLocal, dynamodb_client, free_port
-from s3ledger.local.errors import MissingDependencyError, PortInUseError
+from s3ledger.workbench.dynamodb_local import DynamoDBLocal, dynamodb_client, free_port
+from s3ledger.workbench.errors import MissingDependencyError, PortInUseError
 from tests.support.tables import TableNames, scan_all, stream_records
 
 if TYPE_CHECKING:

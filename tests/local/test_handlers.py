@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from s3ledger.errors import MalformedRecordError
-from s3ledger.local.context import LocalContext
+from s3ledger.core.errors import MalformedRecordError
+from s3ledger.workbench.context import LocalContext
 from tests.support.pipeline import (
     cancel_transactions,
     make_harness,

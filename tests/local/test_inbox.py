@@ -8,10 +8,10 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from s3ledger.errors import TransactionConflictError
-from s3ledger.events import parse_s3_event
-from s3ledger.local.context import LocalContext
-from s3ledger.writers import Outcome
+from s3ledger.core.errors import TransactionConflictError
+from s3ledger.core.events import parse_s3_event
+from s3ledger.pipeline.writers import Outcome
+from s3ledger.workbench.context import LocalContext
 from tests.support.pipeline import (
     cancel_transactions,
     make_harness,

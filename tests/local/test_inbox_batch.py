@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from s3ledger.local.context import LocalContext
+from s3ledger.workbench.context import LocalContext
 from tests.support.pipeline import (
     cancel_transactions,
     make_harness,

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from s3ledger.local.context import LocalContext
-from s3ledger.writers.inbox import LOOK_AHEAD_KEYS
+from s3ledger.pipeline.writers.inbox import LOOK_AHEAD_KEYS
+from s3ledger.workbench.context import LocalContext
 from tests.support.pipeline import make_harness, s3_notification, s3_record, sqs_event, sqs_message
 from tests.support.tables import TableNames, scan_all, stream_records
 
@@ -107,7 +107,7 @@ def test_a_failed_lookup_falls_back_to_the_transactions(
     harness = make_harness(dynamodb_endpoint, fresh_tables)
     harness.faults.fail(LOOKUP, "AccessDeniedException")
 
-    with caplog.at_level(logging.WARNING, logger="s3ledger.writers.inbox"):
+    with caplog.at_level(logging.WARNING, logger="s3ledger.pipeline.writers.inbox"):
         response = harness.pipeline.handle_sqs(
             sqs_event(*(sqs_message(body) for body in batch)), LocalContext()
         )

@@ -71,13 +71,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from s3ledger import ledger
-from s3ledger.consistency import check_consistency
-from s3ledger.errors import RetryableError
-from s3ledger.events import ObjectEvent, parse_s3_record
-from s3ledger.local.context import LocalContext
-from s3ledger.proof.faults import SimulatedCrash
-from s3ledger.writers import Outcome
+from s3ledger.core import ledger
+from s3ledger.core.consistency import check_consistency
+from s3ledger.core.errors import RetryableError
+from s3ledger.core.events import ObjectEvent, parse_s3_record
+from s3ledger.pipeline.writers import Outcome
+from s3ledger.workbench.context import LocalContext
+from s3ledger.workbench.faults import SimulatedCrash
 from tests.support.pipeline import Harness, make_harness, sqs_event, sqs_message
 from tests.support.tables import (
     TableNames,
@@ -465,7 +465,7 @@ def test_the_machine_catches_a_writer_that_lets_late_events_overwrite(
 ) -> None:
     """The test has teeth: with left-padded sequencers (the rule S3 once documented, and
     s3ledger once used) a reordering of sequencers of different lengths is caught."""
-    monkeypatch.setattr("s3ledger.events.pad_sequencer", lambda s: s.upper().rjust(32, "0"))
+    monkeypatch.setattr("s3ledger.core.events.pad_sequencer", lambda s: s.upper().rjust(32, "0"))
     machine = bound_machine(dynamodb_endpoint, dynamodb_client, streams_client)
     quick = settings(SETTINGS, phases=[Phase.explicit, Phase.reuse, Phase.generate])
     with pytest.raises(AssertionError):

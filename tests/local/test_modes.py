@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from s3ledger.errors import RejectedWriteError
-from s3ledger.events import parse_s3_event
-from s3ledger.local.context import LocalContext
-from s3ledger.proof.faults import SimulatedCrash
-from s3ledger.writers import Outcome
-from s3ledger.writers.transact import ObjectAlreadyRecordedError
+from s3ledger.core.errors import RejectedWriteError
+from s3ledger.core.events import parse_s3_event
+from s3ledger.pipeline.writers import Outcome
+from s3ledger.pipeline.writers.transact import ObjectAlreadyRecordedError
+from s3ledger.workbench.context import LocalContext
+from s3ledger.workbench.faults import SimulatedCrash
 from tests.support.pipeline import make_harness, s3_notification, s3_record
 from tests.support.tables import TableNames, scan_all
 

@@ -1,4 +1,4 @@
-"""The workbench's S3 notifications (``s3ledger.local.moto_s3``): what AWS S3 sends, over HTTP.
+"""The workbench's S3 notifications (``s3ledger.workbench.moto_s3``): what AWS S3 sends, over HTTP.
 
 Each test drives the session's moto server with real S3 calls and reads what its notifications
 put on an SQS queue (or, through an EventBridge rule, on another queue). Every record is matched
@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from s3ledger.local import moto_s3
-from s3ledger.local.moto_s3 import LIFECYCLE_PRINCIPAL, lifecycle_expire
-from s3ledger.local.moto_server import aws_client
+from s3ledger.workbench import moto_s3
+from s3ledger.workbench.moto_s3 import LIFECYCLE_PRINCIPAL, lifecycle_expire
+from s3ledger.workbench.moto_server import aws_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -654,7 +654,7 @@ def test_new_keys_and_markers_get_strictly_later_last_modified(
 
 def test_lifecycle_expire_needs_no_moto() -> None:
     """Harness code can import the module (and lifecycle_expire) without loading moto."""
-    check = "import sys, s3ledger.local.moto_s3; assert 'moto' not in sys.modules"
+    check = "import sys, s3ledger.workbench.moto_s3; assert 'moto' not in sys.modules"
     subprocess.run([sys.executable, "-c", check], check=True, timeout=60)  # noqa: S603 - our interpreter
 
 

@@ -1,4 +1,4 @@
-"""The workbench's moto server (``s3ledger.local.moto_main``): moto's answers, minus its slow path.
+"""The workbench's moto server (``workbench.moto_main``): moto's answers, minus its slow path.
 
 The speed-up skips moto's queue counts inside SendMessage and ReceiveMessage only; these tests
 check, over HTTP on the session's server, that every count a client can read is still exact.
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from s3ledger.local import moto_main
-from s3ledger.local.moto_server import MotoServer, aws_client
+from s3ledger.workbench import moto_main
+from s3ledger.workbench.moto_server import MotoServer, aws_client
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -42,9 +42,9 @@ def _counts(sqs: SQSClient, url: str) -> tuple[int, int, int]:
 
 
 def test_the_workbench_runs_moto_through_the_speedup_entry_point() -> None:
-    """MotoServer starts ``s3ledger.local.moto_main`` on 127.0.0.1, not ``moto.server``."""
+    """MotoServer starts ``s3ledger.workbench.moto_main`` on 127.0.0.1, not ``moto.server``."""
     command = MotoServer(port=4599).command()
-    assert command[1:3] == ["-m", "s3ledger.local.moto_main"]
+    assert command[1:3] == ["-m", "s3ledger.workbench.moto_main"]
     assert command[command.index("-H") + 1] == "127.0.0.1"
 
 

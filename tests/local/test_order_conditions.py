@@ -1,5 +1,5 @@
 """One rule, two statements: DynamoDB's evaluation of the ledger's ordering condition agrees
-with ``s3ledger.order.is_newer`` on every combination of ledger marks and event."""
+with ``s3ledger.core.order.is_newer`` on every combination of ledger marks and event."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s3ledger import ledger
-from s3ledger.events import ObjectEvent
-from s3ledger.order import LedgerMarks, is_newer
+from s3ledger.core import ledger
+from s3ledger.core.events import ObjectEvent
+from s3ledger.core.order import LedgerMarks, is_newer
 from tests.support.tables import TableNames, create_tables, delete_tables
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from s3ledger.handlers import Pipeline
-from s3ledger.local.moto_server import aws_client
-from s3ledger.local.runner import ExecutionEnvironment, LocalRunner, RunnerSettings
-from s3ledger.local.session import queue_arn
+from s3ledger.pipeline.handlers import Pipeline
+from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.runner import ExecutionEnvironment, LocalRunner, RunnerSettings
+from s3ledger.workbench.session import queue_arn
 from tests.support.waiting import wait_for
 
 if TYPE_CHECKING:

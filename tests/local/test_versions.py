@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from s3ledger import ledger
-from s3ledger.config import Mode
-from s3ledger.consistency import check_consistency
-from s3ledger.events import parse_s3_record
-from s3ledger.ledger import ObjectState
-from s3ledger.local.context import LocalContext
-from s3ledger.local.moto_server import aws_client
+from s3ledger.core import ledger
+from s3ledger.core.config import Mode
+from s3ledger.core.consistency import check_consistency
+from s3ledger.core.events import parse_s3_record
+from s3ledger.core.ledger import ObjectState
+from s3ledger.workbench.context import LocalContext
+from s3ledger.workbench.moto_server import aws_client
 from tests.support.pipeline import make_harness, sqs_event, sqs_message
 from tests.support.tables import TableNames, scan_all, stream_records
 from tests.support.versioned import VersionedKey

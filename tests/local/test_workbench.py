@@ -1,6 +1,6 @@
 """The workbench: moto's server, provisioning from ``template.yaml``, and the two together.
 
-The moto tests pin down what the workbench's moto (5.2.5, with :mod:`s3ledger.local.moto_s3`)
+The moto tests pin down what the workbench's moto (5.2.5, with :mod:`s3ledger.workbench.moto_s3`)
 really does with S3 notifications and SQS redrive, so a version bump that changes it fails here
 rather than in an end-to-end test.
 """
@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from s3ledger.events import pad_sequencer, parse_sqs_body
-from s3ledger.local.dynamodb_local import free_port
-from s3ledger.local.errors import PortInUseError, WorkbenchError
-from s3ledger.local.moto_server import MotoServer, aws_client
-from s3ledger.local.provision import Resources, drop_tables, provision, resource_names
-from s3ledger.local.template import PipelineSpec, load_pipeline_spec
-from s3ledger.local.workbench import Workbench
+from s3ledger.core.events import pad_sequencer, parse_sqs_body
+from s3ledger.workbench.dynamodb_local import free_port
+from s3ledger.workbench.emulators import Workbench
+from s3ledger.workbench.errors import PortInUseError, WorkbenchError
+from s3ledger.workbench.moto_server import MotoServer, aws_client
+from s3ledger.workbench.provision import Resources, drop_tables, provision, resource_names
+from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

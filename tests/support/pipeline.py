@@ -7,13 +7,13 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from s3ledger.bucket import S3VersionsReader
-from s3ledger.config import Mode, RetryPolicy, Settings
-from s3ledger.handlers import Pipeline
-from s3ledger.local.dynamodb_local import dynamodb_client
-from s3ledger.local.moto_server import aws_client
-from s3ledger.proof.faults import DynamoDBFaults
-from s3ledger.writers import CountingMetrics
+from s3ledger.core.config import Mode, RetryPolicy, Settings
+from s3ledger.pipeline.bucket import S3VersionsReader
+from s3ledger.pipeline.handlers import Pipeline
+from s3ledger.pipeline.writers import CountingMetrics
+from s3ledger.workbench.dynamodb_local import dynamodb_client
+from s3ledger.workbench.faults import DynamoDBFaults
+from s3ledger.workbench.moto_server import aws_client
 from tests.support.tables import TableNames
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-from s3ledger.ledger import ObjectState, version_of
+from s3ledger.core.ledger import ObjectState, version_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from s3ledger.backfill import BackfillError, Manifest, read_inventory_file, read_manifest
-from s3ledger.ledger import ObjectState
+from s3ledger.core.ledger import ObjectState
+from s3ledger.operate.backfill import BackfillError, Manifest, read_inventory_file, read_manifest
 
 SCHEMA = ("Bucket", "Key", "VersionId", "IsLatest", "IsDeleteMarker", "Size", "ETag")
 

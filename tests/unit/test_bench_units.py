@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s3ledger.bench import MeterTotals, _consumed, _Phase, rule_write_units
+from s3ledger.bench.benchmark import MeterTotals, _consumed, _Phase, rule_write_units
 
 
 def _item(size: int) -> dict[str, dict[str, str]]:

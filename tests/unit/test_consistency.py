@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from s3ledger.consistency import ANOMALY_KINDS, check_consistency
-from s3ledger.events import ObjectEvent
-from s3ledger.ledger import APPLIED, SUPERSEDED, audit_item, ledger_item
+from s3ledger.core.consistency import ANOMALY_KINDS, check_consistency
+from s3ledger.core.events import ObjectEvent
+from s3ledger.core.ledger import APPLIED, SUPERSEDED, audit_item, ledger_item
 
 
 def event(key: str, sequencer: str) -> ObjectEvent:

@@ -11,9 +11,9 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from s3ledger.bench import rule_write_units
-from s3ledger.errors import MalformedRecordError, SequencerError
-from s3ledger.events import (
+from s3ledger.bench.benchmark import rule_write_units
+from s3ledger.core.errors import MalformedRecordError, SequencerError
+from s3ledger.core.events import (
     Effect,
     ObjectEvent,
     compare_sequencers,
@@ -24,7 +24,7 @@ from s3ledger.events import (
     parse_s3_record,
     parse_sqs_body,
 )
-from s3ledger.ledger import audit_item, to_item
+from s3ledger.core.ledger import audit_item, to_item
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOW = "2026-11-27T10:00:00.000+00:00"

@@ -1,4 +1,4 @@
-"""The order of one key's events (``s3ledger.order``): S3's right-pad rule and the time mark."""
+"""The order of one key's events (``core.order``): S3's right-pad rule and the time mark."""
 
 from __future__ import annotations
 
@@ -6,9 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3ledger.errors import MalformedRecordError
-from s3ledger.events import Effect, ObjectEvent
-from s3ledger.order import EventOrder, LedgerMarks, is_newer, normalize_event_time, pad_sequencer
+from s3ledger.core.errors import MalformedRecordError
+from s3ledger.core.events import Effect, ObjectEvent
+from s3ledger.core.order import (
+    EventOrder,
+    LedgerMarks,
+    is_newer,
+    normalize_event_time,
+    pad_sequencer,
+)
 
 T0 = "2026-11-26T10:00:00.000Z"
 T1 = "2026-11-26T10:00:01.000Z"

@@ -15,7 +15,7 @@ from samtranslator.translator.arn_generator import ArnGenerator
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from s3ledger.local.template import (
+from s3ledger.workbench.template import (
     DEFAULT_TEMPLATE_PATH,
     TemplateError,
     load_pipeline_spec,
@@ -189,7 +189,7 @@ def test_sam_transform_yields_function_and_sqs_mapping(transformed: dict[str, An
     functions = _resources_of(transformed, "AWS::Lambda::Function")
     assert list(functions) == ["LedgerFunction"]
     props = functions["LedgerFunction"]["Properties"]
-    assert props["Handler"] == "s3ledger.handlers.sqs_handler"
+    assert props["Handler"] == "s3ledger.pipeline.handlers.sqs_handler"
     assert props["Runtime"] == "python3.12"
     assert props["Architectures"] == ["arm64"]
     mappings = _resources_of(transformed, "AWS::Lambda::EventSourceMapping")
@@ -552,7 +552,7 @@ def test_pipeline_spec_queue_function_and_notification() -> None:
     assert spec.function.timeout == 30
     assert spec.function.maximum_batching_window == 1
     assert spec.function.report_batch_item_failures is True
-    assert spec.function.handler == "s3ledger.handlers.sqs_handler"
+    assert spec.function.handler == "s3ledger.pipeline.handlers.sqs_handler"
     assert spec.function.environment["S3LEDGER_MODE"] == "inbox"
     assert spec.function.environment["S3LEDGER_LEDGER_TABLE"] == "lambda-transactions-table"
     assert spec.function.environment["POWERTOOLS_SERVICE_NAME"] == "s3ledger"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3ledger.events import ObjectEvent
-from s3ledger.writers.inbox_batch import plan_waves
+from s3ledger.core.events import ObjectEvent
+from s3ledger.pipeline.writers.inbox_batch import plan_waves
 
 
 def event(key: str, sequencer: int) -> ObjectEvent:

@@ -1,6 +1,7 @@
-"""The proof harness: fault injection, workloads, the checker and reconcile.
+"""The proof harness: real S3 requests, fault injection, the checker, chaos and the demo.
 
-Kept apart from the product code: neither ``s3ledger.handlers`` nor ``s3ledger.writers`` import it.
+Kept apart from the product: nothing in :mod:`s3ledger.core`, :mod:`s3ledger.pipeline` or
+:mod:`s3ledger.operate` imports it.
 """
 
 __all__: list[str] = []

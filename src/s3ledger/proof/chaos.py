@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import random
 import resource
-import sys
 import threading
 import time
 import zlib
@@ -34,17 +33,9 @@ import boto3
 from rich.console import Console
 from rich.progress import Progress
 
-from s3ledger.config import Mode, Settings
-from s3ledger.local.dynamodb_local import (
-    DUMMY_ACCESS_KEY_ID,
-    DUMMY_SECRET_ACCESS_KEY,
-    REGION,
-    free_port,
-)
-from s3ledger.local.provision import Resources, provision
-from s3ledger.local.session import environment_factory
-from s3ledger.local.template import load_pipeline_spec
-from s3ledger.local.workbench import Workbench
+from s3ledger.core.config import Mode, Settings
+from s3ledger.operate.reconcile import reconcile
+from s3ledger.operate.scan import get_items
 from s3ledger.proof.checker import (
     ANOMALIES,
     BucketTruth,
@@ -62,9 +53,17 @@ from s3ledger.proof.workload import (
     read_bucket_truth,
     round_prefix,
 )
-from s3ledger.reconcile import reconcile
-from s3ledger.report import counting_progress, handler_logs_silenced
-from s3ledger.scan import get_items
+from s3ledger.workbench.console import counting_progress, handler_logs_silenced
+from s3ledger.workbench.dynamodb_local import (
+    DUMMY_ACCESS_KEY_ID,
+    DUMMY_SECRET_ACCESS_KEY,
+    REGION,
+    free_port,
+)
+from s3ledger.workbench.emulators import Workbench
+from s3ledger.workbench.provision import Resources, provision
+from s3ledger.workbench.session import environment_factory
+from s3ledger.workbench.template import load_pipeline_spec
 
 __all__ = ["CHAOS_OVERRIDES", "ChaosPlan", "plan_deliveries", "run_chaos"]
 
@@ -374,9 +373,9 @@ def run_chaos(
     seed: int,
     workers: int,
     as_json: bool,
-) -> int:
-    """Run chaos for ``modes``; print a table (or JSON); exit 0 when inbox (and inbox-batch) end
-    with no anomaly."""
+) -> dict[str, Any]:
+    """Run chaos for ``modes`` and return its summary (the CLI prints it); progress goes to stderr
+    unless ``as_json``."""
     started = time.monotonic()
     console = Console(stderr=True)
     results: dict[str, Any] = {}
@@ -410,15 +409,6 @@ def run_chaos(
     }
     elapsed = time.monotonic() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if as_json:
-        print(json.dumps(summary, indent=2, sort_keys=True))
-    else:
-        from s3ledger.report import print_chaos  # noqa: PLC0415 -- only for people
-
-        print_chaos(summary)
-    console.print(f"chaos: {elapsed:.0f} s, peak RSS of this process {rss_mb:.0f} MiB")
-    sys.stdout.flush()
-    exactly_once = [
-        results[m]["anomalies_total"] == 0 for m in ("inbox", "inbox-batch") if m in results
-    ]
-    return 0 if all(exactly_once) else 1
+    summary["elapsed_seconds"] = round(elapsed, 1)
+    summary["peak_rss_mib"] = round(rss_mb)
+    return summary

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from s3ledger.ledger import APPLIED, UNCHANGED
+from s3ledger.core.ledger import APPLIED, UNCHANGED
 
 __all__ = ["ANOMALIES", "BucketTruth", "HistoryReport", "Notification", "Truth", "check_history"]
 

@@ -28,10 +28,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from s3ledger.local.context import LocalContext
-from s3ledger.local.runner import ExecutionEnvironment
 from s3ledger.proof.checker import Notification
-from s3ledger.proof.faults import SimulatedCrash
+from s3ledger.workbench.context import LocalContext
+from s3ledger.workbench.faults import SimulatedCrash
+from s3ledger.workbench.runner import ExecutionEnvironment
 
 __all__ = ["FAULT_KINDS", "FaultRates", "Lane", "Message"]
 

@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import json
 import random
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -37,23 +36,23 @@ import boto3
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from s3ledger.config import ARTICLE_MODES, Mode
-from s3ledger.events import parse_sqs_body
-from s3ledger.local.dynamodb_local import (
+from s3ledger.core.config import ARTICLE_MODES, Mode
+from s3ledger.core.events import parse_sqs_body
+from s3ledger.operate.scan import check_tables, get_items, scan_items
+from s3ledger.proof.history import stream_records
+from s3ledger.proof.workload import Request, RequestKind, perform, read_bucket_truth
+from s3ledger.workbench.console import handler_logs_silenced
+from s3ledger.workbench.dynamodb_local import (
     DUMMY_ACCESS_KEY_ID,
     DUMMY_SECRET_ACCESS_KEY,
     REGION,
     free_port,
 )
-from s3ledger.local.provision import Resources, provision
-from s3ledger.local.runner import ExecutionEnvironment, LocalRunner
-from s3ledger.local.session import start_runner
-from s3ledger.local.template import load_pipeline_spec
-from s3ledger.local.workbench import Workbench
-from s3ledger.proof.history import stream_records
-from s3ledger.proof.workload import Request, RequestKind, perform, read_bucket_truth
-from s3ledger.report import handler_logs_silenced
-from s3ledger.scan import check_tables, get_items, scan_items
+from s3ledger.workbench.emulators import Workbench
+from s3ledger.workbench.provision import Resources, provision
+from s3ledger.workbench.runner import ExecutionEnvironment, LocalRunner
+from s3ledger.workbench.session import start_runner
+from s3ledger.workbench.template import load_pipeline_spec
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
@@ -227,8 +226,9 @@ def _verdict(result: dict[str, Any]) -> tuple[str, bool]:
 
 def run_demo(
     *, files: int, seed: int, as_json: bool, workers: int = 2, verbose: bool = False
-) -> int:
-    """Run the demo; print a table (or JSON); exit 0 when inbox is exactly-once."""
+) -> dict[str, Any]:
+    """Run the demo and return its summary (the CLI prints it); progress goes to stderr unless
+    ``as_json``."""
     started = time.monotonic()
     console = Console(stderr=True)
     steps = demo_workload(files, seed)
@@ -283,15 +283,7 @@ def run_demo(
         if not all(drained):
             console.print("[yellow]warning: a queue did not drain within 90 s[/yellow]")
         keys = sorted({step.key for step in steps})
-        summary = _summarise(workbench, runs, injectors, events, files, seed, started, keys)
-    if as_json:
-        print(json.dumps(summary, indent=2, sort_keys=True))
-    else:
-        from s3ledger.report import print_demo  # noqa: PLC0415 -- only for people
-
-        print_demo(summary)
-    sys.stdout.flush()
-    return 0 if summary["modes"]["inbox"]["verdict_ok"] else 1
+        return _summarise(workbench, runs, injectors, events, files, seed, started, keys)
 
 
 def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of the run

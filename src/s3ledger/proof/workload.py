@@ -1,7 +1,7 @@
 """A seeded history of real S3 requests on a versioned bucket: the proof's workload.
 
 The workload does not write notifications: it makes real requests on the workbench's S3 (moto,
-with the notification fidelity of :mod:`s3ledger.local.moto_s3`), and S3 emits the events. What
+with the notification fidelity of :mod:`s3ledger.workbench.moto_s3`), and S3 emits the events. What
 the proof knows of the truth it reads back from S3 afterwards (see :mod:`s3ledger.proof.checker`),
 so nothing here restates how the writers understand S3.
 
@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
-from s3ledger.local.moto_s3 import lifecycle_expire
 from s3ledger.proof.checker import BucketTruth
+from s3ledger.workbench.moto_s3 import lifecycle_expire
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -1,0 +1,244 @@
+"""Rich tables for people; the commands' ``--json`` is for machines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from s3ledger.bench.benchmark import FIGURES, PROCESS_LABELS, REFERENCE_MODE
+from s3ledger.core.config import MODES
+from s3ledger.core.consistency import ANOMALY_KINDS, ConsistencyReport
+
+__all__ = [
+    "print_backfill",
+    "print_bench",
+    "print_chaos",
+    "print_check",
+    "print_demo",
+    "print_reconcile",
+]
+
+
+def print_check(report: ConsistencyReport, *, ledger_table: str, audit_table: str) -> None:
+    console = Console()
+    table = Table(title=f"s3ledger check: {ledger_table} + {audit_table}")
+    table.add_column("measure")
+    table.add_column("count", justify="right")
+    table.add_row("ledger items", str(report.ledger_items))
+    table.add_row("audit items", str(report.audit_items))
+    for kind in ANOMALY_KINDS:
+        count = report.anomalies[kind]
+        table.add_row(kind, f"[red]{count}[/red]" if count else "0")
+    console.print(table)
+    for kind, ids in report.examples.items():
+        console.print(f"  {kind}: e.g. {', '.join(ids)}")
+    if report.anomalies_total:
+        console.print(f"[red]{report.anomalies_total} anomalies[/red]")
+    else:
+        console.print("[green]consistent: no anomalies[/green]")
+
+
+_DEMO_ROWS = (
+    ("events", "events"),
+    ("ledger items", "ledger_items"),
+    ("audit items", "audit_items"),
+    *((f"  {kind}", f"anomaly:{kind}") for kind in ANOMALY_KINDS),
+    ("anomalies (total)", "anomalies_total"),
+    ("objects whose ledger is not S3's", "wrong_state"),
+    ("events with no audit entry", "events_unrecorded"),
+    ("failed invocations", "failed_invocations"),
+    ("messages in the DLQ", "dlq_messages"),
+    ("DynamoDB requests / event", "requests_per_event"),
+)
+
+
+def _cell(result: Mapping[str, Any], key: str) -> str:
+    if key.startswith("anomaly:"):
+        value = result["anomalies"][key.removeprefix("anomaly:")]
+    else:
+        value = result[key]
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    text = str(value)
+    bad = key.startswith("anomaly:") or key in (
+        "anomalies_total",
+        "dlq_messages",
+        "events_unrecorded",
+    )
+    return f"[red]{text}[/red]" if bad and value else text
+
+
+def print_demo(summary: Mapping[str, Any]) -> None:
+    console = Console()
+    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
+    table = Table(
+        title=f"s3ledger demo: {summary['files']} files, seed {summary['seed']}, "
+        f"{summary['elapsed_seconds']:.0f} s"
+    )
+    table.add_column("")
+    for mode in modes:
+        table.add_column(mode, justify="right")
+    for label, key in _DEMO_ROWS:
+        table.add_row(label, *(_cell(result, key) for result in modes.values()))
+    console.print(table)
+    injected = ", ".join(
+        f"{mode} {f['duplicates']} duplicates + {f['crashes']} crashes"
+        for mode, f in summary["faults"].items()
+    )
+    console.print(f"Injected: {injected}")
+    console.print(
+        "The article's symptom, for the key uploaded three times (ledger writes vs audit):"
+    )
+    for mode, result in modes.items():
+        symptom = result.get("symptom")
+        if symptom:
+            console.print(f"  {mode:>10}: {json.dumps(symptom['shape'])}")
+    for mode, result in modes.items():
+        colour = "green" if result["verdict_ok"] else "red"
+        console.print(f"[{colour}]{mode:>10}: {result['verdict']}[/{colour}]")
+
+
+def print_chaos(summary: Mapping[str, Any]) -> None:
+    """Anomalies after reconcile (before it in brackets), the faults, and the matrix."""
+    console = Console()
+    # In the modes' own order (JSON output sorts its keys).
+    modes: Mapping[str, Mapping[str, Any]] = {
+        mode: summary["modes"][mode] for mode in MODES if mode in summary["modes"]
+    }
+    table = Table(
+        title=f"s3ledger chaos: {summary['events']} events, seed {summary['seed']}, "
+        f"{summary['workers']} workers — anomalies after reconcile (before)"
+    )
+    table.add_column("", no_wrap=True)
+    for mode in modes:
+        table.add_column(mode, justify="right")
+    kinds = list(next(iter(modes.values()))["anomalies"]) if modes else []
+    for kind in kinds:
+        cells = []
+        for result in modes.values():
+            after = result["anomalies"][kind]
+            before = result["before_reconcile"]["anomalies"][kind]
+            text = f"{after} ({before})"
+            cells.append(f"[red]{text}[/red]" if after else text)
+        table.add_row(kind, *cells)
+    table.add_row(
+        "total",
+        *(
+            f"{r['anomalies_total']} ({r['before_reconcile']['anomalies_total']})"
+            for r in modes.values()
+        ),
+    )
+    table.add_row("reconciled objects", *(str(r["reconciled"]) for r in modes.values()))
+    table.add_row("poison messages in DLQ", *(str(r["poison_parked"]) for r in modes.values()))
+    measured = summary.get("measured", {})
+    table.add_row(
+        "requests / event",
+        *(f"{measured.get(mode, {}).get('requests_per_event', 0):.2f}" for mode in modes),
+    )
+    console.print(table)
+
+    faults = Table(title="faults injected")
+    faults.add_column("")
+    for mode in modes:
+        faults.add_column(mode, justify="right")
+    for kind in next(iter(modes.values()))["faults_injected"] if modes else []:
+        faults.add_row(kind, *(str(r["faults_injected"][kind]) for r in modes.values()))
+    console.print(faults)
+
+    matrix = Table(
+        title="anomalies after reconcile, by a fault their events met (kinds: --json by_fault)"
+    )
+    matrix.add_column("fault", no_wrap=True)
+    for mode in modes:
+        matrix.add_column(mode, justify="right")
+    fault_names = sorted({f for r in modes.values() for f in r["by_fault"]} | {"none"})
+    for fault in fault_names:
+        row = []
+        for result in modes.values():
+            total = sum(result["by_fault"].get(fault, {}).values())
+            row.append(f"[red]{total}[/red]" if total else "0")
+        matrix.add_row(fault, *row)
+    console.print(matrix)
+
+
+def print_reconcile(report: Mapping[str, Any]) -> None:
+    console = Console()
+    table = Table(title=f"s3ledger reconcile: {report.get('bucket', '')}")
+    table.add_column("measure")
+    table.add_column("count", justify="right")
+    for name, value in report.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            table.add_row(name.replace("_", " "), str(value))
+    console.print(table)
+    for kind, keys in (report.get("examples") or {}).items():
+        if keys:
+            console.print(f"  {kind}: e.g. {', '.join(map(str, keys))}")
+
+
+def print_backfill(report: Mapping[str, Any]) -> None:
+    console = Console()
+    table = Table(title=f"s3ledger backfill: {report.get('bucket', '')} ({report.get('source')})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in report.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            table.add_row(name.replace("_", " "), str(value))
+    console.print(table)
+    if report.get("interrupted"):
+        console.print("  interrupted: run the same command again to resume")
+
+
+def print_bench(summary: Mapping[str, Any]) -> None:
+    """The figures as rows, the modes as columns, ratios to powertools in brackets."""
+    console = Console()
+    if not console.is_terminal:  # a file or a pipe: wide enough for five modes, unwrapped
+        console = Console(width=max(console.width, 150))
+    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
+    ratios: Mapping[str, Mapping[str, float | None]] = summary["ratios_to_powertools"]
+    machine = summary["machine"]
+    table = Table(
+        title=f"s3ledger bench: {summary['events']} events, {summary['workers']} workers, "
+        f"batch {summary['batch']} — {machine['cores']} cores, Python {machine['python']}, "
+        f"{summary['date']}"
+    )
+    table.add_column("")
+    for mode in modes:
+        table.add_column(mode, justify="right")
+    for key, label, _ in FIGURES:
+        cells = []
+        for mode, result in modes.items():
+            value = float(result[key])
+            text = f"{value:.2f}" if value < 100 else f"{value:.0f}"
+            if key.startswith("write_units") and result["write_units_source"] == "rule":
+                text += "†"
+            ratio = ratios.get(mode, {}).get(key)
+            if ratio is not None and mode != REFERENCE_MODE:
+                text += f" [dim](x{ratio:.2f})[/dim]"
+            cells.append(text)
+        table.add_row(label, *cells)
+    table.add_section()
+    for process, label in PROCESS_LABELS:
+        table.add_row(
+            label,
+            *(
+                f"{result.get('process_cpu_ms_per_event', {}).get(process, 0.0):.2f}"
+                for result in modes.values()
+            ),
+        )
+    table.add_section()
+    for key, label in (
+        ("ledger_items", "ledger items"),
+        ("audit_items", "audit items"),
+        ("anomalies_total", "anomalies"),
+        ("dlq_messages", "messages in the DLQ"),
+    ):
+        table.add_row(label, *(str(result[key]) for result in modes.values()))
+    console.print(table)
+    for note in summary["notes"]:
+        console.print(f"  {note}", highlight=False, markup=False)
+    for warning in summary["warnings"]:
+        console.print(f"[yellow]warning: {warning}[/yellow]")

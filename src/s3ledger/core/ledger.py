@@ -1,0 +1,419 @@
+"""What one event writes where: the ledger and audit items and their conditions.
+
+Pure: it builds request fragments in DynamoDB's low-level shape and sends nothing. Every writer
+takes its items from here, so the modes differ only in *how* they write, never in *what*.
+
+The ledger holds what a GET without a version id returns: the current version (its version id,
+size and eTag) with status ``processed``, or status ``deleted`` (see :class:`ObjectState`). Beside
+that state it keeps the order it has reached (``sequencer``, ``time_mark``, ``event_time``: see
+:mod:`s3ledger.core.order`) and the event that put it there (``last_event_id``).
+
+The conditions, and what it means when each one fails:
+
+=========================  ==================================  ===================================
+action                     condition                           when it fails
+=========================  ==================================  ===================================
+audit Put (inbox,          ``attribute_not_exists(event_id)``  the event was recorded before: a
+supersede)                                                     duplicate, or our own earlier
+                                                               attempt whose response was lost
+ledger Update (inbox)      ``order.SEQUENCED_IS_NEWER`` or     the ledger holds a newer event of
+                           ``order.UNSEQUENCED_IS_NEWER``      the object: this one is stale
+ledger Update (inbox, a    ``attribute_not_exists(id)`` or     the ledger moved since the writer
+state read from S3)        ``last_event_id = :pinned``         read it: read again and re-decide
+ledger Put (transact)      ``attribute_not_exists(id)``        the object is known: a duplicate
+                                                               *or a re-upload* (the article's
+                                                               flaw)
+=========================  ==================================  ===================================
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from s3ledger.core.events import ObjectEvent
+from s3ledger.core.order import SEQUENCED_IS_NEWER, UNSEQUENCED_IS_NEWER, LedgerMarks
+
+__all__ = [
+    "APPLIED",
+    "AUDIT_POSITION",
+    "DELETED",
+    "LEDGER_POSITION",
+    "PROCESSED",
+    "SUPERSEDED",
+    "UNCHANGED",
+    "ObjectState",
+    "audit_item",
+    "audit_put",
+    "from_attribute_value",
+    "from_item",
+    "inbox_actions",
+    "ledger_item",
+    "ledger_put",
+    "ledger_update",
+    "pinned_actions",
+    "to_attribute_value",
+    "to_item",
+    "version_of",
+]
+
+PROCESSED: Final = "processed"
+DELETED: Final = "deleted"
+# Audit outcomes: what the event did to the ledger.
+APPLIED: Final = "applied"  # the ledger's state is now the one this event left
+SUPERSEDED: Final = "superseded"  # older than the ledger's state: the ledger was left alone
+# Newer, but what a GET returns did not change (a noncurrent version or delete marker was
+# removed): the state stayed, the ledger's order marks moved to this event.
+UNCHANGED: Final = "unchanged"
+
+# Positions of the two actions in the inbox transaction. CancellationReasons come back in request
+# order, so these positions are how a cancellation is read.
+AUDIT_POSITION: Final = 0
+LEDGER_POSITION: Final = 1
+
+AUDIT_IS_NEW: Final = "attribute_not_exists(event_id)"
+LEDGER_IS_ABSENT: Final = "attribute_not_exists(id)"
+LEDGER_IS_UNMOVED: Final = "#last_event_id = :pinned"
+
+# Ledger attributes an object's state may lack (a deleted object has no size or eTag; an
+# unversioned bucket no versionId). The ledger holds the current state: an absent value removes
+# the old one.
+_STATE_FIELDS: Final = ("size", "etag", "version_id")
+
+
+def version_of(version_id: Any) -> str | None:
+    """The version id the ledger stores: S3 names an unversioned object's version ``"null"``
+    (in listings, and in events of a versioning-suspended bucket); the ledger stores none."""
+    return None if version_id in (None, "", "null") else str(version_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectState:
+    """What a GET without a version id returns: the current version, or nothing (deleted).
+
+    ``etag`` is unquoted (S3 APIs quote it, notifications do not). ``last_modified`` (when the
+    current version or delete marker was written) and ``as_of`` (S3's clock when the state was
+    read) are ISO times, informative and not part of equality: two reads of one state are equal.
+    """
+
+    exists: bool
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+    last_modified: str | None = None
+    as_of: str | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ObjectState):
+            return NotImplemented
+        return self.visible == other.visible
+
+    def __hash__(self) -> int:
+        return hash(self.visible)
+
+    @property
+    def visible(self) -> tuple[bool, str | None, str | None, int | None]:
+        return (self.exists, self.version_id, self.etag, self.size)
+
+    @classmethod
+    def gone(cls, last_modified: str | None = None, as_of: str | None = None) -> ObjectState:
+        return cls(exists=False, last_modified=last_modified, as_of=as_of)
+
+    @classmethod
+    def of_event(cls, event: ObjectEvent) -> ObjectState:
+        """The state an event carries: its new version, or deleted for any removal.
+
+        Right for ``Effect.CURRENT`` and ``Effect.HIDDEN``; a removal of a version
+        (``Effect.RESOLVE``) carries no state, and only the article's modes take it as deleted.
+        """
+        if event.is_removal:
+            return cls.gone()
+        return cls(True, version_of(event.version_id), event.etag, event.size)
+
+    @classmethod
+    def of_ledger(cls, item: Mapping[str, Any] | None) -> ObjectState | None:
+        """The state a ledger item (plain form) records, ``None`` for no item."""
+        if item is None:
+            return None
+        if item.get("status") != PROCESSED:
+            return cls.gone()
+        size = item.get("size")
+        return cls(
+            True,
+            version_of(item.get("version_id")),
+            None if item.get("etag") is None else str(item["etag"]),
+            None if size is None else int(size),
+        )
+
+    def attributes(self) -> dict[str, Any]:
+        """The ledger attributes of this state (``None`` where the state has no value)."""
+        return {
+            "status": PROCESSED if self.exists else DELETED,
+            "size": self.size if self.exists else None,
+            "etag": self.etag if self.exists else None,
+            "version_id": self.version_id if self.exists else None,
+        }
+
+
+def to_attribute_value(value: Any) -> dict[str, Any]:
+    """Serialise a plain value into DynamoDB's AttributeValue shape."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int | float):
+        return {"N": str(value)}
+    if isinstance(value, Mapping):
+        return {"M": {k: to_attribute_value(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attribute_value(v) for v in value]}
+    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
+
+
+def from_attribute_value(value: Mapping[str, Any]) -> Any:
+    """Read one AttributeValue back into a plain value.
+
+    A number without a fraction or exponent becomes an exact ``int`` (DynamoDB keeps 38 digits;
+    going through ``float`` would round ``12345678901234567891``); any other a ``float``.
+    """
+    ((kind, raw),) = value.items()
+    if kind in {"S", "BOOL"}:
+        return raw
+    if kind == "NULL":
+        return None
+    if kind == "N":
+        text = str(raw)
+        if not any(c in text for c in ".eE"):
+            return int(text)
+        number = float(text)
+        return int(number) if number.is_integer() and "." not in text else number
+    if kind == "M":
+        return {k: from_attribute_value(v) for k, v in raw.items()}
+    if kind == "L":
+        return [from_attribute_value(v) for v in raw]
+    raise TypeError(f"unsupported AttributeValue type {kind}")
+
+
+def to_item(attributes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: to_attribute_value(value) for name, value in attributes.items()}
+
+
+def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {name: from_attribute_value(value) for name, value in item.items()}
+
+
+def _order_attributes(event: ObjectEvent, marks: LedgerMarks) -> dict[str, Any]:
+    return {
+        "sequencer": marks.sequencer,
+        "time_mark": marks.time_mark,
+        "last_event_id": event.event_id,
+        "event_name": event.event_name,
+        "event_time": marks.event_time,
+    }
+
+
+def _own_marks(event: ObjectEvent) -> LedgerMarks:
+    """The marks of a ledger that has seen only ``event``."""
+    return LedgerMarks(None, None, "").after(event.order)
+
+
+def ledger_item(event: ObjectEvent, state: ObjectState | None = None) -> dict[str, Any]:
+    """The ledger's whole item after ``event`` (its state, or ``state`` when one is given)."""
+    item = {
+        "id": event.object_id,
+        "bucket": event.bucket,
+        "key": event.key,
+        **(state or ObjectState.of_event(event)).attributes(),
+        **_order_attributes(event, _own_marks(event)),
+    }
+    return {name: value for name, value in item.items() if value is not None}
+
+
+def audit_item(
+    event: ObjectEvent, *, outcome: str, request_id: str, processed_at: str
+) -> dict[str, Any]:
+    """The audit log's record of one event: its lineage, provenance, and what it did.
+
+    The provenance columns are the ones an S3 Metadata journal has (requester, source IP, S3
+    request id, version id, size, eTag), each only where the event carries it: an audit item is
+    billed per KB, so nothing is stored twice or empty.
+    """
+    item = {
+        "event_id": event.event_id,
+        "object_id": event.object_id,
+        "event_name": event.event_name,
+        "sequencer": event.order.sequencer,
+        "event_time": event.order.event_time,
+        "version_id": event.version_id,
+        "size": event.size,
+        "etag": event.etag,
+        "requester": event.requester,
+        "source_ip": event.source_ip,
+        "s3_request_id": event.s3_request_id,
+        "outcome": outcome,
+        "request_id": request_id,
+        "processed_at": processed_at,
+    }
+    return {name: value for name, value in item.items() if value is not None}
+
+
+def audit_put(
+    event: ObjectEvent,
+    table: str,
+    *,
+    outcome: str,
+    request_id: str,
+    processed_at: str,
+    only_if_new: bool,
+) -> dict[str, Any]:
+    """A Put of the audit item; with ``only_if_new`` it fails if the event was recorded before."""
+    put: dict[str, Any] = {
+        "TableName": table,
+        "Item": to_item(
+            audit_item(event, outcome=outcome, request_id=request_id, processed_at=processed_at)
+        ),
+    }
+    if only_if_new:
+        put["ConditionExpression"] = AUDIT_IS_NEW
+    return put
+
+
+def ledger_put(event: ObjectEvent, table: str, *, only_if_absent: bool) -> dict[str, Any]:
+    """A Put of the whole ledger item, as the article writes it (``transact`` adds a condition)."""
+    put: dict[str, Any] = {"TableName": table, "Item": to_item(ledger_item(event))}
+    if only_if_absent:
+        put["ConditionExpression"] = LEDGER_IS_ABSENT
+    return put
+
+
+def _update(
+    event: ObjectEvent,
+    table: str,
+    attributes: Mapping[str, Any],
+    condition: str,
+    condition_values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """An Update that sets ``attributes`` (removing the state fields that are ``None``) under
+    ``condition``. DynamoDB refuses unused placeholders, so only the names used are declared."""
+    present = {name: value for name, value in attributes.items() if value is not None}
+    absent = [name for name in _STATE_FIELDS if name in attributes and attributes[name] is None]
+    expression = "SET " + ", ".join(f"#{name} = :{name}" for name in present)
+    if absent:
+        expression += " REMOVE " + ", ".join(f"#{name}" for name in absent)
+    names = {*present, *absent, *re.findall(r"#(\w+)", condition)}
+    values = {f":{name}": to_attribute_value(value) for name, value in present.items()}
+    values.update({name: to_attribute_value(value) for name, value in condition_values.items()})
+    return {
+        "TableName": table,
+        "Key": {"id": {"S": event.object_id}},
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {f"#{name}": name for name in sorted(names)},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def ledger_update(event: ObjectEvent, table: str) -> dict[str, Any]:
+    """An Update of the ledger to the state ``event`` carries, applied only if it is newer.
+
+    DynamoDB decides "newer" with the rule of :mod:`s3ledger.core.order`, so one request both orders
+    and writes. Only the mark the event moves is set: a sequenced event leaves ``time_mark``, an
+    unsequenced one ``sequencer``, as they were.
+    """
+    order = event.order
+    marks = _own_marks(event)
+    attributes = {
+        "bucket": event.bucket,
+        "key": event.key,
+        **ObjectState.of_event(event).attributes(),
+        **_order_attributes(event, marks),
+    }
+    if order.sequencer is not None:
+        attributes.pop("time_mark")
+        return _update(
+            event,
+            table,
+            attributes,
+            SEQUENCED_IS_NEWER,
+            {":sequencer": order.sequencer, ":event_time": order.event_time},
+        )
+    attributes.pop("sequencer")
+    return _update(
+        event,
+        table,
+        attributes,
+        UNSEQUENCED_IS_NEWER,
+        {":time_key": order.time_key},
+    )
+
+
+def inbox_actions(
+    event: ObjectEvent,
+    *,
+    ledger_table: str,
+    audit_table: str,
+    request_id: str,
+    processed_at: str,
+) -> list[dict[str, Any]]:
+    """The one transaction ``inbox`` sends per event: audit Put first, ledger Update second."""
+    actions: list[dict[str, Any]] = [{}, {}]
+    actions[AUDIT_POSITION] = {
+        "Put": audit_put(
+            event,
+            audit_table,
+            outcome=APPLIED,
+            request_id=request_id,
+            processed_at=processed_at,
+            only_if_new=True,
+        )
+    }
+    actions[LEDGER_POSITION] = {"Update": ledger_update(event, ledger_table)}
+    return actions
+
+
+def pinned_actions(
+    event: ObjectEvent,
+    *,
+    state: ObjectState,
+    marks: LedgerMarks,
+    pinned: str | None,
+    outcome: str,
+    ledger_table: str,
+    audit_table: str,
+    request_id: str,
+    processed_at: str,
+) -> list[dict[str, Any]]:
+    """The transaction for an event whose state was read (from S3), not carried.
+
+    The writer read the ledger item (its ``last_event_id`` is ``pinned``, ``None`` for no item)
+    and decided in Python that the event is newer; the Update applies only if the ledger has not
+    moved since, so the decision holds. It sets ``state`` and the order ``marks`` (the marks
+    after this event), with ``outcome`` recorded in the audit item.
+    """
+    attributes = {
+        "bucket": event.bucket,
+        "key": event.key,
+        **state.attributes(),
+        **_order_attributes(event, marks),
+    }
+    if pinned is None:
+        update = _update(event, ledger_table, attributes, LEDGER_IS_ABSENT, {})
+    else:
+        update = _update(event, ledger_table, attributes, LEDGER_IS_UNMOVED, {":pinned": pinned})
+    actions: list[dict[str, Any]] = [{}, {}]
+    actions[AUDIT_POSITION] = {
+        "Put": audit_put(
+            event,
+            audit_table,
+            outcome=outcome,
+            request_id=request_id,
+            processed_at=processed_at,
+            only_if_new=True,
+        )
+    }
+    actions[LEDGER_POSITION] = {"Update": update}
+    return actions

@@ -1,0 +1,175 @@
+"""Reading DynamoDB's errors, and the bounded retry shared by every write mode.
+
+Which failures are worth another attempt, and which can never succeed:
+
+=================================================  =========  ===================================
+error                                              class      why
+=================================================  =========  ===================================
+cancellation reason ``TransactionConflict``        transient  another transaction held the item
+``ThrottlingError`` / ``ProvisionedThroughput...``   transient  capacity comes back
+``ThrottlingException``, ``RequestLimitExceeded``  transient  same, outside a transaction
+``InternalServerError``, ``ServiceUnavailable``    transient  DynamoDB's side
+``TransactionInProgressException``                 transient  our own earlier attempt still runs
+read timeout, connection closed                    ambiguous  the write may have committed: retry
+                                                              with the same ClientRequestToken
+``ValidationException`` / ``ValidationError``      poison     the item is invalid or too large
+``ItemCollectionSizeLimitExceeded``                poison     no retry makes room
+anything else                                      transient  unknown: let the message come back,
+                                                              where the DLQ keeps it, never drop
+=================================================  =========  ===================================
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+
+from s3ledger.core.config import RetryPolicy, Settings
+from s3ledger.core.errors import (
+    AmbiguousWriteError,
+    RejectedWriteError,
+    RetryableError,
+    ThrottledError,
+    TransactionConflictError,
+    TransientWriteError,
+)
+from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, NullMetrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = [
+    "CONDITIONAL_CHECK_FAILED",
+    "DynamoDBWriter",
+    "RequestToken",
+    "cancellation_codes",
+    "classify",
+    "error_code",
+    "with_retries",
+]
+
+T = TypeVar("T")
+
+CONDITIONAL_CHECK_FAILED: Final = "ConditionalCheckFailed"
+TRANSACTION_CANCELED: Final = "TransactionCanceledException"
+
+_THROTTLING: Final = frozenset(
+    {
+        "ThrottlingError",
+        "ThrottlingException",
+        "ProvisionedThroughputExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+    }
+)
+_POISON: Final = frozenset(
+    {
+        "ValidationError",
+        "ValidationException",
+        "ItemCollectionSizeLimitExceeded",
+        "ItemCollectionSizeLimitExceededException",
+        "SerializationException",
+    }
+)
+_AMBIGUOUS: Final = (ReadTimeoutError, ConnectionClosedError)
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def cancellation_codes(error: ClientError) -> list[str | None]:
+    """The cancellation reasons of a ``TransactionCanceledException``, in request order.
+
+    ``None`` where that action was fine (DynamoDB says ``"None"``).
+    """
+    reasons: list[Any] = list(error.response.get("CancellationReasons") or [])
+    codes: list[str | None] = []
+    for reason in reasons:
+        code = reason.get("Code")
+        codes.append(None if code in (None, "None") else str(code))
+    return codes
+
+
+def classify(error: Exception, what: str) -> Exception:
+    """Turn a botocore failure into the s3ledger error that says what to do about it."""
+    if isinstance(error, _AMBIGUOUS):
+        return AmbiguousWriteError(f"{what}: outcome unknown ({type(error).__name__})")
+    if not isinstance(error, ClientError):
+        return TransientWriteError(f"{what}: {type(error).__name__}")
+    code = error_code(error)
+    codes = cancellation_codes(error) if code == TRANSACTION_CANCELED else [code]
+    failed = [c for c in codes if c is not None]
+    if any(c in _POISON for c in failed):
+        return RejectedWriteError(f"{what}: DynamoDB rejected the write ({', '.join(failed)})")
+    if any(c.startswith("TransactionConflict") for c in failed):
+        return TransactionConflictError(f"{what}: transaction conflict ({', '.join(failed)})")
+    if failed and all(c in _THROTTLING for c in failed):
+        return ThrottledError(f"{what}: throttled ({', '.join(failed)})")
+    return TransientWriteError(f"{what}: {', '.join(failed) or code}")
+
+
+def with_retries(
+    attempt: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    context: InvocationContext,
+    metrics: MetricsSink,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+    draw: Callable[[], float] = random.random,
+) -> T:
+    """Run ``attempt()`` until it returns, retrying ``RetryableError`` only.
+
+    Gives up after ``policy.attempts`` tries or when the invocation's deadline is near, re-raising
+    the last error so the message comes back.
+    """
+    for number in range(policy.attempts):
+        try:
+            return attempt()
+        except RetryableError as exc:
+            if isinstance(exc, TransactionConflictError):
+                metrics.count("TransactionConflicts")
+            pause = policy.delay(number, draw())
+            out_of_time = (
+                context.get_remaining_time_in_millis() - pause * 1000 < policy.deadline_margin_ms
+            )
+            if number + 1 == policy.attempts or out_of_time:
+                raise
+            sleep(pause)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+class RequestToken:
+    """The transaction's ClientRequestToken across this event's attempts.
+
+    Kept only after an ambiguous failure: DynamoDB then answers a retry of a transaction that did
+    commit with success, instead of running it again. After a definite failure the next attempt
+    gets a fresh token, since a token is bound to its first request.
+    """
+
+    def __init__(self) -> None:
+        self.value = ""
+        self.keep = False
+
+    def next(self) -> str:
+        if not self.keep:
+            self.value = str(uuid.uuid4())
+        self.keep = False
+        return self.value
+
+
+class DynamoDBWriter:
+    """What every write mode holds: the handler's client, the settings, a metrics sink."""
+
+    def __init__(
+        self, client: DynamoDBClient, settings: Settings, metrics: MetricsSink | None = None
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._metrics = metrics or NullMetrics()

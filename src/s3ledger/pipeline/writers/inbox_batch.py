@@ -1,0 +1,186 @@
+"""``inbox-batch``: the events of one SQS batch in as few transactions as DynamoDB allows.
+
+Each event contributes the same two actions as ``inbox`` (audit Put, ledger Update, in that
+order), so event k of a wave sits at positions 2k and 2k+1 of the transaction. A transaction
+takes at most 100 actions and never two on one item, so a wave holds at most 50 events and at
+most one event per object; the other events of an object go in the following waves, in batch
+order.
+
+When a wave is cancelled, its reasons are read by position: an event whose audit Put failed its
+condition was recorded before (a duplicate); one whose ledger Update failed is stale and gets
+audited as superseded. Nothing of a cancelled transaction was written, so every other event of
+the wave falls back to the one-event ``inbox`` path, with its own retries and errors.
+
+When a wave's answer is lost (a timeout, a closed connection), the wave is sent again with the
+same ClientRequestToken, so DynamoDB answers a wave that did commit with success: its events are
+counted applied, not taken for duplicates by a fallback that would find their audit items. If
+the outcome stays unknown after the retries, the wave's events fail (their messages come back).
+
+An object with an event that removed a version for good (``Effect.RESOLVE``) is written on the
+one-event path, all its events in batch order: that event's state is read from S3 first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from s3ledger.core import ledger
+from s3ledger.core.errors import AmbiguousWriteError, PoisonError, RetryableError, S3LedgerError
+from s3ledger.core.events import Effect, ObjectEvent
+from s3ledger.pipeline.writers.base import InvocationContext, Outcome
+from s3ledger.pipeline.writers.dynamo import (
+    CONDITIONAL_CHECK_FAILED,
+    TRANSACTION_CANCELED,
+    RequestToken,
+    cancellation_codes,
+    classify,
+    error_code,
+    with_retries,
+)
+from s3ledger.pipeline.writers.inbox import InboxWriter
+
+__all__ = ["MAX_ACTIONS", "InboxBatchWriter", "plan_waves"]
+
+MAX_ACTIONS: Final = 100
+_ACTIONS_PER_EVENT: Final = 2
+
+BatchResult = Outcome | S3LedgerError
+
+
+def plan_waves(events: Sequence[ObjectEvent], max_events: int) -> list[list[int]]:
+    """Split event positions into waves: at most ``max_events`` each, one event per object.
+
+    An event goes in the first wave with room that comes after every earlier event of its
+    object, so one object's events keep their batch order.
+    """
+    waves: list[list[int]] = []
+    wave_of: dict[str, int] = {}  # object id -> the wave its latest event went into
+    for position, event in enumerate(events):
+        start = wave_of.get(event.object_id, -1) + 1
+        wave = next((w for w in range(start, len(waves)) if len(waves[w]) < max_events), None)
+        if wave is None:
+            waves.append([])
+            wave = len(waves) - 1
+        waves[wave].append(position)
+        wave_of[event.object_id] = wave
+    return waves
+
+
+class InboxBatchWriter(InboxWriter):
+    mode = "inbox-batch"
+
+    def write_batch(
+        self, events: Sequence[ObjectEvent], context: InvocationContext
+    ) -> list[BatchResult]:
+        """Write every event; return, per event, its outcome or the error it ended with."""
+        results: list[BatchResult | None] = [None] * len(events)
+        resolving = {e.object_id for e in events if e.effect is Effect.RESOLVE}
+        fresh, one_by_one = [], []
+        for position, event in enumerate(events):
+            if event.event_id in self._recorded:
+                results[position] = Outcome.DUPLICATE
+            elif event.object_id in resolving:
+                one_by_one.append(position)
+            else:
+                fresh.append(position)
+        todo = [events[p] for p in fresh]
+        for wave in plan_waves(todo, MAX_ACTIONS // _ACTIONS_PER_EVENT):
+            positions = [fresh[w] for w in wave]
+            for position, result in zip(
+                positions, self._write_wave([events[p] for p in positions], context), strict=True
+            ):
+                results[position] = result
+        for position in one_by_one:
+            results[position] = self._write_one(events[position], context)
+        return [r if r is not None else Outcome.DUPLICATE for r in results]
+
+    def _write_one(self, event: ObjectEvent, context: InvocationContext) -> BatchResult:
+        try:
+            return self.write(event, context)
+        except S3LedgerError as exc:
+            return exc
+
+    def _write_wave(
+        self, wave: Sequence[ObjectEvent], context: InvocationContext
+    ) -> list[BatchResult]:
+        if len(wave) == 1:
+            return [self._write_one(wave[0], context)]
+        processed_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        actions = [
+            action
+            for event in wave
+            for action in ledger.inbox_actions(
+                event,
+                ledger_table=self._settings.ledger_table,
+                audit_table=self._settings.audit_table,
+                request_id=context.aws_request_id,
+                processed_at=processed_at,
+            )
+        ]
+        what = f"a wave of {len(wave)} events ({wave[0].event_id}, ...)"
+        token = RequestToken()
+
+        def attempt() -> list[str | None] | None:
+            """``None`` once committed; the cancellation reasons if DynamoDB cancelled it."""
+            try:
+                self._client.transact_write_items(
+                    TransactItems=actions,  # type: ignore[arg-type]
+                    ClientRequestToken=token.next(),
+                )
+            except ClientError as exc:
+                if error_code(exc) == TRANSACTION_CANCELED:
+                    return cancellation_codes(exc)
+                raise classify(exc, what) from exc
+            except BotoCoreError as exc:
+                error = classify(exc, what)
+                token.keep = isinstance(error, AmbiguousWriteError)
+                raise error from exc
+            return None
+
+        try:
+            codes = with_retries(
+                attempt,
+                policy=self._settings.retry,
+                context=context,
+                metrics=self._metrics,
+                what=what,
+            )
+        except RetryableError as exc:
+            if token.keep:
+                # The wave may have committed: only its messages coming back can tell.
+                return [exc] * len(wave)
+            return self._fall_back(wave, [], context)
+        except PoisonError:
+            return self._fall_back(wave, [], context)  # the bad event fails alone there
+        if codes is not None:
+            return self._fall_back(wave, codes, context)
+        for event in wave:
+            self._recorded.add(event.event_id)
+        return [Outcome.APPLIED] * len(wave)
+
+    def _fall_back(
+        self, wave: Sequence[ObjectEvent], codes: Sequence[str | None], context: InvocationContext
+    ) -> list[BatchResult]:
+        results: list[BatchResult] = []
+        readable = len(codes) == _ACTIONS_PER_EVENT * len(wave)
+        for k, event in enumerate(wave):
+            audit_code = codes[_ACTIONS_PER_EVENT * k + ledger.AUDIT_POSITION] if readable else None
+            ledger_code = (
+                codes[_ACTIONS_PER_EVENT * k + ledger.LEDGER_POSITION] if readable else None
+            )
+            if audit_code == CONDITIONAL_CHECK_FAILED:
+                self._recorded.add(event.event_id)
+                results.append(Outcome.DUPLICATE)
+            elif ledger_code == CONDITIONAL_CHECK_FAILED and audit_code is None:
+                try:
+                    results.append(self._supersede(event, context.aws_request_id))
+                    self._recorded.add(event.event_id)
+                except S3LedgerError as exc:
+                    results.append(exc)
+            else:
+                results.append(self._write_one(event, context))
+        return results

@@ -1,0 +1,164 @@
+"""One running pipeline on the workbench: resources from the template, and a runner on its queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from s3ledger.core.config import Mode, Settings
+from s3ledger.pipeline.bucket import S3VersionsReader
+from s3ledger.pipeline.handlers import Pipeline
+from s3ledger.pipeline.writers import CountingMetrics, MetricsSink
+from s3ledger.workbench.dynamodb_local import dynamodb_client
+from s3ledger.workbench.emulators import Workbench
+from s3ledger.workbench.faults import DynamoDBFaults
+from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.provision import Resources, provision, route_s3_events_to_queue
+from s3ledger.workbench.runner import (
+    ExecutionEnvironment,
+    InvocationHook,
+    LocalRunner,
+    RunnerSettings,
+)
+from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+__all__ = ["Session", "environment_factory", "queue_arn", "start_runner", "start_session"]
+
+
+@dataclass
+class Session:
+    mode: str
+    workbench: Workbench
+    resources: Resources
+    runner: LocalRunner
+
+    @property
+    def aws_endpoint(self) -> str:
+        return self.workbench.aws_endpoint
+
+    def environment(self) -> dict[str, str]:
+        return self.workbench.env(self.resources)
+
+
+def queue_arn(sqs: SQSClient, queue_url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return attributes["Attributes"]["QueueArn"]
+
+
+def environment_factory(
+    dynamodb_endpoint: str,
+    settings: Settings,
+    metrics: MetricsSink | None = None,
+    environments: list[ExecutionEnvironment] | None = None,
+    *,
+    aws_endpoint: str | None = None,
+    fault_hooks: bool = False,
+) -> Callable[[int], ExecutionEnvironment]:
+    """Build each worker's sandbox: its own clients and pipeline.
+
+    ``aws_endpoint`` is the workbench's S3, where the handler reads an object's state after a
+    version was removed (``None``: boto3's own endpoint variables decide). ``fault_hooks``
+    attaches ``DynamoDBFaults`` (the proof harness's injector, which also records every call):
+    the demo and chaos want it; ``s3ledger up`` runs the product as is.
+    """
+
+    def build(index: int) -> ExecutionEnvironment:
+        client = dynamodb_client(dynamodb_endpoint)
+        faults = DynamoDBFaults(client) if fault_hooks else None
+        reader = (
+            S3VersionsReader(lambda: aws_client("s3", aws_endpoint))
+            if aws_endpoint is not None
+            else None
+        )
+        pipeline = Pipeline(settings, client, metrics or CountingMetrics(), reader)
+        environment = ExecutionEnvironment(pipeline=pipeline, faults=faults, index=index)
+        if environments is not None:
+            environments.append(environment)
+        return environment
+
+    return build
+
+
+def start_runner(
+    spec: PipelineSpec,
+    resources: Resources,
+    *,
+    dynamodb_endpoint: str,
+    aws_endpoint: str,
+    sqs_factory: Callable[[], SQSClient],
+    workers: int,
+    metrics: MetricsSink | None = None,
+    environments: list[ExecutionEnvironment] | None = None,
+    before_invoke: InvocationHook | None = None,
+    fault_hooks: bool = False,
+) -> LocalRunner:
+    """A runner on ``resources``' queue, with batch size and timeout from the template."""
+    settings = Settings(
+        mode=spec.parameters.get("Mode", "inbox"),  # type: ignore[arg-type]
+        ledger_table=resources.ledger_table,
+        audit_table=resources.audit_table,
+        idempotency_table=resources.idempotency_table,
+    )
+    runner = LocalRunner(
+        RunnerSettings(
+            queue_url=resources.queue_url,
+            queue_arn=queue_arn(sqs_factory(), resources.queue_url),
+            batch_size=spec.function.batch_size,
+            function_timeout=spec.function.timeout,
+            workers=workers,
+        ),
+        sqs_factory,
+        environment_factory(
+            dynamodb_endpoint,
+            settings,
+            metrics,
+            environments,
+            aws_endpoint=aws_endpoint,
+            fault_hooks=fault_hooks,
+        ),
+        before_invoke=before_invoke,
+    )
+    return runner.start()
+
+
+@contextmanager
+def start_session(
+    *,
+    mode: Mode | None = None,
+    workers: int = 2,
+    dynamodb_port: int = 8000,
+    aws_port: int = 4566,
+    data_dir: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Iterator[Session]:
+    """Start the workbench, provision what ``template.yaml`` declares, run the handler on it."""
+    parameters = dict(overrides or {})
+    if mode is not None:
+        parameters["Mode"] = mode
+    spec = load_pipeline_spec(overrides=parameters)
+    with Workbench(dynamodb_port=dynamodb_port, aws_port=aws_port, data_dir=data_dir) as bench:
+        resources = provision(
+            bench.dynamodb(), bench.s3(), bench.sqs(), spec, exist_ok=data_dir is not None
+        )
+        # Buckets attached with `s3ledger attach` feed this pipeline through EventBridge.
+        route_s3_events_to_queue(
+            bench.events(), resources.queue_url, bench.sqs(), "s3ledger-attached"
+        )
+        runner = start_runner(
+            spec,
+            resources,
+            dynamodb_endpoint=bench.dynamodb_endpoint,
+            aws_endpoint=bench.aws_endpoint,
+            sqs_factory=bench.sqs,
+            workers=workers,
+        )
+        try:
+            yield Session(spec.parameters["Mode"], bench, resources, runner)
+        finally:
+            runner.stop()
