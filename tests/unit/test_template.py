@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -598,6 +601,27 @@ def test_two_stacks_get_disjoint_names() -> None:
     assert dev.function.environment["POWERTOOLS_SERVICE_NAME"] == "dev"
     assert prod.function.environment["POWERTOOLS_SERVICE_NAME"] == "prod"
     assert (dev.stack_name, prod.stack_name) == ("dev", "prod")
+
+
+def test_the_handler_takes_its_service_from_the_stacks_variable() -> None:
+    """The handler's metrics and logs use POWERTOOLS_SERVICE_NAME (the stack's name, which the
+    alarms watch): no argument overrides it. Without it (invoke, workbench) it is s3ledger."""
+    probe = (
+        "import s3ledger.handlers as h; "
+        "print(h.metrics.service, h.metrics.namespace, h.logger.service)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
+    outputs = [
+        subprocess.run(  # noqa: S603 - this interpreter, a constant program
+            [sys.executable, "-c", probe],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        for extra in ({"POWERTOOLS_SERVICE_NAME": "prod"}, {})
+    ]
+    assert outputs == [["prod", "s3ledger", "prod"], ["s3ledger", "s3ledger", "s3ledger"]]
 
 
 def test_explicit_parameters_give_the_articles_names() -> None:
