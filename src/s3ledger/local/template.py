@@ -245,7 +245,9 @@ class _Template:
         if isinstance(resource, dict) and resource.get("Type") == "AWS::DynamoDB::Table":
             table_name = _properties(resource, f"table {name}").get("TableName")
             return self.resolve(table_name, f"table {name} TableName")
-        raise TemplateError(f"{where}: Ref to {name!r}, which is not a parameter")
+        raise TemplateError(
+            f"{where}: Ref to {name!r}, which is not a parameter, AWS::StackName or a table"
+        )
 
     def _if(self, argument: Any, where: str) -> str:
         if not (isinstance(argument, list) and len(argument) == 3):
