@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import resource
 import signal
 import sys
@@ -15,7 +16,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn, cast
 
-from s3ledger.core.config import DEFAULT_AUDIT_TABLE, DEFAULT_LEDGER_TABLE, MODES, Mode
+from s3ledger.core.config import (
+    DEFAULT_AUDIT_TABLE,
+    DEFAULT_LEDGER_TABLE,
+    DEFAULT_STACK_NAME,
+    MODES,
+    Mode,
+)
 from s3ledger.core.errors import S3LedgerError
 
 __all__ = ["build_parser", "main"]
@@ -27,6 +34,16 @@ EXIT_USAGE = 2
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     print(f"s3ledger: error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+def _stack_name(value: str) -> str:
+    """``--stack-name``: what CloudFormation accepts as a stack name."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: a stack name starts with a letter, then letters, digits and hyphens "
+            "(128 at most)"
+        )
+    return value
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -45,6 +62,7 @@ def _up(args: argparse.Namespace) -> int:
         dynamodb_port=args.dynamodb_port,
         aws_port=args.aws_port,
         data_dir=args.data,
+        stack_name=args.stack_name,
     ) as session:
         for name, value in session.environment().items():
             print(f"export {name}={value}")
@@ -535,6 +553,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--workers", type=int, default=2, metavar="N", help="concurrent sandboxes")
     up.add_argument("--mode", choices=MODES, default=None, help="write mode (default: template's)")
     up.add_argument("--data", type=Path, default=None, metavar="DIR", help="keep DynamoDB data")
+    up.add_argument(
+        "--stack-name",
+        type=_stack_name,
+        default=DEFAULT_STACK_NAME,
+        metavar="S",
+        help=f"the tables are S-ledger, S-audit, S-idempotency (default {DEFAULT_STACK_NAME})",
+    )
     up.set_defaults(run=_up)
 
     invoke = commands.add_parser(
