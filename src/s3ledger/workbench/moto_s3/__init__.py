@@ -57,7 +57,7 @@ creates no delete marker (S3 does create one on a versioned bucket), and nothing
 Lifecycle runs. Outside an HTTP request (moto used in-process), ``sourceIPAddress`` is a fixed
 ``127.0.0.1``.
 
-The package, by concern (only :func:`install_s3_notification_fidelity` imports moto):
+The package, by concern (moto is imported only when :func:`install_s3_notification_fidelity` runs):
 
 * :mod:`.records`: :class:`S3Operation` and the record and EventBridge event it becomes;
 * :mod:`.context`: the sequencer, the clock, the mutation lock and the request being served;
