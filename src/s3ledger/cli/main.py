@@ -9,12 +9,15 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, NoReturn, cast
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast, overload
 
 from s3ledger.core.config import DEFAULT_AUDIT_TABLE, DEFAULT_LEDGER_TABLE, MODES, Mode
 from s3ledger.core.errors import S3LedgerError
+
+if TYPE_CHECKING:
+    from s3ledger.bench.summary import BenchSummary
 
 __all__ = ["build_parser", "main"]
 
@@ -336,7 +339,7 @@ def default_settle_seconds() -> float:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from s3ledger.bench.benchmark import run_bench  # noqa: PLC0415 -- the harness loads on demand
+    from s3ledger.bench.run import run_bench  # noqa: PLC0415 -- the harness loads on demand
 
     modes = _modes(args.modes)
     if args.events < 1 or args.workers < 1 or not 1 <= args.batch <= 10:
@@ -359,6 +362,12 @@ def _bench(args: argparse.Namespace) -> int:
     return EXIT_ANOMALIES if _exactly_once_broken(summary) else 0
 
 
+@overload
+def _print_summary(
+    summary: Mapping[str, Any], *, as_json: bool, table: Literal["demo", "chaos"]
+) -> None: ...
+@overload
+def _print_summary(summary: BenchSummary, *, as_json: bool, table: Literal["bench"]) -> None: ...
 def _print_summary(
     summary: Mapping[str, Any], *, as_json: bool, table: Literal["demo", "chaos", "bench"]
 ) -> None:
@@ -368,8 +377,13 @@ def _print_summary(
     else:
         from s3ledger.cli import render  # noqa: PLC0415 -- Rich loads only for people
 
-        printers = {"demo": render.print_demo, "chaos": render.print_chaos}
-        printers.get(table, render.print_bench)(summary)
+        # Any: the overloads above pair each table with the summary its printer takes.
+        printers: dict[str, Callable[[Any], None]] = {
+            "demo": render.print_demo,
+            "chaos": render.print_chaos,
+            "bench": render.print_bench,
+        }
+        printers[table](summary)
     sys.stdout.flush()
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
 
-from s3ledger.bench.benchmark import FIGURES, PROCESS_LABELS, REFERENCE_MODE
+from s3ledger.bench.modes import REFERENCE_MODE
+from s3ledger.bench.summary import FIGURES, PROCESS_LABELS, BenchSummary
 from s3ledger.core.config import MODES
 from s3ledger.core.consistency import ANOMALY_KINDS, ConsistencyReport
 
@@ -192,13 +193,24 @@ def print_backfill(report: Mapping[str, Any]) -> None:
         console.print("  interrupted: run the same command again to resume")
 
 
-def print_bench(summary: Mapping[str, Any]) -> None:
+# The tables' counts after each mode's run: (ModeResult key, label).
+_BENCH_COUNTS: tuple[
+    tuple[Literal["ledger_items", "audit_items", "anomalies_total", "dlq_messages"], str], ...
+] = (
+    ("ledger_items", "ledger items"),
+    ("audit_items", "audit items"),
+    ("anomalies_total", "anomalies"),
+    ("dlq_messages", "messages in the DLQ"),
+)
+
+
+def print_bench(summary: BenchSummary) -> None:
     """The figures as rows, the modes as columns, ratios to powertools in brackets."""
     console = Console()
     if not console.is_terminal:  # a file or a pipe: wide enough for five modes, unwrapped
         console = Console(width=max(console.width, 150))
-    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
-    ratios: Mapping[str, Mapping[str, float | None]] = summary["ratios_to_powertools"]
+    modes = summary["modes"]
+    ratios = summary["ratios_to_powertools"]
     machine = summary["machine"]
     table = Table(
         title=f"s3ledger bench: {summary['events']} events, {summary['workers']} workers, "
@@ -230,13 +242,8 @@ def print_bench(summary: Mapping[str, Any]) -> None:
             ),
         )
     table.add_section()
-    for key, label in (
-        ("ledger_items", "ledger items"),
-        ("audit_items", "audit items"),
-        ("anomalies_total", "anomalies"),
-        ("dlq_messages", "messages in the DLQ"),
-    ):
-        table.add_row(label, *(str(result[key]) for result in modes.values()))
+    for count, label in _BENCH_COUNTS:
+        table.add_row(label, *(str(result[count]) for result in modes.values()))
     console.print(table)
     for note in summary["notes"]:
         console.print(f"  {note}", highlight=False, markup=False)
