@@ -18,6 +18,7 @@ from s3ledger.core.errors import S3LedgerError
 
 if TYPE_CHECKING:
     from s3ledger.bench.summary import BenchSummary
+    from s3ledger.proof.summary import ChaosSummary, DemoSummary
 
 __all__ = ["build_parser", "main"]
 
@@ -363,9 +364,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 @overload
-def _print_summary(
-    summary: Mapping[str, Any], *, as_json: bool, table: Literal["demo", "chaos"]
-) -> None: ...
+def _print_summary(summary: DemoSummary, *, as_json: bool, table: Literal["demo"]) -> None: ...
+@overload
+def _print_summary(summary: ChaosSummary, *, as_json: bool, table: Literal["chaos"]) -> None: ...
 @overload
 def _print_summary(summary: BenchSummary, *, as_json: bool, table: Literal["bench"]) -> None: ...
 def _print_summary(

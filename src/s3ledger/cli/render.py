@@ -13,6 +13,7 @@ from s3ledger.bench.modes import REFERENCE_MODE
 from s3ledger.bench.summary import FIGURES, PROCESS_LABELS, BenchSummary
 from s3ledger.core.config import MODES
 from s3ledger.core.consistency import ANOMALY_KINDS, ConsistencyReport
+from s3ledger.proof.summary import ChaosSummary, DemoSummary
 
 __all__ = [
     "print_backfill",
@@ -73,9 +74,9 @@ def _cell(result: Mapping[str, Any], key: str) -> str:
     return f"[red]{text}[/red]" if bad and value else text
 
 
-def print_demo(summary: Mapping[str, Any]) -> None:
+def print_demo(summary: DemoSummary) -> None:
     console = Console()
-    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
+    modes = summary["modes"]
     table = Table(
         title=f"s3ledger demo: {summary['files']} files, seed {summary['seed']}, "
         f"{summary['elapsed_seconds']:.0f} s"
@@ -103,13 +104,11 @@ def print_demo(summary: Mapping[str, Any]) -> None:
         console.print(f"[{colour}]{mode:>10}: {result['verdict']}[/{colour}]")
 
 
-def print_chaos(summary: Mapping[str, Any]) -> None:
+def print_chaos(summary: ChaosSummary) -> None:
     """Anomalies after reconcile (before it in brackets), the faults, and the matrix."""
     console = Console()
     # In the modes' own order (JSON output sorts its keys).
-    modes: Mapping[str, Mapping[str, Any]] = {
-        mode: summary["modes"][mode] for mode in MODES if mode in summary["modes"]
-    }
+    modes = {mode: summary["modes"][mode] for mode in MODES if mode in summary["modes"]}
     table = Table(
         title=f"s3ledger chaos: {summary['events']} events, seed {summary['seed']}, "
         f"{summary['workers']} workers — anomalies after reconcile (before)"
@@ -135,10 +134,10 @@ def print_chaos(summary: Mapping[str, Any]) -> None:
     )
     table.add_row("reconciled objects", *(str(r["reconciled"]) for r in modes.values()))
     table.add_row("poison messages in DLQ", *(str(r["poison_parked"]) for r in modes.values()))
-    measured = summary.get("measured", {})
+    measured = summary["measured"]
     table.add_row(
         "requests / event",
-        *(f"{measured.get(mode, {}).get('requests_per_event', 0):.2f}" for mode in modes),
+        *(f"{measured[mode]['requests_per_event']:.2f}" for mode in modes),
     )
     console.print(table)
 
