@@ -9,9 +9,9 @@ queues and tables provisioned from ``template.yaml``):
 2. **duplicates**: the same N notifications again, in new SQS messages, drained by the same warm
    sandboxes.
 
-A :class:`Meter` on each sandbox's DynamoDB client counts every request (Powertools' own
-included: they share the client), adds ``ReturnConsumedCapacity=TOTAL`` to every call that
-accepts it and sums what DynamoDB reports. Handler latency is timed around each invocation
+A :class:`~s3ledger.bench.meters.Meter` on each sandbox's DynamoDB client counts every request
+(Powertools' own included: they share the client), adds ``ReturnConsumedCapacity=TOTAL`` to every
+call that accepts it and sums what DynamoDB reports. Handler latency is timed around each invocation
 (``Pipeline.handle_sqs``) and divided by the events in it; throughput runs from the runner's start
 to its last delete. Cold start is timed in a fresh interpreter per mode.
 
