@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from s3ledger.bench.benchmark import FIGURES, run_bench
+from s3ledger.bench.run import run_bench
+from s3ledger.bench.summary import FIGURES
 
 MODES = ("inbox", "powertools", "inbox-batch")
 EVENTS = 40

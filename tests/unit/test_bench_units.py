@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from s3ledger.bench.benchmark import MeterTotals, _consumed, _Phase, rule_write_units
+from s3ledger.bench.meters import MeterTotals
+from s3ledger.bench.phases import Phase
+from s3ledger.bench.units import consumed_units, rule_write_units
 
 
 def _item(size: int) -> dict[str, dict[str, str]]:
@@ -46,7 +48,7 @@ def test_consumed_capacity_is_read_by_the_operations_kind(
     consumed: object, writes: bool, expected: tuple[float, float]
 ) -> None:
     """``TOTAL`` names no kind: a BatchGetItem's CapacityUnits are reads, a write's are writes."""
-    assert _consumed({"ConsumedCapacity": consumed}, writes=writes) == expected
+    assert consumed_units({"ConsumedCapacity": consumed}, writes=writes) == expected
 
 
 def test_an_update_is_sized_by_its_key_names_and_values() -> None:
@@ -100,7 +102,7 @@ def test_meter_totals_sum_over_rounds_and_subtract_back() -> None:
 
 def test_a_phase_over_two_rounds_adds_time_events_and_each_process_cpu() -> None:
     """Seconds, events and per-process CPU add up; drained only if every round drained."""
-    one = _Phase(
+    one = Phase(
         seconds=2.0,
         drained=True,
         meter=MeterTotals(requests=10),
@@ -109,7 +111,7 @@ def test_a_phase_over_two_rounds_adds_time_events_and_each_process_cpu() -> None
         handled=2,
         process_cpu_seconds={"dynamodb_local": 1.0, "moto": 0.25},
     )
-    two = _Phase(
+    two = Phase(
         seconds=3.0,
         drained=False,
         meter=MeterTotals(requests=5),
@@ -118,7 +120,7 @@ def test_a_phase_over_two_rounds_adds_time_events_and_each_process_cpu() -> None
         handled=1,
         process_cpu_seconds={"dynamodb_local": 2.0, "bench": 0.5},
     )
-    total = _Phase.total([one, two])
+    total = Phase.total([one, two])
     assert (total.seconds, total.handled, total.cpu_seconds) == (5.0, 3, 0.75)
     assert total.samples_ms == [1.0, 2.0, 4.0]
     assert total.meter.requests == 15

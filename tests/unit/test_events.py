@@ -11,7 +11,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from s3ledger.bench.benchmark import rule_write_units
+from s3ledger.bench.units import rule_write_units
 from s3ledger.core.errors import MalformedRecordError, SequencerError
 from s3ledger.core.events import (
     Effect,

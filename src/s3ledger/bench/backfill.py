@@ -17,11 +17,12 @@ import io
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote_plus
 
 from rich.console import Console
 
+from s3ledger.bench.summary import BackfillSourceResult, BackfillSummary
 from s3ledger.operate.backfill import BackfillReport, backfill
 from s3ledger.operate.scan import check_tables
 from s3ledger.workbench.dynamodb_local import free_port
@@ -91,9 +92,28 @@ def _inventory(s3: S3Client, bucket: str) -> str:
     return f"s3://{bucket}/inventory/manifest.json"
 
 
+def _result(report: BackfillReport, anomalies: int) -> BackfillSourceResult:
+    """The report's figures as ``BackfillReport.to_json()`` gives them, and the anomalies."""
+    return {
+        "bucket": report.bucket,
+        "source": report.source,
+        "units": report.units,
+        "units_skipped": report.units_skipped,
+        "objects_seen": report.objects_seen,
+        "objects_written": report.objects_written,
+        "already_in_ledger": report.already_in_ledger,
+        "superseded": report.superseded,
+        "failed": report.failed,
+        "elapsed_seconds": round(report.elapsed_seconds, 3),
+        "objects_per_second": round(report.objects_per_second, 1),
+        "interrupted": report.interrupted,
+        "anomalies": anomalies,
+    }
+
+
 def _backfill(
     workbench: Workbench, resources: Resources, workers: int, inventory: str | None
-) -> tuple[BackfillReport, int]:
+) -> BackfillSourceResult:
     dynamodb = workbench.dynamodb()
     report = backfill(
         workbench.s3(),
@@ -108,14 +128,14 @@ def _backfill(
     check = check_tables(
         dynamodb, ledger_table=resources.ledger_table, audit_table=resources.audit_table
     )
-    return report, check.anomalies_total
+    return _result(report, check.anomalies_total)
 
 
 def run_backfill_bench(*, objects: int, workers: int, as_json: bool) -> int:
     """Measure both sources on ``objects`` objects; print JSON or a table; 1 on anomalies."""
     console = Console(stderr=True, quiet=as_json)
     spec = load_pipeline_spec().without_streams()
-    results: dict[str, Any] = {"objects": objects, "workers": workers}
+    measured: dict[str, BackfillSourceResult] = {}
     with Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench:
         for source in ("listing", "inventory"):
             resources = provision(
@@ -129,20 +149,27 @@ def run_backfill_bench(*, objects: int, workers: int, as_json: bool) -> int:
             _fill(workbench.s3(), resources.bucket, objects)
             uri = _inventory(workbench.s3(), resources.bucket) if source == "inventory" else None
             console.print(f"backfill from the {source} ...")
-            report, anomalies = _backfill(workbench, resources, workers, uri)
-            results[source] = {**report.to_json(), "anomalies": anomalies}
+            measured[source] = _backfill(workbench, resources, workers, uri)
+    results: BackfillSummary = {
+        "objects": objects,
+        "workers": workers,
+        "listing": measured["listing"],
+        "inventory": measured["inventory"],
+    }
     if as_json:
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
-        for source in ("listing", "inventory"):
-            result = results[source]
+        for source, result in (
+            ("listing", results["listing"]),
+            ("inventory", results["inventory"]),
+        ):
             print(
                 f"{source:>9}: {result['objects_written']}/{result['objects_seen']} written in "
                 f"{result['elapsed_seconds']} s = {result['objects_per_second']} objects/s "
                 f"({workers} workers, {result['units']} units, anomalies {result['anomalies']})"
             )
     ok = all(
-        results[s]["anomalies"] == 0 and results[s]["objects_written"] == objects
-        for s in ("listing", "inventory")
+        result["anomalies"] == 0 and result["objects_written"] == objects
+        for result in (results["listing"], results["inventory"])
     )
     return 0 if ok else 1

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
 
-from s3ledger.bench.benchmark import FIGURES, PROCESS_LABELS, REFERENCE_MODE
+from s3ledger.bench.modes import REFERENCE_MODE
+from s3ledger.bench.summary import FIGURES, PROCESS_LABELS, BenchSummary
 from s3ledger.core.config import MODES
 from s3ledger.core.consistency import ANOMALY_KINDS, ConsistencyReport
+from s3ledger.proof.summary import ChaosSummary, DemoSummary
 
 __all__ = [
     "print_backfill",
@@ -72,9 +74,9 @@ def _cell(result: Mapping[str, Any], key: str) -> str:
     return f"[red]{text}[/red]" if bad and value else text
 
 
-def print_demo(summary: Mapping[str, Any]) -> None:
+def print_demo(summary: DemoSummary) -> None:
     console = Console()
-    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
+    modes = summary["modes"]
     table = Table(
         title=f"s3ledger demo: {summary['files']} files, seed {summary['seed']}, "
         f"{summary['elapsed_seconds']:.0f} s"
@@ -102,13 +104,11 @@ def print_demo(summary: Mapping[str, Any]) -> None:
         console.print(f"[{colour}]{mode:>10}: {result['verdict']}[/{colour}]")
 
 
-def print_chaos(summary: Mapping[str, Any]) -> None:
+def print_chaos(summary: ChaosSummary) -> None:
     """Anomalies after reconcile (before it in brackets), the faults, and the matrix."""
     console = Console()
     # In the modes' own order (JSON output sorts its keys).
-    modes: Mapping[str, Mapping[str, Any]] = {
-        mode: summary["modes"][mode] for mode in MODES if mode in summary["modes"]
-    }
+    modes = {mode: summary["modes"][mode] for mode in MODES if mode in summary["modes"]}
     table = Table(
         title=f"s3ledger chaos: {summary['events']} events, seed {summary['seed']}, "
         f"{summary['workers']} workers — anomalies after reconcile (before)"
@@ -134,10 +134,10 @@ def print_chaos(summary: Mapping[str, Any]) -> None:
     )
     table.add_row("reconciled objects", *(str(r["reconciled"]) for r in modes.values()))
     table.add_row("poison messages in DLQ", *(str(r["poison_parked"]) for r in modes.values()))
-    measured = summary.get("measured", {})
+    measured = summary["measured"]
     table.add_row(
         "requests / event",
-        *(f"{measured.get(mode, {}).get('requests_per_event', 0):.2f}" for mode in modes),
+        *(f"{measured[mode]['requests_per_event']:.2f}" for mode in modes),
     )
     console.print(table)
 
@@ -192,13 +192,24 @@ def print_backfill(report: Mapping[str, Any]) -> None:
         console.print("  interrupted: run the same command again to resume")
 
 
-def print_bench(summary: Mapping[str, Any]) -> None:
+# The tables' counts after each mode's run: (ModeResult key, label).
+_BENCH_COUNTS: tuple[
+    tuple[Literal["ledger_items", "audit_items", "anomalies_total", "dlq_messages"], str], ...
+] = (
+    ("ledger_items", "ledger items"),
+    ("audit_items", "audit items"),
+    ("anomalies_total", "anomalies"),
+    ("dlq_messages", "messages in the DLQ"),
+)
+
+
+def print_bench(summary: BenchSummary) -> None:
     """The figures as rows, the modes as columns, ratios to powertools in brackets."""
     console = Console()
     if not console.is_terminal:  # a file or a pipe: wide enough for five modes, unwrapped
         console = Console(width=max(console.width, 150))
-    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
-    ratios: Mapping[str, Mapping[str, float | None]] = summary["ratios_to_powertools"]
+    modes = summary["modes"]
+    ratios = summary["ratios_to_powertools"]
     machine = summary["machine"]
     table = Table(
         title=f"s3ledger bench: {summary['events']} events, {summary['workers']} workers, "
@@ -230,13 +241,8 @@ def print_bench(summary: Mapping[str, Any]) -> None:
             ),
         )
     table.add_section()
-    for key, label in (
-        ("ledger_items", "ledger items"),
-        ("audit_items", "audit items"),
-        ("anomalies_total", "anomalies"),
-        ("dlq_messages", "messages in the DLQ"),
-    ):
-        table.add_row(label, *(str(result[key]) for result in modes.values()))
+    for count, label in _BENCH_COUNTS:
+        table.add_row(label, *(str(result[count]) for result in modes.values()))
     console.print(table)
     for note in summary["notes"]:
         console.print(f"  {note}", highlight=False, markup=False)

@@ -45,6 +45,7 @@ from s3ledger.proof.checker import (
 )
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
 from s3ledger.proof.history import StreamCursor
+from s3ledger.proof.summary import ChaosMeasured, ChaosModeResult, ChaosSummary, ChaosTally
 from s3ledger.proof.workload import (
     Request,
     perform,
@@ -203,7 +204,7 @@ class _Tally:
         for fault, counts in report.by_fault.items():
             self.by_fault.setdefault(fault, Counter()).update(counts)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ChaosTally:
         return {
             "anomalies": {kind: self.anomalies[kind] for kind in ANOMALIES},
             "anomalies_total": sum(self.anomalies.values()),
@@ -274,7 +275,7 @@ def _run_mode(
     seed: int,
     workers: int,
     progress: Progress,
-) -> dict[str, Any]:
+) -> tuple[ChaosModeResult, ChaosMeasured]:
     spec = load_pipeline_spec(overrides={**CHAOS_OVERRIDES, "Mode": mode})
     resources = provision(
         workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"chaos-{mode}-"
@@ -354,13 +355,15 @@ def _run_mode(
     for lane in lanes:
         injected.update(lane.injected)
     progress.update(task, description=f"{mode}: done")
-    return {
+    result: ChaosModeResult = {
         **after.to_json(),
         "before_reconcile": before.to_json(),
         "reconciled": reconciled,
         "faults_injected": {kind: injected.get(kind, 0) for kind in FAULT_KINDS},
         "poison_parked": poison_parked,
-        "requests_per_event": round(sum(lane.requests for lane in lanes) / max(events, 1), 2),
+    }
+    return result, {
+        "requests_per_event": round(sum(lane.requests for lane in lanes) / max(events, 1), 2)
     }
 
 
@@ -372,18 +375,21 @@ def run_chaos(
     seed: int,
     workers: int,
     as_json: bool,
-) -> dict[str, Any]:
+) -> ChaosSummary:
     """Run chaos for ``modes`` and return its summary (the CLI prints it); progress goes to stderr
     unless ``as_json``."""
     console = Console(stderr=True)
-    results: dict[str, Any] = {}
+    results: dict[str, ChaosModeResult] = {}
+    # Counts are fixed by the seed. Request counts are not quite: two sandboxes racing on one
+    # item (concurrent duplicates, deadline overruns) may retry a conflict or not.
+    measured: dict[str, ChaosMeasured] = {}
     with (
         handler_logs_silenced(),  # failures are counted, not logged
         Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench,
         counting_progress(console, disable=as_json, unit="events") as progress,
     ):
         for mode in modes:
-            results[mode] = _run_mode(
+            results[mode], measured[mode] = _run_mode(
                 workbench,
                 mode,
                 events=events,
@@ -392,11 +398,6 @@ def run_chaos(
                 workers=workers,
                 progress=progress,
             )
-    # Counts are fixed by the seed. Request counts are not quite: two sandboxes racing on one
-    # item (concurrent duplicates, deadline overruns) may retry a conflict or not.
-    measured = {
-        mode: {"requests_per_event": r.pop("requests_per_event")} for mode, r in results.items()
-    }
     return {
         "seed": seed,
         "events": events,

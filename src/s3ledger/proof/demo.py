@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import boto3
 from rich.console import Console
@@ -40,6 +40,7 @@ from s3ledger.core.config import ARTICLE_MODES, Mode
 from s3ledger.core.events import parse_sqs_body
 from s3ledger.operate.scan import check_tables, get_items, scan_items
 from s3ledger.proof.history import stream_records
+from s3ledger.proof.summary import DemoModeResult, DemoSummary, Symptom
 from s3ledger.proof.workload import Request, RequestKind, perform, read_bucket_truth
 from s3ledger.workbench.console import handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import (
@@ -182,7 +183,7 @@ def _run_workload(workbench: Workbench, runs: Sequence[_ModeRun], steps: Sequenc
             perform(s3, run.resources.bucket, step)
 
 
-def _symptom(workbench: Workbench, resources: Resources, object_id: str) -> dict[str, Any]:
+def _symptom(workbench: Workbench, resources: Resources, object_id: str) -> Symptom:
     """The article's ``{"main_records", "audit_log"}`` for one object, from write history."""
     streams = boto3.client(
         "dynamodbstreams",
@@ -207,7 +208,7 @@ def _symptom(workbench: Workbench, resources: Resources, object_id: str) -> dict
     }
 
 
-def _verdict(result: dict[str, Any]) -> tuple[str, bool]:
+def _verdict(result: DemoModeResult) -> tuple[str, bool]:
     anomalies = {k: v for k, v in result["anomalies"].items() if v}
     problems = []
     if anomalies:
@@ -226,7 +227,7 @@ def _verdict(result: dict[str, Any]) -> tuple[str, bool]:
 
 def run_demo(
     *, files: int, seed: int, as_json: bool, workers: int = 2, verbose: bool = False
-) -> dict[str, Any]:
+) -> DemoSummary:
     """Run the demo and return its summary (the CLI prints it); progress goes to stderr unless
     ``as_json``."""
     started = time.monotonic()
@@ -295,8 +296,8 @@ def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of t
     seed: int,
     started: float,
     keys: Sequence[str],
-) -> dict[str, Any]:
-    modes: dict[str, Any] = {}
+) -> DemoSummary:
+    modes: dict[str, DemoModeResult] = {}
     for run in runs:
         report = check_tables(
             workbench.dynamodb(),
@@ -320,8 +321,13 @@ def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of t
             for key in keys
             if not truth[key].shown_by(items.get(f"{run.resources.bucket}/{key}"))
         ]
-        result: dict[str, Any] = {
-            **report.to_json(),
+        result: DemoModeResult = {
+            # report.to_json(), key by key: a TypedDict takes no dict[str, Any] unpacked.
+            "ledger_items": report.ledger_items,
+            "audit_items": report.audit_items,
+            "anomalies": dict(report.anomalies),
+            "anomalies_total": report.anomalies_total,
+            "examples": {kind: list(ids) for kind, ids in report.examples.items()},
             # What the tables alone cannot show: the ledger against what a GET returns.
             "wrong_state": len(wrong),
             "wrong_state_examples": wrong[:5],
@@ -335,10 +341,12 @@ def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of t
             "crashes": sum(
                 env.faults.injected.get("crash", 0) for env in run.environments if env.faults
             ),
+            "symptom": _symptom(
+                workbench, run.resources, f"{run.resources.bucket}/{REUPLOADED_KEY}"
+            ),
+            "verdict": "",  # written below, from the result
+            "verdict_ok": False,
         }
-        result["symptom"] = _symptom(
-            workbench, run.resources, f"{run.resources.bucket}/{REUPLOADED_KEY}"
-        )
         result["verdict"], result["verdict_ok"] = _verdict(result)
         modes[run.mode] = result
     return {

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
-from typing import Any, Literal, NoReturn, cast
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast, overload
 
 from s3ledger.core.config import MODES, Mode
+
+if TYPE_CHECKING:
+    from s3ledger.bench.summary import BenchSummary
+    from s3ledger.proof.summary import ChaosSummary, DemoSummary
 
 __all__ = [
     "EXIT_ANOMALIES",
@@ -40,6 +44,12 @@ def parse_modes(text: str) -> list[Mode]:
     return cast(list[Mode], modes)
 
 
+@overload
+def print_summary(summary: DemoSummary, *, as_json: bool, table: Literal["demo"]) -> None: ...
+@overload
+def print_summary(summary: ChaosSummary, *, as_json: bool, table: Literal["chaos"]) -> None: ...
+@overload
+def print_summary(summary: BenchSummary, *, as_json: bool, table: Literal["bench"]) -> None: ...
 def print_summary(
     summary: Mapping[str, Any], *, as_json: bool, table: Literal["demo", "chaos", "bench"]
 ) -> None:
@@ -49,8 +59,13 @@ def print_summary(
     else:
         from s3ledger.cli import render  # noqa: PLC0415 -- Rich loads only for people
 
-        printers = {"demo": render.print_demo, "chaos": render.print_chaos}
-        printers.get(table, render.print_bench)(summary)
+        # Any: the overloads above pair each table with the summary its printer takes.
+        printers: dict[str, Callable[[Any], None]] = {
+            "demo": render.print_demo,
+            "chaos": render.print_chaos,
+            "bench": render.print_bench,
+        }
+        printers[table](summary)
     sys.stdout.flush()
 
 

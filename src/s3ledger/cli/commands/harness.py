@@ -72,7 +72,7 @@ def bench_backfill_command(args: argparse.Namespace) -> int:
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    from s3ledger.bench.benchmark import run_bench  # noqa: PLC0415 -- the harness loads on demand
+    from s3ledger.bench.run import run_bench  # noqa: PLC0415 -- the harness loads on demand
 
     modes = parse_modes(args.modes)
     if args.events < 1 or args.workers < 1 or not 1 <= args.batch <= 10:

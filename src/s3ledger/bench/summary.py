@@ -1,0 +1,179 @@
+"""What ``s3ledger bench`` and ``s3ledger bench-backfill`` return: their summaries' shapes.
+
+The code that makes a summary and the CLI that prints it (``s3ledger.cli.render``) share these
+types; ``--json`` prints a summary as it is, so each key here is a key of the JSON output.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, TypedDict
+
+__all__ = [
+    "FIGURES",
+    "PROCESS_LABELS",
+    "BackfillSourceResult",
+    "BackfillSummary",
+    "BenchSummary",
+    "FigureKey",
+    "Machine",
+    "ModeMeasures",
+    "ModeResult",
+    "PhaseOperations",
+    "PhaseSeconds",
+    "Ratios",
+]
+
+# The figures every mode gets, and a ratio to the reference mode: keys of ModeResult.
+FigureKey = Literal[
+    "requests_per_event",
+    "requests_per_duplicate",
+    "write_units_per_event",
+    "write_units_per_duplicate",
+    "events_per_second",
+    "duplicates_per_second",
+    "latency_ms_p50",
+    "handler_ms_per_event",
+    "latency_ms_p99",
+    "handler_cpu_ms_per_event",
+    "import_ms",
+]
+
+# (JSON key, label, higher is better). Each also gets a ratio to powertools.
+FIGURES: Final[tuple[tuple[FigureKey, str, bool], ...]] = (
+    ("requests_per_event", "requests / fresh event", False),
+    ("requests_per_duplicate", "requests / duplicate", False),
+    ("write_units_per_event", "write units / fresh event", False),
+    ("write_units_per_duplicate", "write units / duplicate (by rule)", False),
+    ("events_per_second", "fresh events / s", True),
+    ("duplicates_per_second", "duplicates / s", True),
+    ("latency_ms_p50", "latency / event p50 (ms)", False),
+    ("handler_ms_per_event", "handler time / fresh event, mean (ms)", False),
+    ("latency_ms_p99", "latency / event p99 (ms)", False),
+    ("handler_cpu_ms_per_event", "handler CPU / fresh event (ms)", False),
+    ("import_ms", "cold start: import + writer (ms)", False),
+)
+
+# The workbench's processes, as the bench's per-process CPU figures name them.
+PROCESS_LABELS: Final = (
+    ("dynamodb_local", "CPU / fresh event: DynamoDB Local (ms)"),
+    ("moto", "CPU / fresh event: moto, S3+SQS (ms)"),
+    ("bench", "CPU / fresh event: runner+handler (ms)"),
+)
+
+# Per mode, per figure: the mode's figure over the reference mode's (None when that is 0).
+Ratios = dict[str, dict[str, float | None]]
+
+
+class PhaseOperations(TypedDict):
+    """DynamoDB operations called in each phase, by name."""
+
+    fresh: dict[str, int]
+    duplicates: dict[str, int]
+
+
+class PhaseSeconds(TypedDict):
+    fresh: float
+    duplicates: float
+
+
+class ModeMeasures(TypedDict):
+    """One mode's figures from its run (everything but its cold start)."""
+
+    requests_per_event: float
+    requests_per_duplicate: float
+    write_units_per_event: float
+    write_units_per_duplicate: float
+    events_per_second: float
+    duplicates_per_second: float
+    latency_ms_p50: float
+    handler_ms_per_event: float
+    latency_ms_p99: float
+    handler_cpu_ms_per_event: float
+    handler_cpu_ms_per_duplicate: float
+    process_cpu_ms_per_event: dict[str, float]
+    process_cpu_ms_per_duplicate: dict[str, float]
+    duplicate_latency_ms_p50: float
+    duplicate_latency_ms_p99: float
+    write_units_source: Literal["rule", "reported"]
+    write_units_duplicate_source: Literal["rule"]
+    write_units_per_event_reported: float
+    write_units_per_event_rule: float
+    write_units_per_duplicate_reported: float
+    write_units_per_duplicate_rule: float
+    read_units_per_event: float
+    read_units_per_duplicate: float
+    api_calls_per_event: float
+    api_calls_per_duplicate: float
+    dynamodb_call_ms_p50: float
+    operations: PhaseOperations
+    seconds: PhaseSeconds
+    drained: bool
+    ledger_items: int
+    audit_items: int
+    anomalies_total: int
+    dlq_messages: int
+
+
+class ModeResult(ModeMeasures):
+    """One mode's figures in the summary: its run's and its cold start's."""
+
+    import_ms: float
+
+
+class Machine(TypedDict):
+    cores: int | None
+    cpu: str
+    python: str
+    implementation: str
+    platform: str
+    load_average_at_start: list[float]
+
+
+class BenchSummary(TypedDict):
+    """``s3ledger bench``'s summary: every mode's figures, the ratios, the run's settings."""
+
+    modes: dict[str, ModeResult]
+    ratios_to_powertools: Ratios
+    events: int
+    workers: int
+    batch: int
+    seed: int
+    streams: bool
+    machine: Machine
+    date: str
+    latency_method: str
+    overrides: dict[str, dict[str, str]]
+    cold_start_runs: int
+    warmup_events: int
+    rounds: int
+    dlq_note: str
+    warnings: list[str]
+    notes: list[str]
+
+
+class BackfillSourceResult(TypedDict):
+    """One source's backfill: its report (the keys of ``BackfillReport.to_json()``) and the
+    anomalies the tables show after it."""
+
+    bucket: str
+    source: str
+    units: int
+    units_skipped: int
+    objects_seen: int
+    objects_written: int
+    already_in_ledger: int
+    superseded: int
+    failed: int
+    elapsed_seconds: float
+    objects_per_second: float
+    interrupted: bool
+    anomalies: int
+
+
+class BackfillSummary(TypedDict):
+    """``s3ledger bench-backfill``'s summary."""
+
+    objects: int
+    workers: int
+    listing: BackfillSourceResult
+    inventory: BackfillSourceResult
