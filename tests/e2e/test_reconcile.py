@@ -356,6 +356,7 @@ def test_an_unversioned_bucket_is_reconciled_with_plain_listings(plain_bench: Be
     assert len(bench.audit()) == audit_count
 
 
+@pytest.mark.slow
 def test_concurrent_reconciles_write_each_repair_once(bench: Bench) -> None:
     """Two reconciles racing over 120 dropped objects (more than one BatchGetItem each) compute
     the same event ids: together they repair each object once, and the audit log holds exactly
