@@ -186,6 +186,7 @@ def plain_bench(
     )
 
 
+@pytest.mark.slow
 def test_dropped_events_are_reported_then_repaired_exactly_once(bench: Bench) -> None:
     """40 objects (some overwritten twice, some deleted), all events delivered except those of 2
     objects (5 %). A dry run reports exactly those 2 and writes nothing; ``apply`` repairs them
