@@ -23,7 +23,12 @@ from s3ledger.core.errors import (
     TransientWriteError,
 )
 from s3ledger.pipeline.writers.base import CountingMetrics
-from s3ledger.pipeline.writers.dynamo import cancellation_codes, classify, with_retries
+from s3ledger.pipeline.writers.dynamo import (
+    cancellation_codes,
+    classify,
+    error_code,
+    with_retries,
+)
 
 
 class Clock:
@@ -182,6 +187,18 @@ def test_each_transaction_conflict_is_counted_as_a_metric() -> None:
 # -------------------------------------------------------------------------------------- classify
 
 
+def case_id(value: object) -> str:
+    """``ThrottlingException``, ``TransactionCanceledException[None,TransactionConflict]``,
+    ``ReadTimeoutError``, or the expected class's name."""
+    if isinstance(value, ClientError):
+        reasons = cancellation_codes(value)
+        listed = f"[{','.join(str(r) for r in reasons)}]" if reasons else ""
+        return error_code(value) + listed
+    if isinstance(value, Exception):
+        return type(value).__name__
+    return getattr(value, "__name__", str(value))
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
@@ -215,7 +232,7 @@ def test_each_transaction_conflict_is_counted_as_a_metric() -> None:
         (ConnectionClosedError(endpoint_url="http://ddb"), AmbiguousWriteError),
         (OSError("reset"), TransientWriteError),
     ],
-    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else "",
+    ids=case_id,
 )
 def test_classify_maps_each_failure_to_the_reaction_it_calls_for(
     error: Exception, expected: type[Exception]
