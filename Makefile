@@ -14,7 +14,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # The loopback launcher is compiled last, so its class marks a complete install.
 DDB_LOCAL := .cache/dynamodb-local/launcher/LoopbackDynamoDBLocal.class
 
-.PHONY: setup lint checkov typecheck test test-fast demo clean
+.PHONY: setup lint checkov typecheck test test-quick demo clean
 
 setup: $(STAMP) $(CHECKOV_STAMP) $(DDB_LOCAL)
 
@@ -46,8 +46,15 @@ checkov: $(CHECKOV_STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
+# Everything: lint (ruff, import contracts, checkov), mypy and every test.
 test: setup lint typecheck
 	$(BIN)/pytest
+
+# The tests not marked `slow` (the stateful machine, chaos, bench, demo and the other multi-second
+# runs), under a minute. No lint or typecheck: run `make lint typecheck` (or `make test`) before
+# pushing.
+test-quick: setup
+	$(BIN)/pytest -m "not slow"
 
 demo: setup
 	$(BIN)/s3ledger demo

@@ -113,6 +113,7 @@ KEYS = (
 )
 
 
+@pytest.mark.slow
 def test_backfill_from_a_listing_writes_each_missing_object_once(bench: Bench) -> None:
     """A versioned bucket of 101 keys (overwrites, delete markers), a third of them already in
     the ledger by their live events: the backfill writes exactly the others, current versions
@@ -148,6 +149,7 @@ def test_backfill_from_a_listing_writes_each_missing_object_once(bench: Bench) -
     assert bench.snapshot() == before
 
 
+@pytest.mark.slow
 def test_live_events_before_during_and_after_a_backfill(bench: Bench) -> None:
     """Live events flow around and during the backfill: an older event that arrives after it
     is superseded, a newer one applies, events racing it land first or lose the pin; every
@@ -286,6 +288,7 @@ def write_inventory(b: Bench, file_format: str, *, files: int = 3) -> str:
     return f"s3://{destination}/{manifest_key}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("file_format", ["CSV", "Parquet"])
 def test_backfill_from_an_inventory_report(bench: Bench, file_format: str) -> None:
     """A real inventory report (all versions and delete markers, three data files) brings the
@@ -323,6 +326,7 @@ def test_an_inventory_of_another_bucket_is_refused(bench: Bench, plain_bench: Be
 # ---------------------------------------------------------------------------------- resume
 
 
+@pytest.mark.slow
 def test_an_interrupted_backfill_resumes_from_its_checkpoint(
     plain_bench: Bench, tmp_path: Path
 ) -> None:
@@ -384,6 +388,7 @@ def test_a_checkpoint_of_another_run_is_refused(plain_bench: Bench, tmp_path: Pa
 # ------------------------------------------------------------------------------------- CLI
 
 
+@pytest.mark.slow
 def test_the_command_prints_its_report_as_json(
     plain_bench: Bench, dynamodb_endpoint: str, aws_endpoint: str, tmp_path: Path
 ) -> None:

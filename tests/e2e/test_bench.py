@@ -17,6 +17,7 @@ MODES = ("inbox", "powertools", "inbox-batch")
 EVENTS = 40
 
 
+@pytest.mark.slow
 @pytest.mark.dynamodb
 @pytest.mark.timeout(180)
 def test_bench_reports_every_figure_and_the_expected_costs(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import botocore
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the Lambda Python runtime ships beside the function's code.
@@ -33,6 +34,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_the_built_artifact_runs_the_handler_with_the_runtimes_packages_only(
     tmp_path: Path,
 ) -> None:

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT_FILES = sorted((ROOT / "events").glob("*.json"))
+# Each payload starts its own process (seconds apiece): one stays in the quick tier, the rest
+# are `slow`.
+QUICK_EVENT_FILE = "s3-put.json"
 
 # The object every sample payload in events/ is about, with its key decoded.
 SAMPLE_OBJECT = "s3ledger-demo-bucket/reports/2026/q3 summary+final.csv"
@@ -207,7 +210,14 @@ def put_audit(client: DynamoDBClient, table: str, event: ObjectEvent) -> None:
 # ---------------------------------------------------------------------------------- invoke
 
 
-@pytest.mark.parametrize("event_file", EVENT_FILES, ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "event_file",
+    [
+        pytest.param(path, marks=() if path.name == QUICK_EVENT_FILE else pytest.mark.slow)
+        for path in EVENT_FILES
+    ],
+    ids=lambda path: path.name,
+)
 def test_invoke_answers_json_on_stdout_and_logs_on_stderr(
     event_file: Path,
     dynamodb_endpoint: str,
@@ -256,6 +266,7 @@ def test_invoke_answers_json_on_stdout_and_logs_on_stderr(
     assert {item["outcome"] for item in audit} <= {APPLIED}
 
 
+@pytest.mark.slow
 def test_invoke_mode_naive_writes_with_plain_puts(
     dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
 ) -> None:
@@ -311,6 +322,7 @@ def test_invoke_rejects_a_bad_event_file_with_one_line(
 # ----------------------------------------------------------------------------------- check
 
 
+@pytest.mark.slow
 def test_check_on_tables_written_by_invoke_is_clean(
     dynamodb_endpoint: str, fresh_tables: TableNames, aws_endpoint: str, demo_bucket: str
 ) -> None:
@@ -527,6 +539,7 @@ def up(tmp_path: Path) -> Iterator[Callable[..., UpProcess]]:
                     running.process.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_up_runs_the_pipeline_and_stops_cleanly_on_sigint(up: Callable[..., UpProcess]) -> None:
     """``up`` prints ``export`` lines for its loopback endpoints, runs S3 → SQS → DynamoDB, and

@@ -22,6 +22,7 @@ KEYS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.dynamodb
 @pytest.mark.timeout(180)
 def test_demo_shows_naive_split_and_inbox_exactly_once() -> None:

@@ -75,6 +75,7 @@ def test_an_upload_reaches_both_tables_through_the_runner(
     assert runner.stats.messages_deleted >= 2  # the s3:TestEvent and the upload
 
 
+@pytest.mark.slow
 def test_a_poison_message_reaches_the_dlq_while_its_batch_mates_are_applied(
     pipeline: Any, dynamodb_client: DynamoDBClient, aws_endpoint: str
 ) -> None:

@@ -22,13 +22,12 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from s3ledger.core.ledger import ObjectState, from_item
+from s3ledger.core.ledger import from_item
 from s3ledger.operate.reconcile import (
     CREATED_EVENT,
     REMOVED_EVENT,
     ReconcileReport,
     reconcile,
-    repair_event,
 )
 from s3ledger.operate.scan import check_tables
 from s3ledger.workbench.context import LocalContext
@@ -187,21 +186,7 @@ def plain_bench(
     )
 
 
-def test_a_repair_is_identified_by_the_item_it_replaces_and_the_state_it_writes() -> None:
-    """The same repair of the same ledger item is one event id (two runs write it once); another
-    state or another item is another repair; its time is S3's at the read."""
-    state = ObjectState(True, "v1", "abc", 3, as_of="2026-11-27T10:00:00.000Z")
-    item = {"last_event_id": "b/k#0055AED6DCD90281E5" + "0" * 14}
-    repair = repair_event("b", "k", item, state)
-    assert repair.event_id == repair_event("b", "k", item, state).event_id
-    assert (
-        repair.event_id != repair_event("b", "k", item, ObjectState(True, "v1", "abd", 3)).event_id
-    )
-    assert repair.event_id != repair_event("b", "k", None, state).event_id
-    assert repair.order.time_key.startswith("2026-11-27T10:00:00.000Z~reconcile~")
-    assert repair.sequencer is None
-
-
+@pytest.mark.slow
 def test_dropped_events_are_reported_then_repaired_exactly_once(bench: Bench) -> None:
     """40 objects (some overwritten twice, some deleted), all events delivered except those of 2
     objects (5 %). A dry run reports exactly those 2 and writes nothing; ``apply`` repairs them
@@ -372,6 +357,7 @@ def test_an_unversioned_bucket_is_reconciled_with_plain_listings(plain_bench: Be
     assert len(bench.audit()) == audit_count
 
 
+@pytest.mark.slow
 def test_concurrent_reconciles_write_each_repair_once(bench: Bench) -> None:
     """Two reconciles racing over 120 dropped objects (more than one BatchGetItem each) compute
     the same event ids: together they repair each object once, and the audit log holds exactly

@@ -203,6 +203,7 @@ def test_missing_jar_raises_missing_dependency_naming_make_setup(tmp_path: Path)
         DynamoDBLocal(port=free_port(), home=tmp_path).start()
 
 
+@pytest.mark.slow
 def test_data_dir_keeps_tables_across_restarts_and_stop_frees_the_port(
     tmp_path: Path, dynamodb_local: DynamoDBLocal
 ) -> None:

@@ -450,6 +450,7 @@ def bound_machine(
     )
 
 
+@pytest.mark.slow
 def test_inbox_keeps_exactly_once_under_any_delivery_history(
     dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, streams_client: Any
 ) -> None:
@@ -457,6 +458,7 @@ def test_inbox_keeps_exactly_once_under_any_delivery_history(
     run_state_machine_as_test(machine, settings=SETTINGS)
 
 
+@pytest.mark.slow
 def test_the_machine_catches_a_writer_that_lets_late_events_overwrite(
     dynamodb_endpoint: str,
     dynamodb_client: DynamoDBClient,

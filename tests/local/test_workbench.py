@@ -288,6 +288,7 @@ def test_a_delete_in_a_versioned_bucket_sends_delete_marker_created(
 # ---------------------------------------------------------------------------- moto's redrive
 
 
+@pytest.mark.slow
 def test_message_moves_to_the_dlq_on_the_receive_after_max_receive_count(
     dynamodb_client: DynamoDBClient, s3: S3Client, sqs: SQSClient
 ) -> None:
@@ -351,6 +352,7 @@ def test_moto_server_binds_loopback_and_stop_frees_the_port(moto_server: MotoSer
         sock.bind(("127.0.0.1", port))
 
 
+@pytest.mark.slow
 @pytest.mark.dynamodb
 def test_workbench_stops_dynamodb_local_when_the_moto_port_is_busy(
     monkeypatch: pytest.MonkeyPatch,
@@ -376,6 +378,7 @@ def test_workbench_stops_dynamodb_local_when_the_moto_port_is_busy(
     assert not bench.moto_server.running
 
 
+@pytest.mark.slow
 @pytest.mark.dynamodb
 def test_workbench_starts_both_provisions_and_exports_env(
     monkeypatch: pytest.MonkeyPatch,

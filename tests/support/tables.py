@@ -7,11 +7,14 @@ DynamoDB client hands them out, so tests compare what was really stored.
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from s3ledger.proof import history
+from s3ledger.workbench.provision import provision_tables
+from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -44,26 +47,18 @@ def unique_suffix() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def _create_table(client: DynamoDBClient, name: str, hash_key: str, *, stream: bool) -> None:
-    kwargs: dict[str, Any] = {
-        "TableName": name,
-        "AttributeDefinitions": [{"AttributeName": hash_key, "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    if stream:
-        kwargs["StreamSpecification"] = {
-            "StreamEnabled": True,
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
-        }
-    client.create_table(**kwargs)
+@functools.cache
+def _spec() -> PipelineSpec:
+    """The pipeline's settings from ``template.yaml``, read once per test session."""
+    return load_pipeline_spec()
 
 
 def create_tables(client: DynamoDBClient, suffix: str | None = None) -> TableNames:
-    """Create ledger (``id``), audit (``event_id``) and idempotency (``id``) tables.
+    """Create the ledger, audit and idempotency tables as ``template.yaml`` declares them.
 
-    All are on-demand; ledger and audit have a NEW_AND_OLD_IMAGES stream. Returns once all
-    three are ACTIVE.
+    Keys, streams and TTL come from the template through the workbench's own provisioning
+    (``provision_tables``), so a test's tables cannot drift from what ships; only the names get
+    a per-test suffix. Returns once all three are ACTIVE.
     """
     suffix = suffix or unique_suffix()
     names = TableNames(
@@ -71,12 +66,7 @@ def create_tables(client: DynamoDBClient, suffix: str | None = None) -> TableNam
         audit=f"audit-{suffix}",
         idempotency=f"idempotency-{suffix}",
     )
-    _create_table(client, names.ledger, "id", stream=True)
-    _create_table(client, names.audit, "event_id", stream=True)
-    _create_table(client, names.idempotency, "id", stream=False)
-    waiter = client.get_waiter("table_exists")
-    for name in names.all():
-        waiter.wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    provision_tables(client, _spec(), _by_role(names))
     return names
 
 
@@ -85,6 +75,10 @@ def delete_tables(client: DynamoDBClient, names: TableNames) -> None:
     for name in names.all():
         with contextlib.suppress(client.exceptions.ResourceNotFoundException):
             client.delete_table(TableName=name)
+
+
+def _by_role(names: TableNames) -> dict[str, str]:
+    return {"ledger": names.ledger, "audit": names.audit, "idempotency": names.idempotency}
 
 
 def scan_all(client: DynamoDBClient, table: str) -> list[dict[str, Any]]:
