@@ -19,13 +19,13 @@ from s3ledger.core.errors import ConfigurationError
 
 
 def test_an_empty_environment_gives_the_documented_defaults() -> None:
-    """No variable set: inbox mode, the article's table names, one hour of idempotency,
-    10,000 remembered events and the default retry policy."""
+    """No variable set: inbox mode, the tables of a stack called s3ledger (the workbench's), one
+    hour of idempotency, 10,000 remembered events and the default retry policy."""
     settings = Settings.from_env({})
     assert settings.mode == "inbox"
-    assert settings.ledger_table == DEFAULT_LEDGER_TABLE == "lambda-transactions-table"
-    assert settings.audit_table == DEFAULT_AUDIT_TABLE == "lambda-audit-log"
-    assert settings.idempotency_table == DEFAULT_IDEMPOTENCY_TABLE == "lambda-idempotency-store"
+    assert settings.ledger_table == DEFAULT_LEDGER_TABLE == "s3ledger-ledger"
+    assert settings.audit_table == DEFAULT_AUDIT_TABLE == "s3ledger-audit"
+    assert settings.idempotency_table == DEFAULT_IDEMPOTENCY_TABLE == "s3ledger-idempotency"
     assert settings.idempotency_expiry_seconds == 3600
     assert settings.recent_events == 10_000
     assert settings.retry == RetryPolicy()
