@@ -11,10 +11,10 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, NoReturn, cast
+from typing import Any, Literal, NoReturn
 
-from s3ledger.core.config import DEFAULT_AUDIT_TABLE, DEFAULT_LEDGER_TABLE, MODES, Mode
-from s3ledger.core.errors import S3LedgerError
+from s3ledger.core.config import DEFAULT_AUDIT_TABLE, DEFAULT_LEDGER_TABLE, MODES, Mode, parse_mode
+from s3ledger.core.errors import ConfigurationError, S3LedgerError
 
 __all__ = ["build_parser", "main"]
 
@@ -147,13 +147,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _modes(text: str) -> list[Mode]:
     """``--modes``: comma-separated, known, each once."""
-    modes = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in MODES]
-    if unknown or not modes:
-        _fail(f"unknown mode(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(MODES)}")
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        _fail(f"no mode given: choose from {', '.join(MODES)}")
+    try:
+        modes = [parse_mode(name) for name in names]
+    except ConfigurationError as exc:
+        _fail(str(exc))
     if len(set(modes)) != len(modes):
         _fail("--modes lists a mode twice")
-    return cast(list[Mode], modes)
+    return modes
 
 
 def _chaos(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from s3ledger.core.config import Mode, Settings
+from s3ledger.core.config import Mode, Settings, parse_mode
 from s3ledger.pipeline.bucket import S3VersionsReader
 from s3ledger.pipeline.handlers import Pipeline
 from s3ledger.pipeline.writers import CountingMetrics, MetricsSink
@@ -33,7 +33,7 @@ __all__ = ["Session", "environment_factory", "queue_arn", "start_runner", "start
 
 @dataclass
 class Session:
-    mode: str
+    mode: Mode
     workbench: Workbench
     resources: Resources
     runner: LocalRunner
@@ -100,7 +100,7 @@ def start_runner(
 ) -> LocalRunner:
     """A runner on ``resources``' queue, with batch size and timeout from the template."""
     settings = Settings(
-        mode=spec.parameters.get("Mode", "inbox"),  # type: ignore[arg-type]
+        mode=parse_mode(spec.parameters.get("Mode", "inbox")),
         ledger_table=resources.ledger_table,
         audit_table=resources.audit_table,
         idempotency_table=resources.idempotency_table,
@@ -159,6 +159,6 @@ def start_session(
             workers=workers,
         )
         try:
-            yield Session(spec.parameters["Mode"], bench, resources, runner)
+            yield Session(parse_mode(spec.parameters["Mode"]), bench, resources, runner)
         finally:
             runner.stop()
