@@ -76,8 +76,13 @@ class Settings:
 
     def __post_init__(self) -> None:
         parse_mode(self.mode)  # a Settings built by hand is checked like one read from the env
-        for name in ("ledger_table", "audit_table", "idempotency_table"):
-            if not getattr(self, name):
+        tables = {
+            "ledger_table": self.ledger_table,
+            "audit_table": self.audit_table,
+            "idempotency_table": self.idempotency_table,
+        }
+        for name, table in tables.items():
+            if not table:
                 raise ConfigurationError(f"{name} must not be empty")
 
     @classmethod

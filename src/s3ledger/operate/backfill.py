@@ -289,7 +289,7 @@ class _Writer:
         self._settings = settings
 
     def _inbox(self) -> InboxWriter:
-        writer: InboxWriter | None = getattr(self._local, "writer", None)
+        writer: InboxWriter | None = getattr(self._local, "writer", None)  # per thread, lazily
         if writer is None:
             # One writer per thread; it never reads S3 (a backfill writes no removals).
             writer = InboxWriter(self._dynamodb, self._settings, state_reader=_NoReader())

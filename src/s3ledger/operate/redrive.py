@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType as QueueAttributeName
+    from mypy_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef
 
 __all__ = ["RedriveReport", "redrive"]
 
@@ -124,13 +125,13 @@ def _copy(
         sent = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         done = {entry["Id"] for entry in sent.get("Successful", [])}
         failed += len(sent.get("Failed", []))
-        delete = [
+        delete: list[DeleteMessageBatchRequestEntryTypeDef] = [
             {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
             for index, message in enumerate(messages)
             if str(index) in done
         ]
         if delete:
-            sqs.delete_message_batch(QueueUrl=dlq_url, Entries=delete)  # type: ignore[arg-type]
+            sqs.delete_message_batch(QueueUrl=dlq_url, Entries=delete)
         moved += len(delete)
         report(moved, max(total, moved))
     return RedriveReport("copy", max(total, moved), moved, failed)

@@ -60,6 +60,7 @@ def default_s3_client() -> S3Client:
         # Path-style works with every endpoint (a workbench on 127.0.0.1 has no bucket DNS).
         s3={"addressing_style": "path"},
     )
+    # botocore's create_client is untyped (boto3.client is typed, but imports boto3).
     return cast("S3Client", botocore.session.get_session().create_client("s3", config=config))
 
 

@@ -17,7 +17,7 @@ entry point (``Handler`` in the SAM)   on a failed record
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
@@ -39,7 +39,14 @@ from s3ledger.core.events import (
     parse_s3_event,
     parse_sqs_body,
 )
-from s3ledger.pipeline.writers import InvocationContext, MetricsSink, Outcome, make_writer
+from s3ledger.pipeline.writers import (
+    BatchWriter,
+    ExpectingWriter,
+    InvocationContext,
+    MetricsSink,
+    Outcome,
+    make_writer,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -87,6 +94,7 @@ def default_dynamodb_client() -> DynamoDBClient:
         read_timeout=10,
         tcp_keepalive=True,
     )
+    # botocore's create_client is untyped (boto3.client is typed, but imports boto3).
     return cast(
         "DynamoDBClient", botocore.session.get_session().create_client("dynamodb", config=config)
     )
@@ -108,10 +116,8 @@ class Pipeline:
         self.writer = make_writer(self.client, settings, self.metrics, state_reader=state_reader)
         # Writers that can write a whole batch (inbox-batch) get the batch at once; writers that
         # can use knowing it in advance (inbox's duplicate look-ahead) are told it first.
-        self._write_batch_of_writer = getattr(self.writer, "write_batch", None)
-        self._expect_of_writer: Callable[[list[ObjectEvent]], None] | None = getattr(
-            self.writer, "expect", None
-        )
+        self._batch_writer = self.writer if isinstance(self.writer, BatchWriter) else None
+        self._expecting_writer = self.writer if isinstance(self.writer, ExpectingWriter) else None
 
     def write(self, parsed: ParsedMessage, context: InvocationContext) -> Counter[str]:
         """Write every event of one message; raise on the first that fails."""
@@ -149,7 +155,7 @@ class Pipeline:
 
     def _write_batch(
         self,
-        write_batch: Callable[[list[ObjectEvent], InvocationContext], list[Any]],
+        writer: BatchWriter,
         messages: Mapping[str, ParsedMessage | Exception],
         context: InvocationContext,
     ) -> dict[str, Exception | None]:
@@ -166,7 +172,7 @@ class Pipeline:
                 logger.info("notification ignored", extra={"notification": what})
             owners.extend(message_id for _ in parsed.events)
             events.extend(parsed.events)
-        for owner, result in zip(owners, write_batch(events, context), strict=True):
+        for owner, result in zip(owners, writer.write_batch(events, context), strict=True):
             if isinstance(result, Exception):
                 failures[owner] = failures[owner] or result
             else:
@@ -177,10 +183,10 @@ class Pipeline:
         """S3 → SQS → Lambda: partial batch response, one entry per failed message."""
         messages = self._parse_batch(event)
         batch = None
-        if self._write_batch_of_writer is not None:
-            batch = self._write_batch(self._write_batch_of_writer, messages, context)
-        elif self._expect_of_writer is not None:
-            self._expect_of_writer(
+        if self._batch_writer is not None:
+            batch = self._write_batch(self._batch_writer, messages, context)
+        elif self._expecting_writer is not None:
+            self._expecting_writer.expect(
                 [e for m in messages.values() if isinstance(m, ParsedMessage) for e in m.events]
             )
 
@@ -204,6 +210,7 @@ class Pipeline:
             event=dict(event),
             record_handler=record_handler,
             processor=processor,
+            # Powertools types it as its LambdaContext class; InvocationContext is what it reads.
             context=context,  # type: ignore[arg-type]
         )
         return dict(response)

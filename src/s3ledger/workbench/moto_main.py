@@ -100,6 +100,7 @@ def install_sqs_speedups() -> None:
     from moto.sqs import models  # noqa: PLC0415 -- moto is imported only by the server process
 
     queue, backend = models.Queue, models.SQSBackend
+    # getattr probes: moto's internals are checked, not assumed, and a mismatch raises below.
     if getattr(queue, _INSTALLED_MARK, False):
         return
     originals = {name: getattr(queue, name, None) for name in COUNT_PROPERTIES}
@@ -115,9 +116,9 @@ def install_sqs_speedups() -> None:
             f"(moto 5.2.5): {sorted(originals)} / {sorted(methods)}"
         )
     for name, original in originals.items():
-        setattr(queue, name, _skippable_count(original))  # type: ignore[arg-type]
+        setattr(queue, name, _skippable_count(original))  # type: ignore[arg-type]  # checked above
     for name, method in methods.items():
-        setattr(backend, name, _in_hot_path_call(method))  # type: ignore[arg-type]
+        setattr(backend, name, _in_hot_path_call(method))  # type: ignore[arg-type]  # checked above
     setattr(models, "camelcase_to_underscores", functools.cache(to_snake_case))  # noqa: B010 -- moto does not export it
     setattr(queue, _INSTALLED_MARK, True)
 
@@ -126,6 +127,7 @@ def install_server_speedups() -> None:
     """List moto's modules once, and drop werkzeug's per-request access log (idempotent)."""
     from moto import backends  # noqa: PLC0415 -- moto is imported only by the server process
 
+    # A getattr probe: a moto without this internal raises here rather than misbehaving later.
     listing = getattr(backends, "list_of_moto_modules", None)
     if not callable(listing):
         raise RuntimeError("moto.backends.list_of_moto_modules is not what s3ledger expects")

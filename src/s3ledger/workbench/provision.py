@@ -216,7 +216,7 @@ def _bucket_exists(s3: S3Client, name: str) -> bool:
 
 
 def _create_queue(sqs: SQSClient, name: str, attributes: dict[str, str]) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]  # template names: str keys
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
@@ -272,7 +272,7 @@ def provision_bucket_and_queues(  # noqa: PLR0917 - bucket and queue names, as c
     if exist_ok and _queue_exists(sqs, queue_name):
         # CreateQueue refuses differing attributes on an existing queue; set them instead.
         queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=queue_attributes)  # type: ignore[arg-type]
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=queue_attributes)  # type: ignore[arg-type]  # str keys
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -307,6 +307,7 @@ def provision_bucket_and_queues(  # noqa: PLR0917 - bucket and queue names, as c
         Bucket=bucket,
         NotificationConfiguration={
             "QueueConfigurations": [
+                # The template's event names, checked by cfn-lint; the stubs want the literals.
                 {"QueueArn": queue_arn, "Events": [cast("EventType", event)]}
                 for event in spec.notification.events
             ]

@@ -78,6 +78,7 @@ class RunnerStats:
     def add(self, **counts: int) -> None:
         with self._lock:
             for name, value in counts.items():
+                # By name: callers add to any counter field (add(messages_deleted=3)).
                 setattr(self, name, getattr(self, name) + value)
 
     def to_json(self) -> dict[str, int]:

@@ -41,6 +41,7 @@ from s3ledger.pipeline.writers.dynamo import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 __all__ = ["LOOK_AHEAD_KEYS", "InboxWriter"]
 
@@ -169,7 +170,7 @@ class InboxWriter(DynamoDBWriter):
 
     def _transact(
         self,
-        actions: list[dict[str, Any]],
+        actions: list[TransactWriteItemTypeDef],
         event: ObjectEvent,
         context: InvocationContext,
         success: Outcome,
@@ -185,7 +186,7 @@ class InboxWriter(DynamoDBWriter):
         def attempt() -> Outcome:
             try:
                 self._client.transact_write_items(
-                    TransactItems=actions,  # type: ignore[arg-type]
+                    TransactItems=actions,
                     ClientRequestToken=token.next(),
                 )
             except ClientError as exc:

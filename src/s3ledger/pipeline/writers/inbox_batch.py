@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from s3ledger.core import ledger
 from s3ledger.core.errors import AmbiguousWriteError, PoisonError, RetryableError, S3LedgerError
 from s3ledger.core.events import Effect, ObjectEvent
-from s3ledger.pipeline.writers.base import InvocationContext, Outcome
+from s3ledger.pipeline.writers.base import BatchResult, InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
     TRANSACTION_CANCELED,
@@ -47,8 +47,6 @@ __all__ = ["MAX_ACTIONS", "InboxBatchWriter", "plan_waves"]
 
 MAX_ACTIONS: Final = 100
 _ACTIONS_PER_EVENT: Final = 2
-
-BatchResult = Outcome | S3LedgerError
 
 
 def plan_waves(events: Sequence[ObjectEvent], max_events: int) -> list[list[int]]:
@@ -128,7 +126,7 @@ class InboxBatchWriter(InboxWriter):
             """``None`` once committed; the cancellation reasons if DynamoDB cancelled it."""
             try:
                 self._client.transact_write_items(
-                    TransactItems=actions,  # type: ignore[arg-type]
+                    TransactItems=actions,
                     ClientRequestToken=token.next(),
                 )
             except ClientError as exc:

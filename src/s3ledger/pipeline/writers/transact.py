@@ -27,7 +27,7 @@ from s3ledger.pipeline.writers.dynamo import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 __all__ = ["ObjectAlreadyRecordedError", "TransactWriter"]
 
@@ -40,7 +40,7 @@ class TransactWriter(DynamoDBWriter):
     mode = "transact"
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
-        actions = [
+        actions: list[TransactWriteItemTypeDef] = [
             {"Put": ledger.ledger_put(event, self._settings.ledger_table, only_if_absent=True)},
             {
                 "Put": ledger.audit_put(
@@ -56,7 +56,7 @@ class TransactWriter(DynamoDBWriter):
 
         def attempt() -> Outcome:
             try:
-                self._client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+                self._client.transact_write_items(TransactItems=actions)
             except ClientError as exc:
                 if (
                     error_code(exc) == TRANSACTION_CANCELED
