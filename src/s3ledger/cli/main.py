@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from s3ledger.core.config import DEFAULT_AUDIT_TABLE, DEFAULT_LEDGER_TABLE, MODES, Mode, parse_mode
+from s3ledger.core.config import MODES, Mode, Settings, parse_mode
 from s3ledger.core.errors import ConfigurationError, S3LedgerError
 
 __all__ = ["build_parser", "main"]
@@ -105,6 +105,7 @@ def _check(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError  # noqa: PLC0415
 
     from s3ledger.operate.scan import check_tables  # noqa: PLC0415
+    from s3ledger.pipeline.aws import error_code  # noqa: PLC0415
 
     client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
     try:
@@ -115,7 +116,7 @@ def _check(args: argparse.Namespace) -> int:
             segments=args.segments,
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        if error_code(exc) != "ResourceNotFoundException":
             raise
         _fail(
             f"table {args.ledger_table!r} or {args.audit_table!r} does not exist at "
@@ -384,12 +385,12 @@ def _exactly_once_broken(summary: Mapping[str, Any]) -> bool:
 
 def _add_table_arguments(parser: argparse.ArgumentParser) -> None:
     """``--ledger-table`` and ``--audit-table``, defaulting to the variables ``up`` prints."""
-    parser.add_argument(
-        "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
-    )
-    parser.add_argument(
-        "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
-    )
+    try:
+        settings = Settings.from_env()  # the variables the handler reads, read the same way
+    except ConfigurationError as exc:
+        _fail(str(exc))
+    parser.add_argument("--ledger-table", default=settings.ledger_table)
+    parser.add_argument("--audit-table", default=settings.audit_table)
 
 
 def _add_bench_parser(

@@ -104,6 +104,11 @@ def compare_sequencers(a: str, b: str) -> int:
     return (pa > pb) - (pa < pb)
 
 
+def utc_now() -> str:
+    """Now, in the form of :func:`normalize_event_time` (the audit items' ``processed_at``)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def normalize_event_time(event_time: str) -> str:
     """``event_time`` in one fixed form, ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC), so strings sort as
     times do. S3 notifications carry milliseconds; EventBridge's ``time`` has whole seconds."""

@@ -83,8 +83,8 @@ from s3ledger.core.config import Settings
 from s3ledger.core.errors import S3LedgerError
 from s3ledger.core.events import ObjectEvent
 from s3ledger.core.ledger import ObjectState, version_of
-from s3ledger.core.order import normalize_event_time
-from s3ledger.operate.reconcile import OperatorContext, is_versioned, iso_time, utc_now
+from s3ledger.core.order import normalize_event_time, utc_now
+from s3ledger.operate.reconcile import OperatorContext, is_versioned, iso_time
 from s3ledger.operate.scan import get_items
 from s3ledger.pipeline.bucket import server_time
 from s3ledger.pipeline.writers.base import Outcome

@@ -46,7 +46,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from s3ledger.core import ledger
@@ -54,7 +54,7 @@ from s3ledger.core.config import Settings
 from s3ledger.core.errors import S3LedgerError
 from s3ledger.core.events import ObjectEvent
 from s3ledger.core.ledger import ObjectState, version_of
-from s3ledger.core.order import normalize_event_time
+from s3ledger.core.order import normalize_event_time, utc_now
 from s3ledger.operate.scan import get_items
 from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
 from s3ledger.pipeline.writers.base import InvocationContext, Outcome
@@ -76,7 +76,6 @@ __all__ = [
     "iso_time",
     "reconcile",
     "repair_event",
-    "utc_now",
 ]
 
 CREATED_EVENT: Final = "ObjectCreated:Reconciled"
@@ -145,10 +144,6 @@ def repair_event(
         version_id=state.version_id if state.exists else None,
         identity=f"reconcile~{digest}",
     )
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _settling(state: ObjectState, settle_seconds: float) -> bool:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from botocore.exceptions import ClientError
 
+from s3ledger.pipeline.aws import error_code, queue_depth
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType as QueueAttributeName
@@ -67,14 +69,14 @@ def redrive(
     progress: Callable[[int, int], None] | None = None,
 ) -> RedriveReport:
     """Move every message of ``dlq_url`` to ``queue_url``; ``progress(moved, total)`` as it goes."""
-    total = int(_attribute(sqs, dlq_url, "ApproximateNumberOfMessages"))
+    total = queue_depth(sqs, dlq_url)
     report = progress or (lambda moved, of: None)
     dlq_arn = _attribute(sqs, dlq_url, "QueueArn")
     queue_arn = _attribute(sqs, queue_url, "QueueArn")
     try:
         handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=queue_arn)
     except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) not in _NOT_IMPLEMENTED:
+        if error_code(exc) not in _NOT_IMPLEMENTED:
             raise
         return _copy(sqs, dlq_url, queue_url, total, report)
     return _follow(sqs, dlq_arn, handle["TaskHandle"], total, report)

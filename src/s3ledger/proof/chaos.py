@@ -29,11 +29,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
 from rich.console import Console
 from rich.progress import Progress
 
-from s3ledger.core.config import Mode, Settings
+from s3ledger.core.config import Mode
 from s3ledger.operate.reconcile import reconcile
 from s3ledger.operate.scan import get_items
 from s3ledger.proof.checker import (
@@ -55,9 +54,6 @@ from s3ledger.proof.workload import (
 )
 from s3ledger.workbench.console import counting_progress, handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import (
-    DUMMY_ACCESS_KEY_ID,
-    DUMMY_SECRET_ACCESS_KEY,
-    REGION,
     free_port,
 )
 from s3ledger.workbench.emulators import Workbench
@@ -182,16 +178,6 @@ def _drain(workbench: Workbench, queue_url: str) -> None:
     workbench.sqs().purge_queue(QueueUrl=queue_url)
 
 
-def _streams(workbench: Workbench) -> Any:
-    return boto3.client(
-        "dynamodbstreams",
-        endpoint_url=workbench.dynamodb_endpoint,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
-    )
-
-
 class _Tally:
     """Counts summed over rounds: a round's state is dropped once it is counted."""
 
@@ -218,7 +204,7 @@ class _RoundChecker:
     def __init__(self, workbench: Workbench, resources: Resources) -> None:
         self._dynamodb = workbench.dynamodb()
         self._resources = resources
-        streams = _streams(workbench)
+        streams = workbench.streams()
         self._ledger_history = StreamCursor(streams, self._dynamodb, resources.ledger_table)
         self._audit_history = StreamCursor(streams, self._dynamodb, resources.audit_table)
         self.ledger_records: list[dict[str, Any]] = []
@@ -281,12 +267,7 @@ def _run_mode(
         workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"chaos-{mode}-"
     )
     _drain(workbench, resources.queue_url)  # the s3:TestEvent of the notification's set-up
-    settings = Settings(
-        mode=mode,
-        ledger_table=resources.ledger_table,
-        audit_table=resources.audit_table,
-        idempotency_table=resources.idempotency_table,
-    )
+    settings = resources.settings(mode)
     sandboxes = environment_factory(
         workbench.dynamodb_endpoint,
         settings,

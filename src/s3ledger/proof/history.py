@@ -23,29 +23,7 @@ def stream_records(streams: Any, client: DynamoDBClient, table: str) -> Iterator
     as its write returns; real DynamoDB may return empty pages first, so this is a workbench
     reader, not a general consumer.
     """
-    stream_arn = client.describe_table(TableName=table)["Table"].get("LatestStreamArn")
-    if not stream_arn:
-        raise ValueError(f"table {table} has no stream")
-    shards: list[dict[str, Any]] = []
-    start: dict[str, str] = {}
-    while True:
-        description = streams.describe_stream(StreamArn=stream_arn, **start)["StreamDescription"]
-        shards.extend(description.get("Shards", []))
-        last = description.get("LastEvaluatedShardId")
-        if not last:
-            break
-        start = {"ExclusiveStartShardId": last}
-    for shard in shards:
-        iterator = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        ).get("ShardIterator")
-        while iterator:
-            page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            records = page.get("Records", [])
-            if not records:
-                break
-            yield from records
-            iterator = page.get("NextShardIterator")
+    yield from StreamCursor(streams, client, table).read()
 
 
 class StreamCursor:

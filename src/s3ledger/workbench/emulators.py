@@ -21,6 +21,7 @@ from s3ledger.workbench.dynamodb_local import (
     REGION,
     DynamoDBLocal,
     dynamodb_client,
+    local_client,
 )
 from s3ledger.workbench.moto_server import DEFAULT_PORT as DEFAULT_AWS_PORT
 from s3ledger.workbench.moto_server import MotoServer, aws_client
@@ -108,6 +109,10 @@ class Workbench(StartStop):
     def sqs(self) -> SQSClient:
         """An SQS client for moto (dummy credentials, us-east-1)."""
         return aws_client("sqs", self.aws_endpoint)
+
+    def streams(self) -> Any:
+        """A DynamoDB Streams client for DynamoDB Local (untyped: no stubs installed)."""
+        return local_client("dynamodbstreams", self.dynamodb_endpoint)
 
     def events(self) -> Any:
         """An EventBridge client for moto (untyped: no stubs installed)."""

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from s3ledger.pipeline.aws import queue_depth
 from s3ledger.pipeline.handlers import Pipeline
 from s3ledger.workbench.context import LocalContext
 from s3ledger.workbench.faults import DynamoDBFaults, SimulatedCrash
@@ -319,14 +320,7 @@ class LocalRunner:
         deadline = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < deadline:
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=self.settings.queue_url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                ],
-            )["Attributes"]
-            pending = sum(int(v) for v in attributes.values())
+            pending = queue_depth(sqs, self.settings.queue_url)
             quiet = quiet + 1 if pending == 0 and not self.busy else 0
             if quiet >= settle:
                 return True

@@ -99,12 +99,7 @@ def start_runner(
     fault_hooks: bool = False,
 ) -> LocalRunner:
     """A runner on ``resources``' queue, with batch size and timeout from the template."""
-    settings = Settings(
-        mode=parse_mode(spec.parameters.get("Mode", "inbox")),
-        ledger_table=resources.ledger_table,
-        audit_table=resources.audit_table,
-        idempotency_table=resources.idempotency_table,
-    )
+    settings = resources.settings(parse_mode(spec.parameters.get("Mode", "inbox")))
     runner = LocalRunner(
         RunnerSettings(
             queue_url=resources.queue_url,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,7 +24,7 @@ from s3ledger.core.errors import (
 )
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.ledger import ObjectState
-from s3ledger.core.order import LedgerMarks, is_newer
+from s3ledger.core.order import LedgerMarks, is_newer, utc_now
 from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
 from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, Outcome
 from s3ledger.pipeline.writers.dynamo import (
@@ -51,10 +50,6 @@ LOOK_AHEAD_KEYS: Final = 100
 _PIN_ATTEMPTS: Final = 5
 
 _log = logging.getLogger(__name__)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class _RecentlyRecorded:
@@ -159,7 +154,7 @@ class InboxWriter(DynamoDBWriter):
             ledger_table=self._settings.ledger_table,
             audit_table=self._settings.audit_table,
             request_id=request_id,
-            processed_at=_now(),
+            processed_at=utc_now(),
         )
 
         def ledger_refused() -> Outcome:
@@ -294,7 +289,7 @@ class InboxWriter(DynamoDBWriter):
             ledger_table=self._settings.ledger_table,
             audit_table=self._settings.audit_table,
             request_id=context.aws_request_id,
-            processed_at=_now(),
+            processed_at=utc_now(),
         )
         return self._transact(actions, event, context, outcome, _ledger_moved)
 
@@ -332,7 +327,7 @@ class InboxWriter(DynamoDBWriter):
             self._settings.audit_table,
             outcome=ledger.SUPERSEDED,
             request_id=request_id,
-            processed_at=_now(),
+            processed_at=utc_now(),
             only_if_new=True,
         )
         try:

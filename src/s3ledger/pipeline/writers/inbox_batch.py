@@ -23,7 +23,6 @@ one-event path, all its events in batch order: that event's state is read from S
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Final
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from s3ledger.core import ledger
 from s3ledger.core.errors import AmbiguousWriteError, PoisonError, RetryableError, S3LedgerError
 from s3ledger.core.events import Effect, ObjectEvent
+from s3ledger.core.order import utc_now
 from s3ledger.pipeline.writers.base import BatchResult, InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
@@ -107,7 +107,7 @@ class InboxBatchWriter(InboxWriter):
     ) -> list[BatchResult]:
         if len(wave) == 1:
             return [self._write_one(wave[0], context)]
-        processed_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        processed_at = utc_now()
         actions = [
             action
             for event in wave
