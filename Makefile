@@ -14,7 +14,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # The loopback launcher is compiled last, so its class marks a complete install.
 DDB_LOCAL := .cache/dynamodb-local/launcher/LoopbackDynamoDBLocal.class
 
-.PHONY: setup lint checkov typecheck test test-fast demo clean
+.PHONY: setup lint checkov typecheck test demo clean
 
 setup: $(STAMP) $(CHECKOV_STAMP) $(DDB_LOCAL)
 

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from s3ledger.proof import history
+from s3ledger.proof import stream_log
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -97,5 +97,5 @@ def scan_all(client: DynamoDBClient, table: str) -> list[dict[str, Any]]:
 
 
 def stream_records(client_streams: Any, client: DynamoDBClient, table: str) -> list[dict[str, Any]]:
-    """Every record in ``table``'s stream (see ``s3ledger.proof.history``), as a list."""
-    return list(history.stream_records(client_streams, client, table))
+    """Every record in ``table``'s stream (see ``s3ledger.proof.stream_log``), as a list."""
+    return list(stream_log.stream_records(client_streams, client, table))

@@ -579,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
         "chaos",
         help="inject AWS's faults into a known history and count every mode's anomalies",
         description="Generate N S3 events with a known ground truth, deliver them at least once "
-        "with the chosen faults, check tables and write history against the truth, reconcile, "
+        "with the chosen faults, check tables and stream logs against the truth, reconcile, "
         "and check again. The same --seed gives the same faults and the same counts. Exit 0 "
         "when inbox (and inbox-batch, if run) end with zero anomalies.",
     )

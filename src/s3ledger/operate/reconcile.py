@@ -65,8 +65,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 __all__ = [
+    "BUCKET_DISCREPANCIES",
     "CREATED_EVENT",
-    "DISCREPANCY_KINDS",
     "REMOVED_EVENT",
     "Discrepancy",
     "OperatorContext",
@@ -82,7 +82,8 @@ CREATED_EVENT: Final = "ObjectCreated:Reconciled"
 REMOVED_EVENT: Final = "ObjectRemoved:Reconciled"
 
 Discrepancy = Literal["missing_from_ledger", "gone_from_bucket", "differing"]
-DISCREPANCY_KINDS: Final[tuple[Discrepancy, ...]] = (
+# How the ledger differs from the bucket (what reconcile repairs).
+BUCKET_DISCREPANCIES: Final[tuple[Discrepancy, ...]] = (
     "missing_from_ledger",
     "gone_from_bucket",
     "differing",
@@ -214,7 +215,7 @@ class _Tally:
     repaired: int = 0
     superseded: int = 0
     failed: int = 0
-    found: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DISCREPANCY_KINDS, 0))
+    found: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BUCKET_DISCREPANCIES, 0))
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def note(self, kind: str, key: str, *, count: bool = True) -> None:

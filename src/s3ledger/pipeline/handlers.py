@@ -4,7 +4,7 @@ Thin on purpose: parse the envelope into events, hand each to the configured wri
 Settings are read once, at the first invocation of the execution environment (cold start).
 
 =====================================  ================================================
-entry point (``Handler`` in the SAM)   on a failed record
+entry point (SAM ``Handler``)          on a failed record
 =====================================  ================================================
 ``s3ledger.pipeline.handlers.sqs_handler``      reported in ``batchItemFailures``; the rest of
                                        the batch is kept; SQS redelivers, then DLQ
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from s3ledger.pipeline.bucket import StateReader
 
 __all__ = [
+    "Handler",
     "Pipeline",
     "PowertoolsMetrics",
     "default_dynamodb_client",
@@ -69,7 +70,7 @@ metrics = Metrics(namespace="s3ledger", service="s3ledger")
 _OUTCOME_METRIC = {
     Outcome.APPLIED: "EventsApplied",
     Outcome.DUPLICATE: "DuplicatesSkipped",
-    Outcome.STALE: "StaleEvents",
+    Outcome.SUPERSEDED: "EventsSuperseded",
     Outcome.UNCHANGED: "EventsUnchanged",
 }
 
@@ -100,7 +101,7 @@ def default_dynamodb_client() -> DynamoDBClient:
     )
 
 
-class Pipeline:
+class Handler:
     """One execution environment's handler state: settings, a client, a writer."""
 
     def __init__(
@@ -241,29 +242,33 @@ class Pipeline:
             raise
 
 
-_pipeline: Pipeline | None = None
+# The former name: bench/benchmark.py (split into a package in parallel) still imports it.
+# Remove once nothing does.
+Pipeline = Handler
+
+_handler: Handler | None = None
 
 
-def _cold_start_pipeline() -> Pipeline:
-    global _pipeline  # noqa: PLW0603 -- one pipeline per execution environment, built on first use
-    if _pipeline is None:
-        _pipeline = Pipeline(Settings.from_env())
-    return _pipeline
+def _cold_start_handler() -> Handler:
+    global _handler  # noqa: PLW0603 -- one handler per execution environment, built on first use
+    if _handler is None:
+        _handler = Handler(Settings.from_env())
+    return _handler
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def sqs_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _cold_start_pipeline().handle_sqs(event, context)
+    return _cold_start_handler().handle_sqs(event, context)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _cold_start_pipeline().handle_s3(event, context)
+    return _cold_start_handler().handle_s3(event, context)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def eventbridge_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _cold_start_pipeline().handle_eventbridge(event, context)
+    return _cold_start_handler().handle_eventbridge(event, context)

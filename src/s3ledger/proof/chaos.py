@@ -36,7 +36,7 @@ from s3ledger.core.config import Mode
 from s3ledger.operate.reconcile import reconcile
 from s3ledger.operate.scan import get_items
 from s3ledger.proof.checker import (
-    ANOMALIES,
+    HISTORY_ANOMALIES,
     BucketTruth,
     HistoryReport,
     Notification,
@@ -44,7 +44,7 @@ from s3ledger.proof.checker import (
     check_history,
 )
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
-from s3ledger.proof.history import StreamCursor
+from s3ledger.proof.stream_log import StreamCursor
 from s3ledger.proof.workload import (
     Request,
     perform,
@@ -182,7 +182,7 @@ class _Tally:
     """Counts summed over rounds: a round's state is dropped once it is counted."""
 
     def __init__(self) -> None:
-        self.anomalies: Counter[str] = Counter(dict.fromkeys(ANOMALIES, 0))
+        self.anomalies: Counter[str] = Counter(dict.fromkeys(HISTORY_ANOMALIES, 0))
         self.by_fault: dict[str, Counter[str]] = {}
 
     def add(self, report: HistoryReport) -> None:
@@ -192,21 +192,21 @@ class _Tally:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "anomalies": {kind: self.anomalies[kind] for kind in ANOMALIES},
+            "anomalies": {kind: self.anomalies[kind] for kind in HISTORY_ANOMALIES},
             "anomalies_total": sum(self.anomalies.values()),
             "by_fault": {f: dict(sorted(c.items())) for f, c in sorted(self.by_fault.items())},
         }
 
 
 class _RoundChecker:
-    """Checks one round's objects from the items and the write history of that round only."""
+    """Checks one round's objects from the items and the stream logs of that round only."""
 
     def __init__(self, workbench: Workbench, resources: Resources) -> None:
         self._dynamodb = workbench.dynamodb()
         self._resources = resources
         streams = workbench.streams()
-        self._ledger_history = StreamCursor(streams, self._dynamodb, resources.ledger_table)
-        self._audit_history = StreamCursor(streams, self._dynamodb, resources.audit_table)
+        self._ledger_log = StreamCursor(streams, self._dynamodb, resources.ledger_table)
+        self._audit_log = StreamCursor(streams, self._dynamodb, resources.audit_table)
         self.ledger_records: list[dict[str, Any]] = []
         self.audit_records: list[dict[str, Any]] = []
 
@@ -216,8 +216,8 @@ class _RoundChecker:
     def check(
         self, truth: Truth, bucket_state: dict[str, BucketTruth], *, reconciled: bool
     ) -> HistoryReport:
-        self.ledger_records += self._ledger_history.read()
-        self.audit_records += self._audit_history.read()
+        self.ledger_records += self._ledger_log.read()
+        self.audit_records += self._audit_log.read()
         object_ids = {f"{truth.bucket}/{key}" for key in bucket_state}
         # The audit items this round wrote (the stream has every write of the round).
         event_ids = {r["dynamodb"]["Keys"]["event_id"]["S"] for r in self.audit_records}

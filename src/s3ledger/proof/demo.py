@@ -39,7 +39,7 @@ from s3ledger.core.config import ARTICLE_MODES, Mode
 from s3ledger.core.events import parse_sqs_body
 from s3ledger.operate.scan import check_tables, get_items, scan_items
 from s3ledger.pipeline.aws import queue_depth
-from s3ledger.proof.history import stream_records
+from s3ledger.proof.stream_log import stream_records
 from s3ledger.proof.workload import Request, RequestKind, perform, read_bucket_truth
 from s3ledger.workbench.console import handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import (
@@ -180,7 +180,7 @@ def _run_workload(workbench: Workbench, runs: Sequence[_ModeRun], steps: Sequenc
 
 
 def _symptom(workbench: Workbench, resources: Resources, object_id: str) -> dict[str, Any]:
-    """The article's ``{"main_records", "audit_log"}`` for one object, from write history."""
+    """The article's ``{"main_records", "audit_log"}`` for one object, from the stream logs."""
     streams = workbench.streams()
     ledger_writes = sum(
         1

@@ -1,8 +1,9 @@
 """The local workbench: DynamoDB Local plus moto's S3 and SQS, started and stopped together.
 
->>> with Workbench() as bench:                                        # doctest: +SKIP
-...     resources = provision(bench.dynamodb(), bench.s3(), bench.sqs(), load_pipeline_spec())
-...     os.environ.update(bench.env(resources))
+>>> with Workbench() as workbench:                                        # doctest: +SKIP
+...     spec = load_pipeline_spec()
+...     resources = provision(workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec)
+...     os.environ.update(workbench.env(resources))
 
 Default ports follow convention (DynamoDB Local 8000, S3/SQS 4566). moto binds 127.0.0.1 only;
 DynamoDB Local cannot be told to (see :mod:`s3ledger.workbench.dynamodb_local`). moto's state is in

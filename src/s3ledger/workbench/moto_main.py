@@ -1,7 +1,8 @@
 """The moto server the workbench runs: ``python -m s3ledger.workbench.moto_main -H HOST -p PORT``.
 
-It is moto's own server (:func:`moto.server.main`, same arguments) with one speed-up to its SQS
-backend, so that the workbench measures the pipeline rather than moto's bookkeeping.
+It is moto's own server (:func:`moto.server.main`, same arguments) with four speed-ups, two to its
+SQS backend and two to every request, so that the workbench measures the pipeline rather than
+moto's bookkeeping.
 
 Why: moto 5.2.5 computes a queue's attributes as one dict, including its three message counts
 (``ApproximateNumberOfMessages``, ``…NotVisible``, ``…Delayed``), each a scan of every message
@@ -11,7 +12,7 @@ that reads the clock per message. ``SendMessage`` reads that dict once per messa
 times: 80 ms of moto CPU with 90 messages queued, 340 ms with 450 (measured in-process), which
 starves DynamoDB Local of the machine's two cores.
 
-The speed-ups, neither of which can change what moto answers:
+The two SQS speed-ups, neither of which can change what moto answers:
 
 * inside ``SendMessage`` and ``ReceiveMessage``, where nothing reads them, the three counts are
   not computed (they read as 0). Everywhere else (``GetQueueAttributes``, the redrive to the DLQ,

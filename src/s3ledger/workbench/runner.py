@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from s3ledger.pipeline.aws import queue_depth
-from s3ledger.pipeline.handlers import Pipeline
+from s3ledger.pipeline.handlers import Handler
 from s3ledger.workbench.context import LocalContext
 from s3ledger.workbench.faults import DynamoDBFaults, SimulatedCrash
 
@@ -61,7 +61,7 @@ class RunnerSettings:
 class ExecutionEnvironment:
     """One warm Lambda sandbox: handler state that lives across invocations."""
 
-    pipeline: Pipeline
+    pipeline: Handler
     faults: DynamoDBFaults | None = None
     index: int = 0
 

@@ -29,7 +29,7 @@ class Outcome(StrEnum):
 
     APPLIED = "applied"  # the ledger now reflects this event, and the audit log records it
     DUPLICATE = "duplicate"  # the event had been recorded before; nothing was written
-    STALE = "stale"  # a newer event of the object was already applied; audited as superseded
+    SUPERSEDED = "superseded"  # a newer event of the object was already applied (as audited)
     # Newer, but what a GET returns did not change (a noncurrent version or a delete marker was
     # removed for good): the ledger's order moved, its state did not; audited as unchanged.
     UNCHANGED = "unchanged"

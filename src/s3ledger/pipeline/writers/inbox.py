@@ -262,13 +262,13 @@ class InboxWriter(DynamoDBWriter):
         """Set the ledger to ``state`` if it is still ``item`` (plain form; ``None``: absent).
 
         For repairs (reconcile), whose state was read from the bucket after ``item`` was read:
-        ``APPLIED`` when written, ``STALE`` when the ledger moved since (a real event landed:
+        ``APPLIED`` when written, ``SUPERSEDED`` when the ledger moved since (a real event landed:
         the next reconcile looks again), ``DUPLICATE`` when this very repair was written before.
         """
         try:
             return self._write_pinned(event, state, item, Outcome.APPLIED, context)
         except _LedgerMovedError:
-            return Outcome.STALE
+            return Outcome.SUPERSEDED
 
     def _write_pinned(
         self,
@@ -321,7 +321,7 @@ class InboxWriter(DynamoDBWriter):
         return item, bool(found[audit_table])
 
     def _supersede(self, event: ObjectEvent, request_id: str) -> Outcome:
-        """Record a stale event in the audit log only; the ledger keeps its newer state."""
+        """Record a superseded event in the audit log only; the ledger keeps its newer state."""
         put = ledger.audit_put(
             event,
             self._settings.audit_table,
@@ -338,7 +338,7 @@ class InboxWriter(DynamoDBWriter):
             raise classify(exc, event.event_id) from exc
         except BotoCoreError as exc:
             raise classify(exc, event.event_id) from exc
-        return Outcome.STALE
+        return Outcome.SUPERSEDED
 
 
 class _LedgerMovedError(Exception):

@@ -7,9 +7,10 @@ most one event per object; the other events of an object go in the following wav
 order.
 
 When a wave is cancelled, its reasons are read by position: an event whose audit Put failed its
-condition was recorded before (a duplicate); one whose ledger Update failed is stale and gets
-audited as superseded. Nothing of a cancelled transaction was written, so every other event of
-the wave falls back to the one-event ``inbox`` path, with its own retries and errors.
+condition was recorded before (a duplicate); one whose ledger Update failed is superseded (the
+ledger holds a newer event) and gets audited so. Nothing of a cancelled transaction was written,
+so every other event of the wave falls back to the one-event ``inbox`` path, with its own
+retries and errors.
 
 When a wave's answer is lost (a timeout, a closed connection), the wave is sent again with the
 same ClientRequestToken, so DynamoDB answers a wave that did commit with success: its events are

@@ -1,4 +1,6 @@
-"""A table's write history, read from its DynamoDB stream (the checker's second witness).
+"""A table's stream log: every change DynamoDB Streams recorded (the checker's second witness).
+
+"History" in the proof means the workload's generated events; this module is about streams.
 
 A stream records every *change* to an item (INSERT, MODIFY, REMOVE) with its images. A write that
 changes nothing (an identical rewrite) leaves no record, on AWS as on DynamoDB Local.
@@ -30,7 +32,7 @@ class StreamCursor:
     """Reads a table's stream in instalments: each ``read()`` returns what came since the last.
 
     It remembers the last sequence number per shard (not a shard iterator, which expires), so a
-    long run can read its history round by round with bounded memory.
+    long run can read its log round by round with bounded memory.
     """
 
     def __init__(self, streams: Any, client: DynamoDBClient, table: str) -> None:
