@@ -112,15 +112,16 @@ def _busy_port() -> socket.socket:
 def test_default_names_are_the_templates_and_a_prefix_goes_on_every_name(
     spec: PipelineSpec,
 ) -> None:
-    """Without a prefix: the article's table names, s3ledger-local-bucket, s3ledger-events(-dlq);
+    """Without a prefix: the tables of the default stack (s3ledger-ledger, ...),
+    s3ledger-local-bucket, s3ledger-events(-dlq);
     a prefix is put in front of all six names."""
     assert resource_names(spec) == {
         "bucket": "s3ledger-local-bucket",
         "queue": "s3ledger-events",
         "dlq": "s3ledger-events-dlq",
-        "ledger": "lambda-transactions-table",
-        "audit": "lambda-audit-log",
-        "idempotency": "lambda-idempotency-store",
+        "ledger": "s3ledger-ledger",
+        "audit": "s3ledger-audit",
+        "idempotency": "s3ledger-idempotency",
     }
     prefixed = resource_names(spec, "naive-")
     assert all(name.startswith("naive-") for name in prefixed.values())
@@ -398,9 +399,9 @@ def test_workbench_starts_both_provisions_and_exports_env(
         "AWS_ENDPOINT_URL_EVENTBRIDGE": workbench.aws_endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": workbench.dynamodb_endpoint,
         "S3LEDGER_BUCKET": "s3ledger-local-bucket",
-        "S3LEDGER_LEDGER_TABLE": "lambda-transactions-table",
-        "S3LEDGER_AUDIT_TABLE": "lambda-audit-log",
-        "S3LEDGER_IDEMPOTENCY_TABLE": "lambda-idempotency-store",
+        "S3LEDGER_LEDGER_TABLE": "s3ledger-ledger",
+        "S3LEDGER_AUDIT_TABLE": "s3ledger-audit",
+        "S3LEDGER_IDEMPOTENCY_TABLE": "s3ledger-idempotency",
         "S3LEDGER_QUEUE_URL": resources.queue_url,
         "S3LEDGER_DLQ_URL": resources.dlq_url,
         "AWS_SECRET_ACCESS_KEY": "test",

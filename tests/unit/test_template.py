@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,11 @@ from samtranslator.translator.arn_generator import ArnGenerator
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from s3ledger.core.config import (
+    DEFAULT_AUDIT_TABLE,
+    DEFAULT_IDEMPOTENCY_TABLE,
+    DEFAULT_LEDGER_TABLE,
+)
 from s3ledger.workbench.template import (
     DEFAULT_TEMPLATE_PATH,
     TemplateError,
@@ -22,6 +30,12 @@ from s3ledger.workbench.template import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The article's table names, as README's deploy section passes them.
+ARTICLE_NAMES = {
+    "LedgerTableName": "lambda-transactions-table",
+    "AuditTableName": "lambda-audit-log",
+    "IdempotencyTableName": "lambda-idempotency-store",
+}
 TEMPLATE = REPO_ROOT / "template.yaml"
 EVENTS = REPO_ROOT / "events"
 
@@ -442,7 +456,8 @@ def test_records_failed_alarm_fires_on_any_failure(sam_template: dict[str, Any])
     """RecordsFailed (the handlers' EMF metric) summed over 5 minutes above 0 raises an alarm."""
     alarm = sam_template["Resources"]["RecordsFailedAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("s3ledger", "RecordsFailed")
-    assert alarm["Dimensions"] == [{"Name": "service", "Value": "s3ledger"}]
+    # The service dimension is the stack's name, as the function's POWERTOOLS_SERVICE_NAME.
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}]
     assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 300, 1)
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
     assert alarm["TreatMissingData"] == "notBreaching"
@@ -524,15 +539,20 @@ def test_outputs_name_the_dlq_arn_and_the_dashboard(sam_template: dict[str, Any]
     assert "#dashboards:name=${Dashboard}" in outputs["DashboardUrl"]["Value"]["Fn::Sub"]
 
 
-def test_pipeline_spec_has_the_articles_tables() -> None:
-    """By default the loader returns the article's three table names, their keys, the TTL on the
-    idempotency table and the streams the checker reads."""
+def test_pipeline_spec_has_the_stacks_tables() -> None:
+    """By default the loader returns the three tables named after the default stack, their keys,
+    the TTL on the idempotency table and the streams the checker reads."""
     tables = load_pipeline_spec().tables
     assert {role: t.name for role, t in tables.items()} == {
-        "ledger": "lambda-transactions-table",
-        "audit": "lambda-audit-log",
-        "idempotency": "lambda-idempotency-store",
+        "ledger": "s3ledger-ledger",
+        "audit": "s3ledger-audit",
+        "idempotency": "s3ledger-idempotency",
     }
+    assert (
+        tables["ledger"].name,
+        tables["audit"].name,
+        tables["idempotency"].name,
+    ) == (DEFAULT_LEDGER_TABLE, DEFAULT_AUDIT_TABLE, DEFAULT_IDEMPOTENCY_TABLE)
     assert tables["ledger"].hash_key == "id"
     assert tables["audit"].hash_key == "event_id"
     assert tables["idempotency"].hash_key == "id"
@@ -554,7 +574,7 @@ def test_pipeline_spec_queue_function_and_notification() -> None:
     assert spec.function.report_batch_item_failures is True
     assert spec.function.handler == "s3ledger.pipeline.handlers.sqs_handler"
     assert spec.function.environment["S3LEDGER_MODE"] == "inbox"
-    assert spec.function.environment["S3LEDGER_LEDGER_TABLE"] == "lambda-transactions-table"
+    assert spec.function.environment["S3LEDGER_LEDGER_TABLE"] == "s3ledger-ledger"
     assert spec.function.environment["POWERTOOLS_SERVICE_NAME"] == "s3ledger"
     assert spec.notification.events == (
         "s3:ObjectCreated:*",
@@ -574,7 +594,81 @@ def test_overrides_replace_parameter_defaults() -> None:
     assert spec.function.environment["S3LEDGER_LEDGER_TABLE"] == "x"
     assert spec.function.environment["S3LEDGER_MODE"] == "naive"
     assert spec.queue.max_receive_count == 2
-    assert spec.tables["audit"].name == "lambda-audit-log"
+    assert spec.tables["audit"].name == "s3ledger-audit"
+
+
+def test_two_stacks_get_disjoint_names() -> None:
+    """Two stack names (dev, prod) give disjoint table names and metric services."""
+    dev, prod = (load_pipeline_spec(stack_name=name) for name in ("dev", "prod"))
+    assert {t.name for t in dev.tables.values()} == {"dev-ledger", "dev-audit", "dev-idempotency"}
+    assert not {t.name for t in dev.tables.values()} & {t.name for t in prod.tables.values()}
+    assert dev.function.environment["POWERTOOLS_SERVICE_NAME"] == "dev"
+    assert prod.function.environment["POWERTOOLS_SERVICE_NAME"] == "prod"
+    assert (dev.stack_name, prod.stack_name) == ("dev", "prod")
+
+
+def test_the_handler_takes_its_service_from_the_stacks_variable() -> None:
+    """The handler's metrics and logs use POWERTOOLS_SERVICE_NAME (the stack's name, which the
+    alarms watch): no argument overrides it. Without it (invoke, workbench) it is s3ledger."""
+    probe = (
+        "import s3ledger.pipeline.handlers as h; "
+        "print(h.metrics.service, h.metrics.namespace, h.logger.service)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
+    outputs = [
+        subprocess.run(  # noqa: S603 - this interpreter, a constant program
+            [sys.executable, "-c", probe],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        for extra in ({"POWERTOOLS_SERVICE_NAME": "prod"}, {})
+    ]
+    assert outputs == [["prod", "s3ledger", "prod"], ["s3ledger", "s3ledger", "s3ledger"]]
+
+
+def test_explicit_parameters_give_the_articles_names() -> None:
+    """The article's names are one parameter each away, whatever the stack's name."""
+    spec = load_pipeline_spec(overrides=ARTICLE_NAMES, stack_name="prod")
+    assert {role: t.name for role, t in spec.tables.items()} == {
+        "ledger": "lambda-transactions-table",
+        "audit": "lambda-audit-log",
+        "idempotency": "lambda-idempotency-store",
+    }
+    assert spec.function.environment["S3LEDGER_AUDIT_TABLE"] == "lambda-audit-log"
+
+
+def test_table_names_are_conditional_on_their_parameter(sam_template: dict[str, Any]) -> None:
+    """Each table's name is !If [Has<Parameter>, !Ref <Parameter>, <stack>-<role>], its
+    parameter defaults to empty, and the function's variables and the role use the table."""
+    resources, conditions = sam_template["Resources"], sam_template["Conditions"]
+    parameters = sam_template["Parameters"]
+    for table, parameter, suffix in (
+        ("LedgerTable", "LedgerTableName", "ledger"),
+        ("AuditTable", "AuditTableName", "audit"),
+        ("IdempotencyTable", "IdempotencyTableName", "idempotency"),
+    ):
+        assert parameters[parameter]["Default"] == ""
+        assert re.fullmatch(parameters[parameter]["AllowedPattern"], "")
+        assert re.fullmatch(parameters[parameter]["AllowedPattern"], "lambda-audit-log")
+        assert conditions[f"Has{parameter}"] == {
+            "Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]
+        }
+        assert resources[table]["Properties"]["TableName"] == {
+            "Fn::If": [
+                f"Has{parameter}",
+                {"Ref": parameter},
+                {"Fn::Sub": f"${{AWS::StackName}}-{suffix}"},
+            ]
+        }
+    variables = resources["LedgerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["S3LEDGER_LEDGER_TABLE"] == {"Ref": "LedgerTable"}
+    assert variables["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}
+    # Only the parameter's condition and its table's TableName refer to a table parameter.
+    body = json.dumps({k: v for k, v in sam_template.items() if k not in ("Parameters",)})
+    for parameter in ("LedgerTableName", "AuditTableName", "IdempotencyTableName"):
+        assert body.count(f'{{"Ref": "{parameter}"}}') == 2, parameter
 
 
 @pytest.mark.parametrize(
@@ -598,14 +692,88 @@ def test_missing_template_raises_template_error(tmp_path: Path) -> None:
 
 
 def test_template_without_tables_raises_template_error(tmp_path: Path) -> None:
-    """A template that lacks a table role says which role and which parameter it expects."""
+    """A template that lacks a table role says which role and which variable it expects."""
     text = TEMPLATE.read_text(encoding="utf-8").replace(
-        "TableName: !Ref AuditTableName", "TableName: audit-literal"
+        "S3LEDGER_AUDIT_TABLE: !Ref AuditTable", "S3LEDGER_AUDIT_TABLE: audit-literal"
     )
     broken = tmp_path / "template.yaml"
     broken.write_text(text, encoding="utf-8")
-    with pytest.raises(TemplateError, match=r"audit.*AuditTableName"):
+    with pytest.raises(TemplateError, match=r"audit.*S3LEDGER_AUDIT_TABLE"):
         load_pipeline_spec(broken)
+
+
+def _variable(
+    tmp_path: Path,
+    expression: str,
+    overrides: dict[str, str] | None = None,
+    *,
+    stack_name: str = "s3ledger",
+    conditions: str = "",
+) -> str:
+    """The function variable POWERTOOLS_LOG_LEVEL as the loader resolves it, set to
+    ``expression`` (YAML) in a copy of the template, with ``conditions`` (YAML lines) added."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert text.count("POWERTOOLS_LOG_LEVEL: INFO") == 1
+    text = text.replace("POWERTOOLS_LOG_LEVEL: INFO", f"POWERTOOLS_LOG_LEVEL: {expression}")
+    text = text.replace("\nConditions:\n", f"\nConditions:\n{conditions}", 1)
+    path = tmp_path / "template.yaml"
+    path.write_text(text, encoding="utf-8")
+    spec = load_pipeline_spec(path, overrides, stack_name=stack_name)
+    return spec.function.environment["POWERTOOLS_LOG_LEVEL"]
+
+
+def test_if_takes_the_branch_of_its_condition(tmp_path: Path) -> None:
+    """Fn::If on Not/Equals (HasBucketName), Or (IsInboxMode) and Fn::Join of a list
+    parameter (AttachExisting, through Condition) picks the branch the parameters select."""
+    given = "!If [HasBucketName, !Ref BucketName, generated]"
+    assert _variable(tmp_path, given) == "generated"
+    assert _variable(tmp_path, given, {"BucketName": "my-bucket"}) == "my-bucket"
+    inbox = "!If [IsInboxMode, inbox-like, puts]"
+    assert _variable(tmp_path, inbox, {"Mode": "inbox-batch"}) == "inbox-like"
+    assert _variable(tmp_path, inbox, {"Mode": "naive"}) == "puts"
+    create = "!If [CreateBucket, created, attached]"
+    assert _variable(tmp_path, create) == "created"
+    assert _variable(tmp_path, create, {"ExistingBucketNames": "a,b"}) == "attached"
+    both = "  Both: !And [!Condition IsInboxMode, !Condition AttachExisting]\n"
+    expression = "!If [Both, both, not-both]"
+    overrides = {"Mode": "inbox", "ExistingBucketNames": "a"}
+    assert _variable(tmp_path, expression, overrides, conditions=both) == "both"
+    assert _variable(tmp_path, expression, {"Mode": "inbox"}, conditions=both) == "not-both"
+
+
+def test_sub_and_join_resolve_the_stack_name_and_parameters(tmp_path: Path) -> None:
+    """Fn::Sub substitutes AWS::StackName (the caller's), parameters and its own variables, and
+    keeps ${!Literal}; Fn::Join joins literals and Refs."""
+    sub = '!Sub "${AWS::StackName}-${Mode}-${!Literal}"'
+    assert _variable(tmp_path, sub) == "s3ledger-inbox-${Literal}"
+    assert _variable(tmp_path, sub, {"Mode": "naive"}, stack_name="dev") == "dev-naive-${Literal}"
+    with_variables = '!Sub ["${Prefix}/${AWS::StackName}", {Prefix: !Ref Mode}]'
+    assert _variable(tmp_path, with_variables, stack_name="prod") == "inbox/prod"
+    assert _variable(tmp_path, "!Join [':', [a, !Ref Mode, !Ref AWS::StackName]]") == (
+        "a:inbox:s3ledger"
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "conditions", "message"),
+    [
+        ("!GetAtt EventsQueue.Arn", "", "cannot resolve"),
+        ("!Select [0, [a, b]]", "", "cannot resolve"),
+        ('!Sub "${EventsQueue.Arn}"', "", "EventsQueue.Arn"),
+        ("!Ref EventsQueue", "", "not a parameter"),
+        ("!If [NoSuchCondition, a, b]", "", "no condition named 'NoSuchCondition'"),
+        ("!If [Loop, a, b]", "  Loop: !Not [!Condition Loop]\n", "refers to itself"),
+        ("!If [Odd, a, b]", "  Odd: !Contains [[a], a]\n", "cannot evaluate"),
+        ("!Join ['', !Ref Mode]", "", "not a list"),
+    ],
+)
+def test_unknown_intrinsics_are_a_template_error_naming_the_property(
+    tmp_path: Path, expression: str, conditions: str, message: str
+) -> None:
+    """What the loader does not resolve is a TemplateError that names the property."""
+    with pytest.raises(TemplateError, match="POWERTOOLS_LOG_LEVEL") as raised:
+        _variable(tmp_path, expression, conditions=conditions)
+    assert message in str(raised.value)
 
 
 def test_invalid_yaml_raises_template_error(tmp_path: Path) -> None:

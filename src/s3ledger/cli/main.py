@@ -1,386 +1,45 @@
-"""``s3ledger``: the local workbench, one invocation, the consistency check, and the demo."""
+"""``s3ledger``: the parser and :func:`main`. Each command is registered here, in
+:func:`build_parser` (``set_defaults(run=<name>_command)``); its implementation is in
+:mod:`s3ledger.cli.commands` (workbench, operate, harness)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
-import signal
-import sys
-import threading
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any
 
-from s3ledger.core.config import MODES, Mode, Settings, parse_mode
+from s3ledger.cli.commands.common import fail
+from s3ledger.cli.commands.harness import (
+    bench_backfill_command,
+    bench_command,
+    chaos_command,
+    demo_command,
+)
+from s3ledger.cli.commands.operate import (
+    attach_command,
+    backfill_command,
+    check_command,
+    reconcile_command,
+    redrive_command,
+)
+from s3ledger.cli.commands.workbench import invoke_command, up_command
+from s3ledger.core.config import DEFAULT_STACK_NAME, MODES, Settings
 from s3ledger.core.errors import ConfigurationError, S3LedgerError
 
 __all__ = ["build_parser", "main"]
 
-EXIT_ANOMALIES = 1
-EXIT_USAGE = 2
 
-
-def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    print(f"s3ledger: error: {message}", file=sys.stderr)
-    raise SystemExit(code)
-
-
-def _up(args: argparse.Namespace) -> int:
-    # stdout carries only the `export` lines a shell can eval: the handler's logs go to stderr.
-    # Powertools' Logger binds its stream when the handlers module is imported: import it here.
-    with contextlib.redirect_stdout(sys.stderr):
-        import s3ledger.pipeline.handlers  # noqa: F401, PLC0415
-    from s3ledger.workbench.session import start_session  # noqa: PLC0415 -- keep `invoke` light
-
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    with start_session(
-        mode=args.mode,
-        workers=args.workers,
-        dynamodb_port=args.dynamodb_port,
-        aws_port=args.aws_port,
-        data_dir=args.data,
-    ) as session:
-        for name, value in session.environment().items():
-            print(f"export {name}={value}")
-        sys.stdout.flush()
-        print(
-            f"s3ledger: workbench up (mode {session.mode}, {args.workers} workers). "
-            f"Try: aws --endpoint-url {session.aws_endpoint} s3 cp FILE "
-            f"s3://{session.resources.bucket}/  — Ctrl-C stops everything.",
-            file=sys.stderr,
+def _stack_name(value: str) -> str:
+    """``--stack-name``: what CloudFormation accepts as a stack name."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: a stack name starts with a letter, then letters, digits and hyphens "
+            "(128 at most)"
         )
-        if args.data is None:
-            print(
-                "s3ledger: DynamoDB Local is in memory (use --data DIR to keep it).",
-                file=sys.stderr,
-            )
-        print("s3ledger: S3 and SQS (moto) are in memory and start empty.", file=sys.stderr)
-        while not stop.wait(0.5):
-            if session.runner.errors:
-                _fail(f"the local runner stopped: {session.runner.errors[0]!r}")
-    print("s3ledger: stopped.", file=sys.stderr)
-    return 0
-
-
-def _invoke(args: argparse.Namespace) -> int:
-    try:
-        payload = json.loads(Path(args.event_file).read_text())
-    except OSError as exc:
-        _fail(f"cannot read {args.event_file}: {exc.strerror}")
-    except ValueError as exc:
-        _fail(f"{args.event_file} is not JSON: {exc}")
-    if args.mode:
-        os.environ["S3LEDGER_MODE"] = args.mode
-    from s3ledger.core.events import detect_envelope  # noqa: PLC0415 -- after the environment is set
-    from s3ledger.workbench.context import LocalContext  # noqa: PLC0415
-
-    try:
-        kind = detect_envelope(payload)
-    except S3LedgerError as exc:
-        _fail(f"{args.event_file}: {exc}")
-    # Like `sam local invoke`: the handler's logs and metrics go to stderr, its answer to stdout.
-    with contextlib.redirect_stdout(sys.stderr):
-        from s3ledger.pipeline import handlers  # noqa: PLC0415 -- Powertools binds stdout at import
-
-        handler = {
-            "sqs": handlers.sqs_handler,
-            "s3": handlers.s3_handler,
-            "eventbridge": handlers.eventbridge_handler,
-        }[kind]
-        try:
-            response = handler(payload, LocalContext(timeout_seconds=args.timeout))
-        except S3LedgerError as exc:
-            response = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
-    print(json.dumps(response, indent=2, sort_keys=True))
-    return 1 if "errorType" in response else 0
-
-
-def _check(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs a client at the top level
-    from botocore.config import Config  # noqa: PLC0415
-    from botocore.exceptions import ClientError  # noqa: PLC0415
-
-    from s3ledger.operate.scan import check_tables  # noqa: PLC0415
-    from s3ledger.pipeline.aws import error_code  # noqa: PLC0415
-
-    client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
-    try:
-        report = check_tables(
-            client,
-            ledger_table=args.ledger_table,
-            audit_table=args.audit_table,
-            segments=args.segments,
-        )
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundException":
-            raise
-        _fail(
-            f"table {args.ledger_table!r} or {args.audit_table!r} does not exist at "
-            f"{client.meta.endpoint_url} (set --ledger-table/--audit-table, or "
-            "S3LEDGER_LEDGER_TABLE/S3LEDGER_AUDIT_TABLE)"
-        )
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
-    else:
-        from s3ledger.cli.render import print_check  # noqa: PLC0415
-
-        print_check(report, ledger_table=args.ledger_table, audit_table=args.audit_table)
-    return EXIT_ANOMALIES if report.anomalies_total else 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from s3ledger.proof.demo import run_demo  # noqa: PLC0415 -- the harness loads on demand
-
-    summary = run_demo(
-        files=args.files,
-        seed=args.seed,
-        as_json=args.json,
-        workers=args.workers,
-        verbose=args.verbose,
-    )
-    _print_summary(summary, as_json=args.json, table="demo")
-    return 0 if summary["modes"]["inbox"]["verdict_ok"] else EXIT_ANOMALIES
-
-
-def _modes(text: str) -> list[Mode]:
-    """``--modes``: comma-separated, known, each once."""
-    names = [m.strip() for m in text.split(",") if m.strip()]
-    if not names:
-        _fail(f"no mode given: choose from {', '.join(MODES)}")
-    try:
-        modes = [parse_mode(name) for name in names]
-    except ConfigurationError as exc:
-        _fail(str(exc))
-    if len(set(modes)) != len(modes):
-        _fail("--modes lists a mode twice")
-    return modes
-
-
-def _chaos(args: argparse.Namespace) -> int:
-    from s3ledger.proof.chaos import run_chaos  # noqa: PLC0415 -- the harness loads on demand
-    from s3ledger.proof.delivery import FaultRates  # noqa: PLC0415
-
-    try:
-        rates = FaultRates.parse(args.faults)
-    except ValueError as exc:
-        _fail(str(exc))
-    modes = _modes(args.modes)
-    if args.events < 1 or args.workers < 1:
-        _fail("--events and --workers must be at least 1")
-    summary = run_chaos(
-        events=args.events,
-        modes=modes,
-        rates=rates,
-        seed=args.seed,
-        workers=args.workers,
-        as_json=args.json,
-    )
-    _print_summary(summary, as_json=args.json, table="chaos")
-    print(
-        f"chaos: {summary['elapsed_seconds']:.0f} s, "
-        f"peak RSS of this process {summary['peak_rss_mib']} MiB",
-        file=sys.stderr,
-    )
-    return EXIT_ANOMALIES if _exactly_once_broken(summary) else 0
-
-
-def _reconcile(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs these clients
-    from botocore.config import Config  # noqa: PLC0415
-
-    from s3ledger.operate.reconcile import reconcile  # noqa: PLC0415
-
-    if not args.bucket:
-        _fail("--bucket is required (or set S3LEDGER_BUCKET)")
-    settle = args.settle if args.settle is not None else default_settle_seconds()
-    if settle < 0:
-        _fail("--settle must not be negative")
-    config = Config(retries={"mode": "standard"})
-    report = reconcile(
-        boto3.client("s3", config=config),
-        boto3.client("dynamodb", config=config),
-        bucket=args.bucket,
-        ledger_table=args.ledger_table,
-        audit_table=args.audit_table,
-        apply=args.apply,
-        prefix=args.prefix,
-        settle_seconds=settle,
-    )
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
-    else:
-        from s3ledger.cli.render import print_reconcile  # noqa: PLC0415
-
-        print_reconcile(report.to_json())
-    return 0
-
-
-def _attach(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs the client
-    from botocore.config import Config  # noqa: PLC0415
-
-    from s3ledger.operate.attach import attach, detach  # noqa: PLC0415
-
-    if not args.bucket:
-        _fail("--bucket is required")
-    s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
-    change = (attach if args.command == "attach" else detach)(s3, args.bucket)
-    if args.json:
-        print(json.dumps(change.to_json(), indent=2, sort_keys=True))
-    else:
-        print(change.describe())
-        if args.command == "detach" and change.changed:
-            print(
-                "note: the switch is the bucket's: any other EventBridge rule matching this "
-                "bucket stops receiving its events too",
-                file=sys.stderr,
-            )
-    return 0
-
-
-def _redrive(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs the client
-    from botocore.config import Config  # noqa: PLC0415
-    from rich.console import Console  # noqa: PLC0415
-
-    from s3ledger.operate.redrive import redrive  # noqa: PLC0415
-    from s3ledger.workbench.console import counting_progress  # noqa: PLC0415
-
-    if not args.dlq_url or not args.queue_url:
-        _fail("--dlq-url and --queue-url are required (or S3LEDGER_DLQ_URL, S3LEDGER_QUEUE_URL)")
-    sqs = boto3.client("sqs", config=Config(retries={"mode": "standard"}))
-    console = Console(stderr=True)
-    with counting_progress(console, disable=args.json, unit="messages") as progress:
-        task = progress.add_task("redriving the DLQ", total=None)
-        report = redrive(
-            sqs,
-            dlq_url=args.dlq_url,
-            queue_url=args.queue_url,
-            progress=lambda moved, total: progress.update(task, completed=moved, total=total),
-        )
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
-    else:
-        how = "SQS's move task" if report.method == "move-task" else "receive, send, delete"
-        print(f"moved {report.moved} of {report.to_move} messages ({how}); {report.failed} failed")
-    return 1 if report.failed else 0
-
-
-def _backfill(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs these clients
-    from botocore.config import Config  # noqa: PLC0415
-    from rich.console import Console  # noqa: PLC0415
-
-    from s3ledger.operate.backfill import backfill, default_checkpoint  # noqa: PLC0415
-    from s3ledger.workbench.console import counting_progress  # noqa: PLC0415
-
-    if not args.bucket:
-        _fail("--bucket is required (or set S3LEDGER_BUCKET)")
-    if args.workers < 1:
-        _fail("--workers must be at least 1")
-    checkpoint = args.checkpoint or default_checkpoint(args.bucket, args.prefix, args.inventory)
-    config = Config(retries={"mode": "standard"}, max_pool_connections=max(10, 2 * args.workers))
-    stop = threading.Event()
-    progress = counting_progress(Console(stderr=True), disable=args.json, unit="units")
-    with progress:
-        task = progress.add_task(f"backfill {args.bucket}", total=None)
-
-        def advance(seen: int, units: int) -> None:
-            progress.update(task, completed=units, description=f"{seen} objects seen")
-
-        try:
-            report = backfill(
-                boto3.client("s3", config=config),
-                boto3.client("dynamodb", config=config),
-                bucket=args.bucket,
-                ledger_table=args.ledger_table,
-                audit_table=args.audit_table,
-                prefix=args.prefix,
-                inventory=args.inventory,
-                workers=args.workers,
-                checkpoint=checkpoint,
-                progress=advance,
-                stop=stop,
-            )
-        except KeyboardInterrupt:
-            _fail(f"interrupted; run the same command again to resume from {checkpoint}", 130)
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
-    else:
-        from s3ledger.cli.render import print_backfill  # noqa: PLC0415
-
-        print_backfill(report.to_json())
-    return 1 if report.failed else 0
-
-
-def _bench_backfill(args: argparse.Namespace) -> int:
-    from s3ledger.bench.backfill import run_backfill_bench  # noqa: PLC0415 -- on demand
-
-    if args.objects < 1 or args.workers < 1:
-        _fail("--objects and --workers must be at least 1")
-    return run_backfill_bench(objects=args.objects, workers=args.workers, as_json=args.json)
-
-
-# S3 documents no bound on its own delivery delay ("typically ... within seconds, but can
-# sometimes take a minute or longer", Amazon S3 Event Notifications); five minutes is our margin.
-S3_DELIVERY_MARGIN_SECONDS = 300
-
-
-def default_settle_seconds() -> float:
-    """The queue's whole redelivery span (visibility timeout x maxReceiveCount, from
-    template.yaml) plus S3's own delivery margin: no event of an older change is still queued."""
-    from s3ledger.workbench.template import load_pipeline_spec  # noqa: PLC0415
-
-    queue = load_pipeline_spec().queue
-    return float(queue.visibility_timeout * queue.max_receive_count + S3_DELIVERY_MARGIN_SECONDS)
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from s3ledger.bench.benchmark import run_bench  # noqa: PLC0415 -- the harness loads on demand
-
-    modes = _modes(args.modes)
-    if args.events < 1 or args.workers < 1 or not 1 <= args.batch <= 10:
-        _fail("--events and --workers must be at least 1, --batch between 1 and 10")
-    if args.chart is not None and args.chart.suffix.lower() not in {".png", ".svg"}:
-        _fail(f"--chart {args.chart}: the file must end in .png or .svg")
-    summary = run_bench(
-        events=args.events,
-        modes=modes,
-        workers=args.workers,
-        batch=args.batch,
-        as_json=args.json,
-        chart=args.chart,
-        seed=args.seed,
-        streams=args.streams,
-    )
-    _print_summary(summary, as_json=args.json, table="bench")
-    if args.chart is not None and not args.json:
-        print(f"chart written to {args.chart}", file=sys.stderr)
-    return EXIT_ANOMALIES if _exactly_once_broken(summary) else 0
-
-
-def _print_summary(
-    summary: Mapping[str, Any], *, as_json: bool, table: Literal["demo", "chaos", "bench"]
-) -> None:
-    """A run's summary: JSON for machines, or its Rich table for people."""
-    if as_json:
-        print(json.dumps(summary, indent=2, sort_keys=True))
-    else:
-        from s3ledger.cli import render  # noqa: PLC0415 -- Rich loads only for people
-
-        printers = {"demo": render.print_demo, "chaos": render.print_chaos}
-        printers.get(table, render.print_bench)(summary)
-    sys.stdout.flush()
-
-
-def _exactly_once_broken(summary: Mapping[str, Any]) -> bool:
-    """True when an exactly-once mode (inbox, inbox-batch) ended with an anomaly."""
-    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
-    return any(modes[m]["anomalies_total"] for m in ("inbox", "inbox-batch") if m in modes)
+    return value
 
 
 def _add_table_arguments(parser: argparse.ArgumentParser) -> None:
@@ -388,7 +47,7 @@ def _add_table_arguments(parser: argparse.ArgumentParser) -> None:
     try:
         settings = Settings.from_env()  # the variables the handler reads, read the same way
     except ConfigurationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     parser.add_argument("--ledger-table", default=settings.ledger_table)
     parser.add_argument("--audit-table", default=settings.audit_table)
 
@@ -423,7 +82,7 @@ def _add_bench_parser(
     bench.add_argument(
         "--chart", type=Path, default=None, metavar="FILE", help="write a PNG or SVG chart"
     )
-    bench.set_defaults(run=_bench)
+    bench.set_defaults(run=bench_command)
 
 
 def _add_operator_parsers(
@@ -443,7 +102,7 @@ def _add_operator_parsers(
             "--bucket", default=None, required=True, help="an existing bucket's name"
         )
         switch.add_argument("--json", action="store_true", help="machine-readable output")
-        switch.set_defaults(run=_attach)
+        switch.set_defaults(run=attach_command)
 
     redrive = commands.add_parser(
         "redrive",
@@ -464,7 +123,7 @@ def _add_operator_parsers(
         help="the events queue (default: $S3LEDGER_QUEUE_URL)",
     )
     redrive.add_argument("--json", action="store_true", help="machine-readable output")
-    redrive.set_defaults(run=_redrive)
+    redrive.set_defaults(run=redrive_command)
 
 
 def _add_backfill_parser(
@@ -502,7 +161,7 @@ def _add_backfill_parser(
     )
     _add_table_arguments(fill)
     fill.add_argument("--json", action="store_true", help="machine-readable output")
-    fill.set_defaults(run=_backfill)
+    fill.set_defaults(run=backfill_command)
 
     timing = commands.add_parser(
         "bench-backfill",
@@ -514,7 +173,7 @@ def _add_backfill_parser(
     timing.add_argument("--objects", type=int, default=2000, metavar="N", help="default 2000")
     timing.add_argument("--workers", type=int, default=4, metavar="W", help="default 4")
     timing.add_argument("--json", action="store_true", help="machine-readable output")
-    timing.set_defaults(run=_bench_backfill)
+    timing.set_defaults(run=bench_backfill_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -536,7 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--workers", type=int, default=2, metavar="N", help="concurrent sandboxes")
     up.add_argument("--mode", choices=MODES, default=None, help="write mode (default: template's)")
     up.add_argument("--data", type=Path, default=None, metavar="DIR", help="keep DynamoDB data")
-    up.set_defaults(run=_up)
+    up.add_argument(
+        "--stack-name",
+        type=_stack_name,
+        default=DEFAULT_STACK_NAME,
+        metavar="S",
+        help=f"the tables are S-ledger, S-audit, S-idempotency (default {DEFAULT_STACK_NAME})",
+    )
+    up.set_defaults(run=up_command)
 
     invoke = commands.add_parser(
         "invoke",
@@ -548,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("event_file", metavar="EVENT_FILE")
     invoke.add_argument("--mode", choices=MODES, default=None)
     invoke.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
-    invoke.set_defaults(run=_invoke)
+    invoke.set_defaults(run=invoke_command)
 
     check = commands.add_parser(
         "check",
@@ -560,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_table_arguments(check)
     check.add_argument("--segments", type=int, default=4, help="parallel scan segments")
     check.add_argument("--json", action="store_true", help="machine-readable output")
-    check.set_defaults(run=_check)
+    check.set_defaults(run=check_command)
 
     demo = commands.add_parser(
         "demo",
@@ -573,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=2, metavar="W")
     demo.add_argument("--json", action="store_true", help="machine-readable output")
     demo.add_argument("--verbose", action="store_true", help="show the handlers' logs")
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(run=demo_command)
 
     chaos = commands.add_parser(
         "chaos",
@@ -596,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=4, metavar="W", help="parallel lanes (default 4)"
     )
     chaos.add_argument("--json", action="store_true", help="machine-readable output")
-    chaos.set_defaults(run=_chaos)
+    chaos.set_defaults(run=chaos_command)
     _add_bench_parser(commands)
 
     recon = commands.add_parser(
@@ -623,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--prefix", default="", help="only keys that start with this")
     recon.add_argument("--apply", action="store_true", help="repair (default: report only)")
     recon.add_argument("--json", action="store_true", help="machine-readable output")
-    recon.set_defaults(run=_reconcile)
+    recon.set_defaults(run=reconcile_command)
 
     _add_operator_parsers(commands)
     _add_backfill_parser(commands)
@@ -635,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except S3LedgerError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
@@ -644,6 +310,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # AWS errors (a missing table, an endpoint that does not answer, no credentials) are
         # the user's environment, not a bug: one line, not a traceback.
         if isinstance(exc, WorkbenchError | ClientError | BotoCoreError):
-            _fail(str(exc))
+            fail(str(exc))
         raise
     return code

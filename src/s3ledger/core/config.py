@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_AUDIT_TABLE",
     "DEFAULT_IDEMPOTENCY_TABLE",
     "DEFAULT_LEDGER_TABLE",
+    "DEFAULT_STACK_NAME",
     "MODES",
     "Mode",
     "RetryPolicy",
@@ -26,11 +27,14 @@ MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 # The article's three designs and ours, side by side (the demo's columns).
 ARTICLE_MODES: Final[tuple[Mode, ...]] = ("inbox", "naive", "transact", "powertools")
 
-# The article's table names are the defaults: dashboards, `s3ledger check` and users' own queries
-# read them, so they are a contract.
-DEFAULT_LEDGER_TABLE: Final = "lambda-transactions-table"
-DEFAULT_AUDIT_TABLE: Final = "lambda-audit-log"
-DEFAULT_IDEMPOTENCY_TABLE: Final = "lambda-idempotency-store"
+# template.yaml names the tables after the stack (<stack>-ledger, ...) unless its parameters name
+# them; these defaults are the names of a stack called DEFAULT_STACK_NAME, which the workbench
+# (`s3ledger up`) is too. The article's names (lambda-transactions-table, lambda-audit-log,
+# lambda-idempotency-store) are one parameter away, in the template and in S3LEDGER_*_TABLE.
+DEFAULT_STACK_NAME: Final = "s3ledger"
+DEFAULT_LEDGER_TABLE: Final = f"{DEFAULT_STACK_NAME}-ledger"
+DEFAULT_AUDIT_TABLE: Final = f"{DEFAULT_STACK_NAME}-audit"
+DEFAULT_IDEMPOTENCY_TABLE: Final = f"{DEFAULT_STACK_NAME}-idempotency"
 
 
 def parse_mode(text: str) -> Mode:

@@ -106,7 +106,7 @@ def compare_sequencers(a: str, b: str) -> int:
 
 def utc_now() -> str:
     """Now, in the form of :func:`normalize_event_time` (the audit items' ``processed_at``)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _utc_form(datetime.now(UTC))
 
 
 def normalize_event_time(event_time: str) -> str:
@@ -118,6 +118,10 @@ def normalize_event_time(event_time: str) -> str:
         raise MalformedRecordError(f"event time is not ISO 8601: {event_time!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    return _utc_form(moment)
+
+
+def _utc_form(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -16,6 +16,7 @@ entry point (SAM ``Handler``)          on a failed record
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -64,8 +65,14 @@ __all__ = [
     "sqs_handler",
 ]
 
-logger = Logger(service="s3ledger")
-metrics = Metrics(namespace="s3ledger", service="s3ledger")
+# The stack sets POWERTOOLS_SERVICE_NAME to its own name (two stacks' metrics stay apart, and its
+# alarms watch that service) and POWERTOOLS_METRICS_NAMESPACE; an argument would override them.
+# Outside Lambda (invoke, the workbench) both default to "s3ledger".
+_SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "s3ledger"
+logger = Logger(service=_SERVICE)
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "s3ledger", service=_SERVICE
+)
 
 _OUTCOME_METRIC = {
     Outcome.APPLIED: "EventsApplied",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import threading
 import time
 import zlib
@@ -357,7 +356,6 @@ def run_chaos(
 ) -> dict[str, Any]:
     """Run chaos for ``modes`` and return its summary (the CLI prints it); progress goes to stderr
     unless ``as_json``."""
-    started = time.monotonic()
     console = Console(stderr=True)
     results: dict[str, Any] = {}
     with (
@@ -380,7 +378,7 @@ def run_chaos(
     measured = {
         mode: {"requests_per_event": r.pop("requests_per_event")} for mode, r in results.items()
     }
-    summary = {
+    return {
         "seed": seed,
         "events": events,
         "workers": workers,
@@ -388,8 +386,3 @@ def run_chaos(
         "modes": results,
         "measured": measured,
     }
-    elapsed = time.monotonic() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    summary["elapsed_seconds"] = round(elapsed, 1)
-    summary["peak_rss_mib"] = round(rss_mb)
-    return summary

@@ -23,7 +23,7 @@ from s3ledger.workbench.runner import (
     LocalRunner,
     RunnerSettings,
 )
-from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
+from s3ledger.workbench.template import DEFAULT_STACK_NAME, PipelineSpec, load_pipeline_spec
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -131,12 +131,17 @@ def start_session(
     aws_port: int = 4566,
     data_dir: Path | None = None,
     overrides: Mapping[str, str] | None = None,
+    stack_name: str = DEFAULT_STACK_NAME,
 ) -> Iterator[Session]:
-    """Start the workbench, provision what ``template.yaml`` declares, run the handler on it."""
+    """Start the workbench, provision what ``template.yaml`` declares, run the handler on it.
+
+    ``stack_name`` stands for the stack's name, from which the template derives the table names
+    (``<stack_name>-ledger``, ...) unless ``overrides`` names them.
+    """
     parameters = dict(overrides or {})
     if mode is not None:
         parameters["Mode"] = mode
-    spec = load_pipeline_spec(overrides=parameters)
+    spec = load_pipeline_spec(overrides=parameters, stack_name=stack_name)
     with Workbench(dynamodb_port=dynamodb_port, aws_port=aws_port, data_dir=data_dir) as workbench:
         resources = provision(
             workbench.dynamodb(),

@@ -3,13 +3,18 @@
 The workbench provisions tables, queues and the event source from what the SAM template says, so
 nothing restates a key name, a TTL attribute or a batch size. This module reads the template with
 PyYAML (CloudFormation short-form tags such as ``!Ref`` become their long form, ``{"Ref": x}``),
-substitutes parameter defaults (or caller overrides) for ``Ref`` to a parameter, and returns frozen
-dataclasses. It resolves nothing else: a value the workbench needs must be a literal or a ``Ref`` to
-a parameter, and anything else is a :class:`TemplateError` that names the property.
+substitutes parameter defaults (or caller overrides) and returns frozen dataclasses.
+
+It resolves what the template's names need, and nothing more: ``Ref`` to a parameter, to
+``AWS::StackName`` (the caller's stack name, :data:`DEFAULT_STACK_NAME` unless given) or to a
+table (its resolved ``TableName``); ``Fn::Sub`` over those; ``Fn::Join`` of literals or of a list
+parameter; ``Fn::If`` on conditions built from ``Fn::Equals``, ``Fn::Not``, ``Fn::And``,
+``Fn::Or`` and ``Condition``. Anything else is a :class:`TemplateError` that names the property.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +22,10 @@ from typing import Any
 
 import yaml
 
+from s3ledger.core.config import DEFAULT_STACK_NAME
+
 __all__ = [
+    "DEFAULT_STACK_NAME",
     "DEFAULT_TEMPLATE_PATH",
     "FunctionSpec",
     "NotificationSpec",
@@ -31,12 +39,15 @@ __all__ = [
 # src/s3ledger/local/template.py -> the repository root.
 DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[3] / "template.yaml"
 
-# Which table plays which role, by the parameter its TableName refers to.
+# Which table plays which role: the function's variable that names it (``!Ref <Table>``).
 _TABLE_ROLES = {
-    "LedgerTableName": "ledger",
-    "AuditTableName": "audit",
-    "IdempotencyTableName": "idempotency",
+    "S3LEDGER_LEDGER_TABLE": "ledger",
+    "S3LEDGER_AUDIT_TABLE": "audit",
+    "S3LEDGER_IDEMPOTENCY_TABLE": "idempotency",
 }
+
+# ${Name} or ${!Literal} in an Fn::Sub string.
+_SUB_VARIABLE = re.compile(r"\$\{(!?)([^}]*)\}")
 
 _FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
@@ -90,6 +101,7 @@ class PipelineSpec:
 
     ``tables`` is keyed by role: ``"ledger"``, ``"audit"``, ``"idempotency"``. ``bucket_name`` is
     ``None`` when the template generates the name (the ``BucketName`` parameter is empty).
+    ``stack_name`` is what ``AWS::StackName`` resolved to.
     """
 
     tables: dict[str, TableSpec]
@@ -100,6 +112,7 @@ class PipelineSpec:
     versioning: bool
     bucket_name: str | None
     parameters: dict[str, str]
+    stack_name: str = DEFAULT_STACK_NAME
 
     def without_streams(self) -> PipelineSpec:
         """This spec with no table stream (for runs that never read the streams)."""
@@ -172,7 +185,9 @@ for _tag in _TAGS:
 class _Template:
     """The parsed template plus resolved parameter values."""
 
-    def __init__(self, document: Mapping[str, Any], overrides: Mapping[str, str]) -> None:
+    def __init__(
+        self, document: Mapping[str, Any], overrides: Mapping[str, str], stack_name: str
+    ) -> None:
         resources = document.get("Resources")
         if not isinstance(resources, dict) or not resources:
             raise TemplateError("template has no Resources section")
@@ -180,20 +195,39 @@ class _Template:
         declared = document.get("Parameters") or {}
         if not isinstance(declared, dict):
             raise TemplateError("template's Parameters section is not a mapping")
+        conditions = document.get("Conditions") or {}
+        if not isinstance(conditions, dict):
+            raise TemplateError("template's Conditions section is not a mapping")
+        self.conditions: dict[str, Any] = conditions
         self.parameters = _parameter_values(declared, overrides)
+        self.list_parameters = {
+            name
+            for name, definition in declared.items()
+            if str(definition.get("Type", "")).startswith(("CommaDelimitedList", "List<"))
+        }
+        self.stack_name = stack_name
+        self._truth: dict[str, bool | None] = {}  # None: being evaluated (a cycle)
 
     def resolve(self, value: Any, where: str) -> str:
-        """A literal or a ``Ref`` to a parameter, as a string."""
+        """A literal, or an intrinsic this module resolves (see the module's docstring)."""
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, str | int | float):
             return str(value)
-        if isinstance(value, dict) and set(value) == {"Ref"}:
-            name = value["Ref"]
-            if name in self.parameters:
-                return self.parameters[name]
-            raise TemplateError(f"{where}: Ref to {name!r}, which is not a parameter")
-        raise TemplateError(f"{where}: {value!r} is neither a literal nor a Ref to a parameter")
+        if isinstance(value, dict) and len(value) == 1:
+            ((function, argument),) = value.items()
+            if function == "Ref":
+                return self._ref(argument, where)
+            if function == "Fn::If":
+                return self._if(argument, where)
+            if function == "Fn::Sub":
+                return self._sub(argument, where)
+            if function == "Fn::Join":
+                return self._join(argument, where)
+        raise TemplateError(
+            f"{where}: cannot resolve {value!r} (the workbench resolves literals, Ref to a "
+            "parameter, AWS::StackName or a table, Fn::Sub, Fn::Join and Fn::If)"
+        )
 
     def resolve_int(self, value: Any, where: str) -> int:
         text = self.resolve(value, where)
@@ -201,6 +235,87 @@ class _Template:
             return int(text)
         except ValueError:
             raise TemplateError(f"{where}: {text!r} is not an integer") from None
+
+    def _ref(self, name: Any, where: str) -> str:
+        if name == "AWS::StackName":
+            return self.stack_name
+        if isinstance(name, str) and name in self.parameters:
+            return self.parameters[name]
+        resource = self.resources.get(name) if isinstance(name, str) else None
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::DynamoDB::Table":
+            table_name = _properties(resource, f"table {name}").get("TableName")
+            return self.resolve(table_name, f"table {name} TableName")
+        raise TemplateError(
+            f"{where}: Ref to {name!r}, which is not a parameter, AWS::StackName or a table"
+        )
+
+    def _if(self, argument: Any, where: str) -> str:
+        if not (isinstance(argument, list) and len(argument) == 3):
+            raise TemplateError(f"{where}: Fn::If takes [condition, if true, if false]")
+        condition, if_true, if_false = argument
+        return self.resolve(if_true if self.condition(condition, where) else if_false, where)
+
+    def _sub(self, argument: Any, where: str) -> str:
+        variables: Mapping[str, Any] = {}
+        if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], dict):
+            argument, variables = argument
+        if not isinstance(argument, str):
+            raise TemplateError(f"{where}: Fn::Sub takes a string or [string, variables]")
+
+        def substitute(match: re.Match[str]) -> str:
+            literal, name = match.groups()
+            if literal:
+                return f"${{{name}}}"
+            if name in variables:
+                return self.resolve(variables[name], where)
+            return self._ref(name, f"{where} (${{{name}}})")
+
+        return _SUB_VARIABLE.sub(substitute, argument)
+
+    def _join(self, argument: Any, where: str) -> str:
+        if not (isinstance(argument, list) and len(argument) == 2):
+            raise TemplateError(f"{where}: Fn::Join takes [delimiter, values]")
+        delimiter, values = argument
+        if isinstance(values, dict) and set(values) == {"Ref"}:
+            if values["Ref"] not in self.list_parameters:
+                raise TemplateError(f"{where}: Fn::Join of {values!r}, which is not a list")
+            items = self.parameters[values["Ref"]].split(",")
+        elif isinstance(values, list):
+            items = [self.resolve(item, where) for item in values]
+        else:
+            raise TemplateError(f"{where}: Fn::Join of {values!r}, which is not a list")
+        return self.resolve(delimiter, where).join(items)
+
+    def condition(self, name: Any, where: str) -> bool:
+        """The truth of the template's condition ``name``."""
+        if not isinstance(name, str) or name not in self.conditions:
+            raise TemplateError(f"{where}: no condition named {name!r}")
+        if name not in self._truth:
+            self._truth[name] = None
+            self._truth[name] = self._evaluate(self.conditions[name], f"{where}: condition {name}")
+        truth = self._truth[name]
+        if truth is None:
+            raise TemplateError(f"{where}: condition {name!r} refers to itself")
+        return truth
+
+    def _evaluate(self, expression: Any, where: str) -> bool:
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((function, argument),) = expression.items()
+            if function == "Condition":
+                return self.condition(argument, where)
+            if isinstance(argument, list):
+                if function == "Fn::Equals" and len(argument) == 2:
+                    return self.resolve(argument[0], where) == self.resolve(argument[1], where)
+                if function == "Fn::Not" and len(argument) == 1:
+                    return not self._evaluate(argument[0], where)
+                if function == "Fn::And":
+                    return all(self._evaluate(item, where) for item in argument)
+                if function == "Fn::Or":
+                    return any(self._evaluate(item, where) for item in argument)
+        raise TemplateError(
+            f"{where}: cannot evaluate {expression!r} (the workbench evaluates Fn::Equals, "
+            "Fn::Not, Fn::And, Fn::Or and Condition)"
+        )
 
     def of_type(self, *types: str) -> dict[str, dict[str, Any]]:
         return {
@@ -255,19 +370,17 @@ def _getatt_target(value: Any, where: str) -> str:
 # ------------------------------------------------------------------------------------- readers
 
 
-def _tables(template: _Template) -> dict[str, TableSpec]:
+def _tables(template: _Template, variables: Mapping[str, Any]) -> dict[str, TableSpec]:
+    """The tables the function's variables name (``S3LEDGER_LEDGER_TABLE: !Ref LedgerTable``)."""
     tables: dict[str, TableSpec] = {}
-    for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
+    for variable, role in _TABLE_ROLES.items():
+        value = variables.get(variable)
+        logical_id = value.get("Ref") if isinstance(value, dict) and set(value) == {"Ref"} else None
+        resource = template.resources.get(logical_id) if isinstance(logical_id, str) else None
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::DynamoDB::Table":
+            continue
         where = f"table {logical_id}"
         props = _properties(resource, where)
-        name_ref = props.get("TableName")
-        role = (
-            _TABLE_ROLES.get(name_ref["Ref"])
-            if isinstance(name_ref, dict) and set(name_ref) == {"Ref"}
-            else None
-        )
-        if role is None:
-            continue
         hash_keys = [
             k.get("AttributeName")
             for k in props.get("KeySchema") or []
@@ -286,22 +399,24 @@ def _tables(template: _Template) -> dict[str, TableSpec]:
             else None
         )
         tables[role] = TableSpec(
-            logical_id=logical_id,
-            name=template.resolve(name_ref, f"{where} TableName"),
+            logical_id=str(logical_id),
+            name=template.resolve(props.get("TableName"), f"{where} TableName"),
             hash_key=hash_keys[0],
             ttl_attribute=ttl_attribute,
             stream_view_type=stream_view_type,
         )
     missing = sorted(set(_TABLE_ROLES.values()) - set(tables))
     if missing:
-        wanted = {role: param for param, role in _TABLE_ROLES.items()}
-        names = ", ".join(f"{role} (TableName: !Ref {wanted[role]})" for role in missing)
+        wanted = {role: variable for variable, role in _TABLE_ROLES.items()}
+        names = ", ".join(
+            f"{role} (function variable {wanted[role]}: !Ref <Table>)" for role in missing
+        )
         raise TemplateError(f"template has no table for: {names}")
     return tables
 
 
-def _function(template: _Template) -> tuple[str, FunctionSpec]:
-    """The function with an SQS event source, and the logical id of its queue."""
+def _function(template: _Template) -> tuple[str, FunctionSpec, dict[str, Any]]:
+    """The function with an SQS event source, its queue's logical id, its raw variables."""
     for logical_id, resource in template.of_type(*_FUNCTION_TYPES).items():
         props = _properties(resource, f"function {logical_id}")
         events = props.get("Events") or {}
@@ -328,7 +443,7 @@ def _function(template: _Template) -> tuple[str, FunctionSpec]:
                     for k, v in variables.items()
                 },
             )
-            return _getatt_target(source.get("Queue"), f"{where} Queue"), spec
+            return _getatt_target(source.get("Queue"), f"{where} Queue"), spec, variables
     raise TemplateError("template has no function with an SQS event source (Events: Type: SQS)")
 
 
@@ -385,12 +500,17 @@ def _bucket(template: _Template, queue_id: str) -> tuple[NotificationSpec, bool,
 
 
 def load_pipeline_spec(
-    path: Path | None = None, overrides: Mapping[str, str] | None = None
+    path: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    stack_name: str = DEFAULT_STACK_NAME,
 ) -> PipelineSpec:
     """Read the pipeline's settings from ``template.yaml``.
 
     ``path`` defaults to the repository's ``template.yaml``. ``overrides`` replaces parameter
-    defaults, as ``--parameter-overrides`` would (e.g. ``{"LedgerTableName": "x"}``).
+    defaults, as ``--parameter-overrides`` would (e.g. ``{"LedgerTableName": "x"}``), and
+    ``stack_name`` stands for ``AWS::StackName``, as ``--stack-name`` would: the table names
+    derive from it unless a parameter names them.
     Raises :class:`TemplateError` naming what is missing or invalid.
     """
     template_path = DEFAULT_TEMPLATE_PATH if path is None else path
@@ -405,11 +525,11 @@ def load_pipeline_spec(
     if not isinstance(document, dict):
         raise TemplateError(f"template {template_path} is not a YAML mapping")
     try:
-        template = _Template(document, overrides or {})
-        queue_id, function = _function(template)
+        template = _Template(document, overrides or {}, stack_name)
+        queue_id, function, variables = _function(template)
         queue, dlq_retention = _queue(template, queue_id)
         notification, versioning, bucket_name = _bucket(template, queue_id)
-        tables = _tables(template)
+        tables = _tables(template, variables)
     except TemplateError as exc:
         raise TemplateError(f"{template_path}: {exc}") from None
     return PipelineSpec(
@@ -421,4 +541,5 @@ def load_pipeline_spec(
         versioning=versioning,
         bucket_name=bucket_name,
         parameters=dict(template.parameters),
+        stack_name=stack_name,
     )

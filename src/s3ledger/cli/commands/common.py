@@ -1,0 +1,64 @@
+"""What every command shares: exit codes, the one-line error, ``--modes``, and printing a run's
+summary.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any, Literal, NoReturn
+
+from s3ledger.core.config import MODES, Mode, parse_mode
+from s3ledger.core.errors import ConfigurationError
+
+__all__ = [
+    "EXIT_ANOMALIES",
+    "EXIT_USAGE",
+    "exactly_once_broken",
+    "fail",
+    "parse_modes",
+    "print_summary",
+]
+
+EXIT_ANOMALIES = 1
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    print(f"s3ledger: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def parse_modes(text: str) -> list[Mode]:
+    """``--modes``: comma-separated, known, each once."""
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        fail(f"no mode given: choose from {', '.join(MODES)}")
+    try:
+        modes = [parse_mode(name) for name in names]
+    except ConfigurationError as exc:
+        fail(str(exc))
+    if len(set(modes)) != len(modes):
+        fail("--modes lists a mode twice")
+    return modes
+
+
+def print_summary(
+    summary: Mapping[str, Any], *, as_json: bool, table: Literal["demo", "chaos", "bench"]
+) -> None:
+    """A run's summary: JSON for machines, or its Rich table for people."""
+    if as_json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        from s3ledger.cli import render  # noqa: PLC0415 -- Rich loads only for people
+
+        printers = {"demo": render.print_demo, "chaos": render.print_chaos}
+        printers.get(table, render.print_bench)(summary)
+    sys.stdout.flush()
+
+
+def exactly_once_broken(summary: Mapping[str, Any]) -> bool:
+    """True when an exactly-once mode (inbox, inbox-batch) ended with an anomaly."""
+    modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
+    return any(modes[m]["anomalies_total"] for m in ("inbox", "inbox-batch") if m in modes)

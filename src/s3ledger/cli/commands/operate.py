@@ -1,0 +1,198 @@
+"""The operator commands, against a deployed pipeline (or the workbench): ``check``,
+``reconcile``, ``attach``/``detach``, ``redrive`` and ``backfill``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+
+from s3ledger.cli.commands.common import EXIT_ANOMALIES, fail
+
+__all__ = [
+    "S3_DELIVERY_MARGIN_SECONDS",
+    "attach_command",
+    "backfill_command",
+    "check_command",
+    "default_settle_seconds",
+    "reconcile_command",
+    "redrive_command",
+]
+
+
+def check_command(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs a client at the top level
+    from botocore.config import Config  # noqa: PLC0415
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    from s3ledger.operate.scan import check_tables  # noqa: PLC0415
+    from s3ledger.pipeline.aws import error_code  # noqa: PLC0415
+
+    client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
+    try:
+        report = check_tables(
+            client,
+            ledger_table=args.ledger_table,
+            audit_table=args.audit_table,
+            segments=args.segments,
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        fail(
+            f"table {args.ledger_table!r} or {args.audit_table!r} does not exist at "
+            f"{client.meta.endpoint_url} (set --ledger-table/--audit-table, or "
+            "S3LEDGER_LEDGER_TABLE/S3LEDGER_AUDIT_TABLE)"
+        )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        from s3ledger.cli.render import print_check  # noqa: PLC0415
+
+        print_check(report, ledger_table=args.ledger_table, audit_table=args.audit_table)
+    return EXIT_ANOMALIES if report.anomalies_total else 0
+
+
+def reconcile_command(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs these clients
+    from botocore.config import Config  # noqa: PLC0415
+
+    from s3ledger.operate.reconcile import reconcile  # noqa: PLC0415
+
+    if not args.bucket:
+        fail("--bucket is required (or set S3LEDGER_BUCKET)")
+    settle = args.settle if args.settle is not None else default_settle_seconds()
+    if settle < 0:
+        fail("--settle must not be negative")
+    config = Config(retries={"mode": "standard"})
+    report = reconcile(
+        boto3.client("s3", config=config),
+        boto3.client("dynamodb", config=config),
+        bucket=args.bucket,
+        ledger_table=args.ledger_table,
+        audit_table=args.audit_table,
+        apply=args.apply,
+        prefix=args.prefix,
+        settle_seconds=settle,
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        from s3ledger.cli.render import print_reconcile  # noqa: PLC0415
+
+        print_reconcile(report.to_json())
+    return 0
+
+
+def attach_command(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs the client
+    from botocore.config import Config  # noqa: PLC0415
+
+    from s3ledger.operate.attach import attach, detach  # noqa: PLC0415
+
+    if not args.bucket:
+        fail("--bucket is required")
+    s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
+    change = (attach if args.command == "attach" else detach)(s3, args.bucket)
+    if args.json:
+        print(json.dumps(change.to_json(), indent=2, sort_keys=True))
+    else:
+        print(change.describe())
+        if args.command == "detach" and change.changed:
+            print(
+                "note: the switch is the bucket's: any other EventBridge rule matching this "
+                "bucket stops receiving its events too",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def redrive_command(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs the client
+    from botocore.config import Config  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+
+    from s3ledger.operate.redrive import redrive  # noqa: PLC0415
+    from s3ledger.workbench.console import counting_progress  # noqa: PLC0415
+
+    if not args.dlq_url or not args.queue_url:
+        fail("--dlq-url and --queue-url are required (or S3LEDGER_DLQ_URL, S3LEDGER_QUEUE_URL)")
+    sqs = boto3.client("sqs", config=Config(retries={"mode": "standard"}))
+    console = Console(stderr=True)
+    with counting_progress(console, disable=args.json, unit="messages") as progress:
+        task = progress.add_task("redriving the DLQ", total=None)
+        report = redrive(
+            sqs,
+            dlq_url=args.dlq_url,
+            queue_url=args.queue_url,
+            progress=lambda moved, total: progress.update(task, completed=moved, total=total),
+        )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        how = "SQS's move task" if report.method == "move-task" else "receive, send, delete"
+        print(f"moved {report.moved} of {report.to_move} messages ({how}); {report.failed} failed")
+    return 1 if report.failed else 0
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs these clients
+    from botocore.config import Config  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+
+    from s3ledger.operate.backfill import backfill, default_checkpoint  # noqa: PLC0415
+    from s3ledger.workbench.console import counting_progress  # noqa: PLC0415
+
+    if not args.bucket:
+        fail("--bucket is required (or set S3LEDGER_BUCKET)")
+    if args.workers < 1:
+        fail("--workers must be at least 1")
+    checkpoint = args.checkpoint or default_checkpoint(args.bucket, args.prefix, args.inventory)
+    config = Config(retries={"mode": "standard"}, max_pool_connections=max(10, 2 * args.workers))
+    stop = threading.Event()
+    progress = counting_progress(Console(stderr=True), disable=args.json, unit="units")
+    with progress:
+        task = progress.add_task(f"backfill {args.bucket}", total=None)
+
+        def advance(seen: int, units: int) -> None:
+            progress.update(task, completed=units, description=f"{seen} objects seen")
+
+        try:
+            report = backfill(
+                boto3.client("s3", config=config),
+                boto3.client("dynamodb", config=config),
+                bucket=args.bucket,
+                ledger_table=args.ledger_table,
+                audit_table=args.audit_table,
+                prefix=args.prefix,
+                inventory=args.inventory,
+                workers=args.workers,
+                checkpoint=checkpoint,
+                progress=advance,
+                stop=stop,
+            )
+        except KeyboardInterrupt:
+            fail(f"interrupted; run the same command again to resume from {checkpoint}", 130)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        from s3ledger.cli.render import print_backfill  # noqa: PLC0415
+
+        print_backfill(report.to_json())
+    return 1 if report.failed else 0
+
+
+# S3 documents no bound on its own delivery delay ("typically ... within seconds, but can
+# sometimes take a minute or longer", Amazon S3 Event Notifications); five minutes is our margin.
+S3_DELIVERY_MARGIN_SECONDS = 300
+
+
+def default_settle_seconds() -> float:
+    """The queue's whole redelivery span (visibility timeout x maxReceiveCount, from
+    template.yaml) plus S3's own delivery margin: no event of an older change is still queued."""
+    from s3ledger.workbench.template import load_pipeline_spec  # noqa: PLC0415
+
+    queue = load_pipeline_spec().queue
+    return float(queue.visibility_timeout * queue.max_receive_count + S3_DELIVERY_MARGIN_SECONDS)

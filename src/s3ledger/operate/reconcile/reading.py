@@ -1,0 +1,109 @@
+"""Reading both sides a page at a time: the bucket's latest states (a listing) and the ledger's
+items (batch reads, and a scan of one bucket's ``processed`` items).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from s3ledger.core import ledger
+from s3ledger.core.ledger import ObjectState, version_of
+from s3ledger.core.order import normalize_event_time
+from s3ledger.operate.scan import get_items
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+
+__all__ = ["is_versioned", "iso_time"]
+
+# ----------------------------------------------------------------------------------- S3 side
+
+
+def is_versioned(s3: S3Client, bucket: str) -> bool:
+    # Suspended still counts: versions and delete markers written while it was on remain.
+    return s3.get_bucket_versioning(Bucket=bucket).get("Status") in {"Enabled", "Suspended"}
+
+
+def iso_time(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return normalize_event_time(value.isoformat())
+    return None if value is None else str(value)
+
+
+def _listed(etag: Any, size: Any, version_id: Any, last_modified: Any) -> ObjectState:
+    return ObjectState(
+        exists=True,
+        version_id=version_of(version_id),
+        etag=None if etag is None else str(etag).strip('"'),
+        size=size,
+        last_modified=iso_time(last_modified),
+    )
+
+
+def _listed_pages(
+    s3: S3Client, bucket: str, *, versioned: bool, page_size: int, prefix: str = ""
+) -> Iterator[dict[str, ObjectState]]:
+    """The bucket's keys (under ``prefix``) and their latest state, one listing page at a time."""
+    if not versioned:
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+        ):
+            yield {
+                obj["Key"]: _listed(obj.get("ETag"), obj.get("Size"), None, obj.get("LastModified"))
+                for obj in page.get("Contents") or []
+            }
+        return
+    for version_page in s3.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+    ):
+        # Each key has exactly one IsLatest entry, a version or a delete marker; older
+        # versions (possibly on the next page) say nothing about the current state.
+        states: dict[str, ObjectState] = {}
+        for version in version_page.get("Versions") or []:
+            if version.get("IsLatest"):
+                states[version["Key"]] = _listed(
+                    version.get("ETag"),
+                    version.get("Size"),
+                    version.get("VersionId"),
+                    version.get("LastModified"),
+                )
+        for marker in version_page.get("DeleteMarkers") or []:
+            if marker.get("IsLatest"):
+                states[marker["Key"]] = ObjectState.gone(iso_time(marker.get("LastModified")))
+        yield states
+
+
+# ----------------------------------------------------------------------------- DynamoDB side
+
+
+def _ledger_items(
+    dynamodb: DynamoDBClient, table: str, ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The ledger items of ``ids`` (consistent reads), by id; absent ids are simply missing."""
+    return get_items(dynamodb, table, "id", ids)
+
+
+def _processed_pages(
+    dynamodb: DynamoDBClient, table: str, bucket: str, page_size: int, prefix: str = ""
+) -> Iterator[list[dict[str, Any]]]:
+    """This bucket's ``processed`` ledger items (keys under ``prefix``), one scan page at a time
+    (consistent reads, so the first pass's repairs are seen)."""
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        ConsistentRead=True,
+        FilterExpression=(
+            "#bucket = :bucket AND #status = :processed AND begins_with(#key, :prefix)"
+        ),
+        ExpressionAttributeNames={"#bucket": "bucket", "#status": "status", "#key": "key"},
+        ExpressionAttributeValues={
+            ":bucket": {"S": bucket},
+            ":processed": {"S": ledger.PROCESSED},
+            ":prefix": {"S": prefix},
+        },
+        PaginationConfig={"PageSize": page_size},
+    ):
+        yield [ledger.from_item(raw) for raw in page.get("Items", [])]
