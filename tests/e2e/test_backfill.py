@@ -1,6 +1,6 @@
 """Backfill against the workbench: moto's S3 over HTTP (listings, versions, delete markers, real
 inventory files in the documented format) and DynamoDB Local (real transactions), with live
-events delivered through the real handler path (``Pipeline.handle_s3``, inbox writer).
+events delivered through the real handler path (``Handler.handle_s3``, inbox writer).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 from s3ledger.core.ledger import from_item
 from s3ledger.operate.backfill import BACKFILLED_EVENT, BackfillError, BackfillReport, backfill
 from tests.e2e.test_cli import run_cli, table_env
-from tests.e2e.test_reconcile import Bench
+from tests.e2e.test_reconcile import Rig
 from tests.support.tables import TableNames, scan_all
 
 SCHEMA = (
@@ -39,7 +39,7 @@ SCHEMA = (
 )
 
 
-def run(b: Bench, *, workers: int = 3, page_size: int = 7, **options: Any) -> BackfillReport:
+def run(b: Rig, *, workers: int = 3, page_size: int = 7, **options: Any) -> BackfillReport:
     return backfill(
         b.s3,
         b.dynamodb,
@@ -52,7 +52,7 @@ def run(b: Bench, *, workers: int = 3, page_size: int = 7, **options: Any) -> Ba
     )
 
 
-def ledger_items(b: Bench) -> dict[str, dict[str, Any]]:
+def ledger_items(b: Rig) -> dict[str, dict[str, Any]]:
     return {
         str(item["key"]): item
         for item in (from_item(raw) for raw in scan_all(b.dynamodb, b.tables.ledger))
@@ -60,7 +60,7 @@ def ledger_items(b: Bench) -> dict[str, dict[str, Any]]:
     }
 
 
-def bucket_state(b: Bench) -> dict[str, tuple[str, int, str | None]]:
+def bucket_state(b: Rig) -> dict[str, tuple[str, int, str | None]]:
     """Every existing object's (etag, size, version id) as S3 lists it now."""
     state: dict[str, tuple[str, int, str | None]] = {}
     if b.versioned:
@@ -79,7 +79,7 @@ def bucket_state(b: Bench) -> dict[str, tuple[str, int, str | None]]:
     return state
 
 
-def assert_ledger_is_bucket(b: Bench) -> None:
+def assert_ledger_is_bucket(b: Rig) -> None:
     """Every existing object once in the ledger with the bucket's state; clean tables; each
     event id once in the audit log (it is the table's key, so once per object and event)."""
     items = ledger_items(b)
@@ -92,7 +92,7 @@ def assert_ledger_is_bucket(b: Bench) -> None:
     assert b.anomalies() == 0
 
 
-def populate(b: Bench, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
+def populate(b: Rig, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Put every key (some twice, some then deleted); return each key's event records."""
     records: dict[str, list[dict[str, Any]]] = {}
     for index, key in enumerate(keys):
@@ -114,19 +114,19 @@ KEYS = (
 
 
 @pytest.mark.slow
-def test_backfill_from_a_listing_writes_each_missing_object_once(bench: Bench) -> None:
+def test_backfill_from_a_listing_writes_each_missing_object_once(rig: Rig) -> None:
     """A versioned bucket of 101 keys (overwrites, delete markers), a third of them already in
     the ledger by their live events: the backfill writes exactly the others, current versions
     only, ledger equal to the bucket; a second run writes nothing and the audit log is
     unchanged."""
-    records = populate(bench, KEYS)
+    records = populate(rig, KEYS)
     live = KEYS[::3]
     for key in live:
-        bench.deliver(*records[key])
-    existing = bucket_state(bench)
-    had_item = set(ledger_items(bench))
+        rig.deliver(*records[key])
+    existing = bucket_state(rig)
+    had_item = set(ledger_items(rig))
 
-    report = run(bench)
+    report = run(rig)
 
     assert not report.interrupted
     assert report.units == 6  # alpha/ beta/ delta/ in box/ z/ and the root
@@ -134,64 +134,64 @@ def test_backfill_from_a_listing_writes_each_missing_object_once(bench: Bench) -
     assert report.already_in_ledger == len(set(existing) & had_item)
     assert report.objects_written == len(set(existing) - had_item)
     assert (report.superseded, report.failed) == (0, 0)
-    assert_ledger_is_bucket(bench)
+    assert_ledger_is_bucket(rig)
     deleted_unseen = [
         k for k in KEYS if k not in existing and k not in had_item
     ]  # a delete marker is latest and no event came: no ledger item needed
     assert deleted_unseen
-    assert not set(deleted_unseen) & set(ledger_items(bench))
-    backfilled = [a for a in bench.audit() if a.get("event_name") == BACKFILLED_EVENT]
+    assert not set(deleted_unseen) & set(ledger_items(rig))
+    backfilled = [a for a in rig.audit() if a.get("event_name") == BACKFILLED_EVENT]
     assert len(backfilled) == report.objects_written
 
-    before = bench.snapshot()
-    again = run(bench, workers=2, page_size=50)
+    before = rig.snapshot()
+    again = run(rig, workers=2, page_size=50)
     assert (again.objects_written, again.already_in_ledger) == (0, len(existing))
-    assert bench.snapshot() == before
+    assert rig.snapshot() == before
 
 
 @pytest.mark.slow
-def test_live_events_before_during_and_after_a_backfill(bench: Bench) -> None:
+def test_live_events_before_during_and_after_a_backfill(rig: Rig) -> None:
     """Live events flow around and during the backfill: an older event that arrives after it
     is superseded, a newer one applies, events racing it land first or lose the pin; every
     object ends once in the ledger, equal to the bucket, with clean tables."""
     keys = [f"live/{p}/{i:02d}" for p in "abcd" for i in range(25)]
-    first = {key: bench.put(key, f"{key} v1".encode()) for key in keys}
+    first = {key: rig.put(key, f"{key} v1".encode()) for key in keys}
     early, late, newer, racing = keys[0::4], keys[1::4], keys[2::4], keys[3::4]
     for key in early:  # delivered before: the backfill leaves them alone
-        bench.deliver(first[key])
+        rig.deliver(first[key])
     time.sleep(1.1)  # the listing's Date (whole seconds) is after every first put
 
-    racing_records = {key: bench.put(key, f"{key} v2".encode() * 3) for key in racing}
+    racing_records = {key: rig.put(key, f"{key} v2".encode() * 3) for key in racing}
 
     def deliver_racing() -> None:
         for key in racing:
-            bench.deliver(first[key], racing_records[key])
+            rig.deliver(first[key], racing_records[key])
 
     racer = threading.Thread(target=deliver_racing)
     racer.start()
-    report = run(bench, workers=4, page_size=5)
+    report = run(rig, workers=4, page_size=5)
     racer.join()
 
     assert report.objects_seen == len(keys)
     assert report.failed == 0
     # Late arrivals of the snapshot's own (older) events: superseded, the state stands.
     for key in late:
-        assert bench.deliver(first[key]).get("stale") == 1, key
+        assert rig.deliver(first[key]).get("superseded") == 1, key
     # Newer requests after the backfill: applied.
     for key in newer:
-        assert bench.deliver(bench.put(key, f"{key} v3".encode() * 4)).get("applied") == 1, key
-    assert_ledger_is_bucket(bench)
-    assert len(ledger_items(bench)) == len(keys)
+        assert rig.deliver(rig.put(key, f"{key} v3".encode() * 4)).get("applied") == 1, key
+    assert_ledger_is_bucket(rig)
+    assert len(ledger_items(rig)) == len(keys)
 
-    before = bench.snapshot()
-    assert run(bench).objects_written == 0
-    assert bench.snapshot() == before
+    before = rig.snapshot()
+    assert run(rig).objects_written == 0
+    assert rig.snapshot() == before
 
 
 # ------------------------------------------------------------------------------- inventory
 
 
-def write_inventory(b: Bench, file_format: str, *, files: int = 3) -> str:
+def write_inventory(b: Rig, file_format: str, *, files: int = 3) -> str:
     """An S3 Inventory report of ``b``'s bucket, in the documented format, in another bucket:
     data files (CSV: gzip, no header, URL-encoded keys; Parquet) and a manifest.json; every
     version and delete marker is a row, as in an inventory with all versions."""
@@ -290,37 +290,37 @@ def write_inventory(b: Bench, file_format: str, *, files: int = 3) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("file_format", ["CSV", "Parquet"])
-def test_backfill_from_an_inventory_report(bench: Bench, file_format: str) -> None:
+def test_backfill_from_an_inventory_report(rig: Rig, file_format: str) -> None:
     """A real inventory report (all versions and delete markers, three data files) brings the
     current versions in once; a second run writes nothing; ``--prefix`` limits the keys."""
-    records = populate(bench, KEYS)
+    records = populate(rig, KEYS)
     for key in KEYS[::4]:
-        bench.deliver(*records[key])
-    had_item = set(ledger_items(bench))
-    existing = bucket_state(bench)
+        rig.deliver(*records[key])
+    had_item = set(ledger_items(rig))
+    existing = bucket_state(rig)
     time.sleep(1.1)
-    uri = write_inventory(bench, file_format)
+    uri = write_inventory(rig, file_format)
 
-    alpha = run(bench, inventory=uri, prefix="alpha/")
+    alpha = run(rig, inventory=uri, prefix="alpha/")
     alpha_keys = {k for k in existing if k.startswith("alpha/")}
     assert alpha.objects_seen == len(alpha_keys)
     assert alpha.objects_written == len(alpha_keys - had_item)
 
-    report = run(bench, inventory=uri)
+    report = run(rig, inventory=uri)
     assert report.units == 3
     assert report.objects_seen == len(existing)
     assert report.objects_written == len(set(existing) - had_item - alpha_keys)
-    assert_ledger_is_bucket(bench)
+    assert_ledger_is_bucket(rig)
 
-    before = bench.snapshot()
-    assert run(bench, inventory=uri).objects_written == 0
-    assert bench.snapshot() == before
+    before = rig.snapshot()
+    assert run(rig, inventory=uri).objects_written == 0
+    assert rig.snapshot() == before
 
 
-def test_an_inventory_of_another_bucket_is_refused(bench: Bench, plain_bench: Bench) -> None:
-    uri = write_inventory(plain_bench, "CSV", files=1)
+def test_an_inventory_of_another_bucket_is_refused(rig: Rig, plain_rig: Rig) -> None:
+    uri = write_inventory(plain_rig, "CSV", files=1)
     with pytest.raises(BackfillError, match="inventory of"):
-        run(bench, inventory=uri)
+        run(rig, inventory=uri)
 
 
 # ---------------------------------------------------------------------------------- resume
@@ -328,12 +328,12 @@ def test_an_inventory_of_another_bucket_is_refused(bench: Bench, plain_bench: Be
 
 @pytest.mark.slow
 def test_an_interrupted_backfill_resumes_from_its_checkpoint(
-    plain_bench: Bench, tmp_path: Path
+    plain_rig: Rig, tmp_path: Path
 ) -> None:
     """Stopped after 2 of 7 units, the checkpoint names them; the next run skips them and
     finishes; a hand-written checkpoint (a unit done, another done up to a key) is honoured
     to the key; the file is removed when a run completes."""
-    b = plain_bench
+    b = plain_rig
     keys = [f"p{p}/{i:03d}" for p in range(6) for i in range(12)] + ["top-1", "top-2"]
     for key in keys:
         b.put(key, key.encode())
@@ -378,11 +378,11 @@ def test_an_interrupted_backfill_resumes_from_its_checkpoint(
     assert not checkpoint.exists()
 
 
-def test_a_checkpoint_of_another_run_is_refused(plain_bench: Bench, tmp_path: Path) -> None:
+def test_a_checkpoint_of_another_run_is_refused(plain_rig: Rig, tmp_path: Path) -> None:
     checkpoint = tmp_path / "other.json"
     checkpoint.write_text(json.dumps({"run": {"bucket": "other"}, "done": [], "last_key": {}}))
     with pytest.raises(BackfillError, match="another run"):
-        run(plain_bench, checkpoint=checkpoint)
+        run(plain_rig, checkpoint=checkpoint)
 
 
 # ------------------------------------------------------------------------------------- CLI
@@ -390,9 +390,9 @@ def test_a_checkpoint_of_another_run_is_refused(plain_bench: Bench, tmp_path: Pa
 
 @pytest.mark.slow
 def test_the_command_prints_its_report_as_json(
-    plain_bench: Bench, dynamodb_endpoint: str, aws_endpoint: str, tmp_path: Path
+    plain_rig: Rig, dynamodb_endpoint: str, aws_endpoint: str, tmp_path: Path
 ) -> None:
-    b = plain_bench
+    b = plain_rig
     for i in range(30):
         b.put(f"c{i % 3}/{i:02d}", b"x" * i)
     env = {

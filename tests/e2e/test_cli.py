@@ -27,7 +27,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from s3ledger.core.consistency import ANOMALY_KINDS
+from s3ledger.core.consistency import TABLE_ANOMALIES
 from s3ledger.core.events import ObjectEvent
 from s3ledger.core.ledger import APPLIED, audit_item, from_item, ledger_item, to_item
 from s3ledger.pipeline.writers.base import Outcome
@@ -337,7 +337,7 @@ def test_check_on_tables_written_by_invoke_is_clean(
     report = json.loads(result.stdout)
     assert report["ledger_items"] == 1  # one object
     assert report["audit_items"] == 2  # its put, then its delete
-    assert report["anomalies"] == dict.fromkeys(ANOMALY_KINDS, 0)
+    assert report["anomalies"] == dict.fromkeys(TABLE_ANOMALIES, 0)
     assert report["anomalies_total"] == 0
 
     human = run_cli("check", env=env)
@@ -386,7 +386,7 @@ def test_check_counts_each_planted_anomaly(
 
     human = run_cli("check", *tables, env=env)
     assert human.returncode == 1, human.stderr
-    for kind in ANOMALY_KINDS:
+    for kind in TABLE_ANOMALIES:
         assert kind in human.stdout
     assert "6 anomalies" in human.stdout
 

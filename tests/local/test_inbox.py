@@ -126,7 +126,7 @@ def test_an_older_event_arriving_late_is_superseded(
     summary = harness.pipeline.handle_s3(s3_notification(s3_record("k", older, size=1)), context)
     again = harness.pipeline.handle_s3(s3_notification(s3_record("k", older, size=1)), context)
 
-    assert summary == {"ignored": 0, "stale": 1}
+    assert summary == {"ignored": 0, "superseded": 1}
     assert again == {"ignored": 0, "duplicate": 1}
     (item,) = ledger_state(dynamodb_client, fresh_tables).values()
     assert item["size"] == {"N": "2"}
@@ -165,7 +165,7 @@ def test_a_put_older_than_a_delete_does_not_resurrect_the_object(
     )
     summary = harness.pipeline.handle_s3(s3_notification(s3_record("gone.txt", "10")), context)
 
-    assert summary["stale"] == 1
+    assert summary["superseded"] == 1
     (item,) = ledger_state(dynamodb_client, fresh_tables).values()
     assert item["status"] == {"S": "deleted"}
 

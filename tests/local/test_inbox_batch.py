@@ -54,7 +54,7 @@ def test_a_cancelled_wave_is_read_by_position_and_the_rest_falls_back(
     assert response == {"batchItemFailures": []}
     assert harness.metrics.snapshot() == {
         "DuplicatesSkipped": 1,
-        "StaleEvents": 1,
+        "EventsSuperseded": 1,
         "EventsApplied": 2,
     }
     # The cancelled wave; then, in batch order: a.csv alone, the superseded audit put, b.csv.
@@ -85,7 +85,7 @@ def test_events_of_one_object_in_one_batch_end_on_the_newest(
         i for i in scan_all(dynamodb_client, fresh_tables.ledger) if i["key"]["S"] == "x.csv"
     ]
     assert item["size"] == {"N": "2"}
-    assert harness.metrics.snapshot() == {"EventsApplied": 2, "StaleEvents": 1}
+    assert harness.metrics.snapshot() == {"EventsApplied": 2, "EventsSuperseded": 1}
 
 
 def test_a_malformed_message_and_a_stuck_record_fail_alone(

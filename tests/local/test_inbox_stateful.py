@@ -103,7 +103,7 @@ Fault = Literal["none", "crash", "lose_response", "conflict"]
 _METRIC_OUTCOMES = {
     "EventsApplied": Outcome.APPLIED,
     "DuplicatesSkipped": Outcome.DUPLICATE,
-    "StaleEvents": Outcome.STALE,
+    "EventsSuperseded": Outcome.SUPERSEDED,
 }
 
 
@@ -349,7 +349,7 @@ class InboxMachine(RuleBasedStateMachine):
         if self.recorded[event.index] == "yes":
             return Outcome.DUPLICATE
         newest = max((e.position for e in same_key if self.recorded[e.index] == "yes"), default=-1)
-        return Outcome.APPLIED if event.position > newest else Outcome.STALE
+        return Outcome.APPLIED if event.position > newest else Outcome.SUPERSEDED
 
     # -- invariants -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from s3ledger.pipeline.handlers import Pipeline
+from s3ledger.pipeline.handlers import Handler
 from s3ledger.workbench.moto_server import aws_client
 from s3ledger.workbench.runner import ExecutionEnvironment, LocalRunner, RunnerSettings
 from s3ledger.workbench.session import queue_arn
@@ -78,7 +78,7 @@ def test_the_next_batch_is_received_while_the_sandbox_is_busy(aws_endpoint: str)
     url = _queue_with_batches(sqs, 3)
     handler = _BlockingHandler()
     settings = _one_sandbox(sqs, url)
-    environment = ExecutionEnvironment(pipeline=cast("Pipeline", handler))
+    environment = ExecutionEnvironment(pipeline=cast("Handler", handler))
     runner = LocalRunner(settings, lambda: aws_client("sqs", aws_endpoint), lambda _: environment)
     with runner:
         assert handler.started.wait(timeout=15)
@@ -114,7 +114,7 @@ def test_the_sandbox_goes_on_while_its_last_batch_is_deleted(aws_endpoint: str) 
         )
         return cast("SQSClient", client)
 
-    environment = ExecutionEnvironment(pipeline=cast("Pipeline", handler))
+    environment = ExecutionEnvironment(pipeline=cast("Handler", handler))
     runner = LocalRunner(_one_sandbox(sqs, url), sqs_factory, lambda _: environment)
     with runner:
         assert wait_for(lambda: len(handler.batches) == 2, timeout=15)

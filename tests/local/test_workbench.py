@@ -369,13 +369,13 @@ def test_workbench_stops_dynamodb_local_when_the_moto_port_is_busy(
 
     monkeypatch.setattr(subprocess, "Popen", recording_popen)
     with _busy_port() as sock:
-        bench = Workbench(dynamodb_port=free_port(), aws_port=sock.getsockname()[1])
+        workbench = Workbench(dynamodb_port=free_port(), aws_port=sock.getsockname()[1])
         with pytest.raises(PortInUseError, match="--aws-port"):
-            bench.start()
+            workbench.start()
     assert len(started) == 1  # DynamoDB Local was started, moto never was
     assert started[0].poll() is not None
-    assert not bench.dynamodb_local.running
-    assert not bench.moto_server.running
+    assert not workbench.dynamodb_local.running
+    assert not workbench.moto_server.running
 
 
 @pytest.mark.slow
@@ -388,18 +388,19 @@ def test_workbench_starts_both_provisions_and_exports_env(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mine")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
-    with Workbench(dynamodb_port=free_port(), aws_port=free_port()) as bench:
-        assert bench.running
-        resources = provision(bench.dynamodb(), bench.s3(), bench.sqs(), load_pipeline_spec())
-        env = bench.env(resources)
-        queues = set(bench.sqs().list_queues()["QueueUrls"])
+    with Workbench(dynamodb_port=free_port(), aws_port=free_port()) as workbench:
+        assert workbench.running
+        spec = load_pipeline_spec()
+        resources = provision(workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec)
+        env = workbench.env(resources)
+        queues = set(workbench.sqs().list_queues()["QueueUrls"])
         assert queues == {resources.queue_url, resources.dlq_url}
-    assert not bench.running
+    assert not workbench.running
     assert env == {
-        "AWS_ENDPOINT_URL_S3": bench.aws_endpoint,
-        "AWS_ENDPOINT_URL_SQS": bench.aws_endpoint,
-        "AWS_ENDPOINT_URL_EVENTBRIDGE": bench.aws_endpoint,
-        "AWS_ENDPOINT_URL_DYNAMODB": bench.dynamodb_endpoint,
+        "AWS_ENDPOINT_URL_S3": workbench.aws_endpoint,
+        "AWS_ENDPOINT_URL_SQS": workbench.aws_endpoint,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": workbench.aws_endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB": workbench.dynamodb_endpoint,
         "S3LEDGER_BUCKET": "s3ledger-local-bucket",
         "S3LEDGER_LEDGER_TABLE": "s3ledger-ledger",
         "S3LEDGER_AUDIT_TABLE": "s3ledger-audit",

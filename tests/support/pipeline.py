@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3ledger.core.config import Mode, RetryPolicy, Settings
 from s3ledger.pipeline.bucket import S3VersionsReader
-from s3ledger.pipeline.handlers import Pipeline
+from s3ledger.pipeline.handlers import Handler
 from s3ledger.pipeline.writers import CountingMetrics
 from s3ledger.workbench.dynamodb_local import dynamodb_client
 from s3ledger.workbench.faults import DynamoDBFaults
@@ -38,7 +38,7 @@ FAST_RETRY = RetryPolicy(base_delay=0.002, max_delay=0.01)
 class Harness:
     """One execution environment: its own client (with fault hooks), pipeline and metrics."""
 
-    pipeline: Pipeline
+    pipeline: Handler
     client: DynamoDBClient
     faults: DynamoDBFaults
     metrics: CountingMetrics
@@ -65,7 +65,7 @@ def make_harness(
         **settings,
     )
     reader = None if aws_endpoint is None else S3VersionsReader(aws_client("s3", aws_endpoint))
-    return Harness(Pipeline(config, client, metrics, reader), client, faults, metrics)
+    return Harness(Handler(config, client, metrics, reader), client, faults, metrics)
 
 
 def s3_record(

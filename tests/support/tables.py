@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from s3ledger.proof import history
+from s3ledger.proof import stream_log
 from s3ledger.workbench.provision import provision_tables
 from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
 
@@ -91,5 +91,5 @@ def scan_all(client: DynamoDBClient, table: str) -> list[dict[str, Any]]:
 
 
 def stream_records(client_streams: Any, client: DynamoDBClient, table: str) -> list[dict[str, Any]]:
-    """Every record in ``table``'s stream (see ``s3ledger.proof.history``), as a list."""
-    return list(history.stream_records(client_streams, client, table))
+    """Every record in ``table``'s stream (see ``s3ledger.proof.stream_log``), as a list."""
+    return list(stream_log.stream_records(client_streams, client, table))

@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from s3ledger.proof.checker import ANOMALIES, BucketTruth, Notification, Truth, check_history
+from s3ledger.proof.checker import (
+    HISTORY_ANOMALIES,
+    BucketTruth,
+    Notification,
+    Truth,
+    check_history,
+)
 
 BUCKET = "b"
 V1 = BucketTruth(exists=True, etag="e1", size=1, version_id="v1")
@@ -171,4 +177,4 @@ def test_anomalies_are_attributed_to_the_faults_their_events_met(fault: str) -> 
         bucket_state={"a": V1},
     )
     assert report.by_fault == {fault: {"lost": 1, "wrong_state": 1}}
-    assert set(report.to_json()["anomalies"]) == set(ANOMALIES)
+    assert set(report.to_json()["anomalies"]) == set(HISTORY_ANOMALIES)

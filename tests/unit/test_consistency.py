@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from s3ledger.core.consistency import ANOMALY_KINDS, check_consistency
+from s3ledger.core.consistency import TABLE_ANOMALIES, check_consistency
 from s3ledger.core.events import ObjectEvent
 from s3ledger.core.ledger import APPLIED, SUPERSEDED, audit_item, ledger_item
 
@@ -26,7 +26,7 @@ def test_consistent_tables_have_no_anomaly() -> None:
     )
     assert report.anomalies_total == 0
     assert (report.ledger_items, report.audit_items) == (2, 4)
-    assert set(report.anomalies) == set(ANOMALY_KINDS)
+    assert set(report.anomalies) == set(TABLE_ANOMALIES)
 
 
 def test_ledger_without_audit_is_caught() -> None:

@@ -427,7 +427,7 @@ def test_dashboard_body_is_json_with_every_metric(sam_template: dict[str, Any]) 
     assert {
         "EventsApplied",
         "DuplicatesSkipped",
-        "StaleEvents",
+        "EventsSuperseded",
         "TransactionConflicts",
         "RecordsFailed",
         "ApproximateNumberOfMessagesVisible",

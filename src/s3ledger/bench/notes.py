@@ -32,7 +32,7 @@ def bench_notes(summary: BenchSummary) -> list[str]:
         "requests: every HTTP request the handler's DynamoDB client sent (Powertools' included).",
         "CPU / fresh event: each process's user+system CPU over the fresh phases (from /proc), "
         "per event; runner+handler is this process (runner, handlers, feeder, meters).",
-        "latency: each invocation's time (Pipeline.handle_sqs) divided by the events in it; "
+        "latency: each invocation's time (Handler.handle_sqs) divided by the events in it; "
         "handler CPU: the invocations' thread CPU time (Python's side, not DynamoDB Local's) / N.",
         "events/s: N / (runner start → last delete), warm sandboxes, notifications sent as "
         "the runner works (at most a bounded backlog queued ahead), "

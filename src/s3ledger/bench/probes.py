@@ -1,6 +1,6 @@
 """Each sandbox of a bench run: metered, timed, kept warm.
 
-A :class:`Probe` collects each invocation's time (``Pipeline.handle_sqs``, divided by the events
+A :class:`Probe` collects each invocation's time (``Handler.handle_sqs``, divided by the events
 in it), the handler threads' CPU time and the runner's last activity, for one mode's sandboxes.
 """
 
@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from s3ledger.pipeline.handlers import Pipeline
+from s3ledger.pipeline.handlers import Handler
 from s3ledger.pipeline.writers import CountingMetrics, InvocationContext
 from s3ledger.workbench.dynamodb_local import dynamodb_client
 from s3ledger.workbench.runner import ExecutionEnvironment
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from s3ledger.bench.meters import Meter
     from s3ledger.core.config import Settings
 
-__all__ = ["Probe", "Sandboxes", "TimedPipeline"]
+__all__ = ["Probe", "Sandboxes", "TimedHandler"]
 
 
 class Probe:
@@ -57,7 +57,7 @@ class Probe:
             self.last_activity = time.monotonic()
 
 
-class TimedPipeline(Pipeline):
+class TimedHandler(Handler):
     """The product's pipeline, timed around each SQS invocation."""
 
     def __init__(self, settings: Settings, client: DynamoDBClient, probe: Probe) -> None:
@@ -96,6 +96,6 @@ class Sandboxes:
             if index not in self._built:
                 client = dynamodb_client(self._endpoint)
                 self._meter.attach(client)
-                pipeline = TimedPipeline(self._settings, client, self._probe)
+                pipeline = TimedHandler(self._settings, client, self._probe)
                 self._built[index] = ExecutionEnvironment(pipeline=pipeline, index=index)
             return self._built[index]

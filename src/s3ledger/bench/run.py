@@ -12,7 +12,7 @@ queues and tables provisioned from ``template.yaml``):
 A :class:`~s3ledger.bench.meters.Meter` on each sandbox's DynamoDB client counts every request
 (Powertools' own included: they share the client), adds ``ReturnConsumedCapacity=TOTAL`` to every
 call that accepts it and sums what DynamoDB reports. Handler latency is timed around each invocation
-(``Pipeline.handle_sqs``) and divided by the events in it; throughput runs from the runner's start
+(``Handler.handle_sqs``) and divided by the events in it; throughput runs from the runner's start
 to its last delete. Cold start is timed in a fresh interpreter per mode.
 
 DynamoDB Local reports 2.0 write units per *table* of a transaction, however many items of that
@@ -44,8 +44,9 @@ from s3ledger.bench.phases import Phase, run_phase
 from s3ledger.bench.probes import Probe, Sandboxes
 from s3ledger.bench.summary import BenchSummary, Machine, ModeMeasures, ModeResult
 from s3ledger.bench.workload import bench_events
-from s3ledger.core.config import Mode, Settings
+from s3ledger.core.config import Mode
 from s3ledger.operate.scan import check_tables
+from s3ledger.pipeline.aws import queue_depth
 from s3ledger.workbench.console import counting_progress, handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import free_port
 from s3ledger.workbench.emulators import Workbench
@@ -111,12 +112,7 @@ class ModeBench:
         )
         workbench.sqs().purge_queue(QueueUrl=self.resources.queue_url)  # moto's s3:TestEvent
         self.bodies = bench_events(events, seed, self.resources.bucket)
-        settings = Settings(
-            mode=mode,
-            ledger_table=self.resources.ledger_table,
-            audit_table=self.resources.audit_table,
-            idempotency_table=self.resources.idempotency_table,
-        )
+        settings = self.resources.settings(mode)
         self.meter, self.probe = Meter(), Probe()
         self.sandboxes = Sandboxes(workbench.dynamodb_endpoint, settings, self.meter, self.probe)
         for index in range(workers):  # warm: cold start is measured apart
@@ -182,10 +178,7 @@ def summarise_mode(  # noqa: PLR0917 -- called once per mode with its two phases
         ledger_table=resources.ledger_table,
         audit_table=resources.audit_table,
     )
-    dlq = workbench.sqs().get_queue_attributes(
-        QueueUrl=resources.dlq_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
+    dlq_messages = queue_depth(workbench.sqs(), resources.dlq_url)
     by_rule = mode in RULE_MODES
     n = float(events)
 
@@ -240,7 +233,7 @@ def summarise_mode(  # noqa: PLR0917 -- called once per mode with its two phases
         "ledger_items": report.ledger_items,
         "audit_items": report.audit_items,
         "anomalies_total": report.anomalies_total,
-        "dlq_messages": sum(int(v) for v in dlq.values()),
+        "dlq_messages": dlq_messages,
     }
 
 

@@ -26,13 +26,8 @@ from s3ledger.cli.commands.operate import (
     redrive_command,
 )
 from s3ledger.cli.commands.workbench import invoke_command, up_command
-from s3ledger.core.config import (
-    DEFAULT_AUDIT_TABLE,
-    DEFAULT_LEDGER_TABLE,
-    DEFAULT_STACK_NAME,
-    MODES,
-)
-from s3ledger.core.errors import S3LedgerError
+from s3ledger.core.config import DEFAULT_STACK_NAME, MODES, Settings
+from s3ledger.core.errors import ConfigurationError, S3LedgerError
 
 __all__ = ["build_parser", "main"]
 
@@ -49,12 +44,12 @@ def _stack_name(value: str) -> str:
 
 def _add_table_arguments(parser: argparse.ArgumentParser) -> None:
     """``--ledger-table`` and ``--audit-table``, defaulting to the variables ``up`` prints."""
-    parser.add_argument(
-        "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
-    )
-    parser.add_argument(
-        "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
-    )
+    try:
+        settings = Settings.from_env()  # the variables the handler reads, read the same way
+    except ConfigurationError as exc:
+        fail(str(exc))
+    parser.add_argument("--ledger-table", default=settings.ledger_table)
+    parser.add_argument("--audit-table", default=settings.audit_table)
 
 
 def _add_bench_parser(
@@ -250,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         "chaos",
         help="inject AWS's faults into a known history and count every mode's anomalies",
         description="Generate N S3 events with a known ground truth, deliver them at least once "
-        "with the chosen faults, check tables and write history against the truth, reconcile, "
+        "with the chosen faults, check tables and stream logs against the truth, reconcile, "
         "and check again. The same --seed gives the same faults and the same counts. Exit 0 "
         "when inbox (and inbox-batch, if run) end with zero anomalies.",
     )

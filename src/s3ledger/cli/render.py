@@ -12,7 +12,7 @@ from rich.table import Table
 from s3ledger.bench.modes import REFERENCE_MODE
 from s3ledger.bench.summary import FIGURES, PROCESS_LABELS, BenchSummary
 from s3ledger.core.config import MODES
-from s3ledger.core.consistency import ANOMALY_KINDS, ConsistencyReport
+from s3ledger.core.consistency import TABLE_ANOMALIES, ConsistencyReport
 from s3ledger.proof.summary import ChaosSummary, DemoSummary
 
 __all__ = [
@@ -32,7 +32,7 @@ def print_check(report: ConsistencyReport, *, ledger_table: str, audit_table: st
     table.add_column("count", justify="right")
     table.add_row("ledger items", str(report.ledger_items))
     table.add_row("audit items", str(report.audit_items))
-    for kind in ANOMALY_KINDS:
+    for kind in TABLE_ANOMALIES:
         count = report.anomalies[kind]
         table.add_row(kind, f"[red]{count}[/red]" if count else "0")
     console.print(table)
@@ -48,7 +48,7 @@ _DEMO_ROWS = (
     ("events", "events"),
     ("ledger items", "ledger_items"),
     ("audit items", "audit_items"),
-    *((f"  {kind}", f"anomaly:{kind}") for kind in ANOMALY_KINDS),
+    *((f"  {kind}", f"anomaly:{kind}") for kind in TABLE_ANOMALIES),
     ("anomalies (total)", "anomalies_total"),
     ("objects whose ledger is not S3's", "wrong_state"),
     ("events with no audit entry", "events_unrecorded"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal, cast, get_args
+from typing import Final, Literal, get_args
 
 from s3ledger.core.errors import ConfigurationError
 
@@ -19,6 +19,7 @@ __all__ = [
     "Mode",
     "RetryPolicy",
     "Settings",
+    "parse_mode",
 ]
 
 Mode = Literal["inbox", "naive", "transact", "powertools", "inbox-batch"]
@@ -34,6 +35,17 @@ DEFAULT_STACK_NAME: Final = "s3ledger"
 DEFAULT_LEDGER_TABLE: Final = f"{DEFAULT_STACK_NAME}-ledger"
 DEFAULT_AUDIT_TABLE: Final = f"{DEFAULT_STACK_NAME}-audit"
 DEFAULT_IDEMPOTENCY_TABLE: Final = f"{DEFAULT_STACK_NAME}-idempotency"
+
+
+def parse_mode(text: str) -> Mode:
+    """The mode named ``text`` (an environment variable, a template parameter, a CLI argument).
+
+    The one place a string becomes a ``Mode``: raises ``ConfigurationError`` for an unknown name.
+    """
+    for mode in MODES:
+        if mode == text:
+            return mode
+    raise ConfigurationError(f"unknown mode {text!r}: choose one of {', '.join(MODES)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +79,14 @@ class Settings:
     retry: RetryPolicy = RetryPolicy()
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigurationError(
-                f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}"
-            )
-        for name in ("ledger_table", "audit_table", "idempotency_table"):
-            if not getattr(self, name):
+        parse_mode(self.mode)  # a Settings built by hand is checked like one read from the env
+        tables = {
+            "ledger_table": self.ledger_table,
+            "audit_table": self.audit_table,
+            "idempotency_table": self.idempotency_table,
+        }
+        for name, table in tables.items():
+            if not table:
                 raise ConfigurationError(f"{name} must not be empty")
 
     @classmethod
@@ -87,7 +101,7 @@ class Settings:
             raise ConfigurationError("S3LEDGER_RECENT_EVENTS must be a whole number")
         return cls(
             recent_events=int(recent),
-            mode=cast(Mode, env.get("S3LEDGER_MODE", "inbox")),
+            mode=parse_mode(env.get("S3LEDGER_MODE", "inbox")),
             ledger_table=env.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE),
             audit_table=env.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE),
             idempotency_table=env.get("S3LEDGER_IDEMPOTENCY_TABLE", DEFAULT_IDEMPOTENCY_TABLE),

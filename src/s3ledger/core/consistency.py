@@ -27,12 +27,14 @@ from typing import Any, Final
 from s3ledger.core.ledger import APPLIED, UNCHANGED
 from s3ledger.core.order import EventOrder, LedgerMarks, is_newer
 
-__all__ = ["ANOMALY_KINDS", "ConsistencyReport", "audit_order", "check_consistency"]
+__all__ = ["TABLE_ANOMALIES", "ConsistencyReport", "audit_order", "check_consistency"]
 
 # Audit outcomes whose event set the ledger's state or order marks.
 _MOVED_THE_LEDGER: Final = frozenset({APPLIED, UNCHANGED})
 
-ANOMALY_KINDS: Final = ("ledger_without_audit", "audit_without_ledger", "stale_ledger")
+# What `s3ledger check` finds between the two tables alone (the proof's checker has its own set,
+# `proof.checker.HISTORY_ANOMALIES`, against the workload; reconcile compares with the bucket).
+TABLE_ANOMALIES: Final = ("ledger_without_audit", "audit_without_ledger", "stale_ledger")
 _EXAMPLES: Final = 5
 
 
@@ -40,7 +42,7 @@ _EXAMPLES: Final = 5
 class ConsistencyReport:
     ledger_items: int = 0
     audit_items: int = 0
-    anomalies: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ANOMALY_KINDS, 0))
+    anomalies: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_ANOMALIES, 0))
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     @property

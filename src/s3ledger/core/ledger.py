@@ -31,10 +31,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from s3ledger.core.events import ObjectEvent
 from s3ledger.core.order import SEQUENCED_IS_NEWER, UNSEQUENCED_IS_NEWER, LedgerMarks
+
+if TYPE_CHECKING:
+    # Type definitions only (boto3-stubs, a dev dependency): the core imports no SDK at run time.
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        PutTypeDef,
+        TransactWriteItemTypeDef,
+        UpdateTypeDef,
+    )
 
 __all__ = [
     "APPLIED",
@@ -157,7 +166,7 @@ class ObjectState:
         }
 
 
-def to_attribute_value(value: Any) -> dict[str, Any]:
+def to_attribute_value(value: Any) -> AttributeValueTypeDef:
     """Serialise a plain value into DynamoDB's AttributeValue shape."""
     if value is None:
         return {"NULL": True}
@@ -198,7 +207,7 @@ def from_attribute_value(value: Mapping[str, Any]) -> Any:
     raise TypeError(f"unsupported AttributeValue type {kind}")
 
 
-def to_item(attributes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def to_item(attributes: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
     return {name: to_attribute_value(value) for name, value in attributes.items()}
 
 
@@ -269,9 +278,9 @@ def audit_put(
     request_id: str,
     processed_at: str,
     only_if_new: bool,
-) -> dict[str, Any]:
+) -> PutTypeDef:
     """A Put of the audit item; with ``only_if_new`` it fails if the event was recorded before."""
-    put: dict[str, Any] = {
+    put: PutTypeDef = {
         "TableName": table,
         "Item": to_item(
             audit_item(event, outcome=outcome, request_id=request_id, processed_at=processed_at)
@@ -282,9 +291,9 @@ def audit_put(
     return put
 
 
-def ledger_put(event: ObjectEvent, table: str, *, only_if_absent: bool) -> dict[str, Any]:
+def ledger_put(event: ObjectEvent, table: str, *, only_if_absent: bool) -> PutTypeDef:
     """A Put of the whole ledger item, as the article writes it (``transact`` adds a condition)."""
-    put: dict[str, Any] = {"TableName": table, "Item": to_item(ledger_item(event))}
+    put: PutTypeDef = {"TableName": table, "Item": to_item(ledger_item(event))}
     if only_if_absent:
         put["ConditionExpression"] = LEDGER_IS_ABSENT
     return put
@@ -296,7 +305,7 @@ def _update(
     attributes: Mapping[str, Any],
     condition: str,
     condition_values: Mapping[str, Any],
-) -> dict[str, Any]:
+) -> UpdateTypeDef:
     """An Update that sets ``attributes`` (removing the state fields that are ``None``) under
     ``condition``. DynamoDB refuses unused placeholders, so only the names used are declared."""
     present = {name: value for name, value in attributes.items() if value is not None}
@@ -317,7 +326,7 @@ def _update(
     }
 
 
-def ledger_update(event: ObjectEvent, table: str) -> dict[str, Any]:
+def ledger_update(event: ObjectEvent, table: str) -> UpdateTypeDef:
     """An Update of the ledger to the state ``event`` carries, applied only if it is newer.
 
     DynamoDB decides "newer" with the rule of :mod:`s3ledger.core.order`, so one request both orders
@@ -358,9 +367,9 @@ def inbox_actions(
     audit_table: str,
     request_id: str,
     processed_at: str,
-) -> list[dict[str, Any]]:
+) -> list[TransactWriteItemTypeDef]:
     """The one transaction ``inbox`` sends per event: audit Put first, ledger Update second."""
-    actions: list[dict[str, Any]] = [{}, {}]
+    actions: list[TransactWriteItemTypeDef] = [{}, {}]
     actions[AUDIT_POSITION] = {
         "Put": audit_put(
             event,
@@ -386,7 +395,7 @@ def pinned_actions(
     audit_table: str,
     request_id: str,
     processed_at: str,
-) -> list[dict[str, Any]]:
+) -> list[TransactWriteItemTypeDef]:
     """The transaction for an event whose state was read (from S3), not carried.
 
     The writer read the ledger item (its ``last_event_id`` is ``pinned``, ``None`` for no item)
@@ -404,7 +413,7 @@ def pinned_actions(
         update = _update(event, ledger_table, attributes, LEDGER_IS_ABSENT, {})
     else:
         update = _update(event, ledger_table, attributes, LEDGER_IS_UNMOVED, {":pinned": pinned})
-    actions: list[dict[str, Any]] = [{}, {}]
+    actions: list[TransactWriteItemTypeDef] = [{}, {}]
     actions[AUDIT_POSITION] = {
         "Put": audit_put(
             event,

@@ -104,6 +104,11 @@ def compare_sequencers(a: str, b: str) -> int:
     return (pa > pb) - (pa < pb)
 
 
+def utc_now() -> str:
+    """Now, in the form of :func:`normalize_event_time` (the audit items' ``processed_at``)."""
+    return _utc_form(datetime.now(UTC))
+
+
 def normalize_event_time(event_time: str) -> str:
     """``event_time`` in one fixed form, ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC), so strings sort as
     times do. S3 notifications carry milliseconds; EventBridge's ``time`` has whole seconds."""
@@ -113,6 +118,10 @@ def normalize_event_time(event_time: str) -> str:
         raise MalformedRecordError(f"event time is not ISO 8601: {event_time!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    return _utc_form(moment)
+
+
+def _utc_form(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

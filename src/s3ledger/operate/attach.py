@@ -84,6 +84,7 @@ def _switch(s3: S3Client, bucket: str, *, on: bool) -> NotificationChange:
             updated[_EVENTBRIDGE] = {}
         s3.put_bucket_notification_configuration(
             Bucket=bucket,
+            # The document as S3 returned it, less EventBridge: a plain dict, not the stubs' type.
             NotificationConfiguration=updated,  # type: ignore[arg-type]
             # The other destinations were valid when they were set: do not test them again.
             SkipDestinationValidation=True,

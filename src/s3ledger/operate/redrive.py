@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from botocore.exceptions import ClientError
 
+from s3ledger.pipeline.aws import error_code, queue_depth
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType as QueueAttributeName
+    from mypy_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef
 
 __all__ = ["RedriveReport", "redrive"]
 
@@ -66,14 +69,14 @@ def redrive(
     progress: Callable[[int, int], None] | None = None,
 ) -> RedriveReport:
     """Move every message of ``dlq_url`` to ``queue_url``; ``progress(moved, total)`` as it goes."""
-    total = int(_attribute(sqs, dlq_url, "ApproximateNumberOfMessages"))
+    total = queue_depth(sqs, dlq_url)
     report = progress or (lambda moved, of: None)
     dlq_arn = _attribute(sqs, dlq_url, "QueueArn")
     queue_arn = _attribute(sqs, queue_url, "QueueArn")
     try:
         handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=queue_arn)
     except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) not in _NOT_IMPLEMENTED:
+        if error_code(exc) not in _NOT_IMPLEMENTED:
             raise
         return _copy(sqs, dlq_url, queue_url, total, report)
     return _follow(sqs, dlq_arn, handle["TaskHandle"], total, report)
@@ -124,13 +127,13 @@ def _copy(
         sent = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         done = {entry["Id"] for entry in sent.get("Successful", [])}
         failed += len(sent.get("Failed", []))
-        delete = [
+        delete: list[DeleteMessageBatchRequestEntryTypeDef] = [
             {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
             for index, message in enumerate(messages)
             if str(index) in done
         ]
         if delete:
-            sqs.delete_message_batch(QueueUrl=dlq_url, Entries=delete)  # type: ignore[arg-type]
+            sqs.delete_message_batch(QueueUrl=dlq_url, Entries=delete)
         moved += len(delete)
         report(moved, max(total, moved))
     return RedriveReport("copy", max(total, moved), moved, failed)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import queue
+import random
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from s3ledger.core.config import RetryPolicy
 from s3ledger.core.consistency import ConsistencyReport, check_consistency
 from s3ledger.core.errors import RetryableError
 from s3ledger.core.ledger import from_item
@@ -19,7 +21,8 @@ __all__ = ["check_tables", "get_items", "scan_items"]
 
 _DONE = object()
 _BATCH_GET_LIMIT = 100
-_BATCH_GET_ATTEMPTS = 8
+# Unprocessed keys are asked for again with the handler's backoff (full jitter), just more often.
+_UNPROCESSED_RETRY = RetryPolicy(attempts=8)
 
 
 def get_items(
@@ -28,7 +31,7 @@ def get_items(
     """The items whose ``key`` attribute is one of ``ids`` (consistent reads), by id.
 
     Absent ids are simply missing from the answer. Throttled keys come back as UnprocessedKeys,
-    not as an error, so only they are asked for again, with a growing pause.
+    not as an error, so only they are asked for again, after a jittered, growing pause.
     """
     wanted = list(dict.fromkeys(ids))
     found: dict[str, dict[str, Any]] = {}
@@ -39,7 +42,7 @@ def get_items(
                 "ConsistentRead": True,
             }
         }
-        for attempt in range(_BATCH_GET_ATTEMPTS):
+        for attempt in range(_UNPROCESSED_RETRY.attempts):
             response = client.batch_get_item(RequestItems=request)
             for raw in response.get("Responses", {}).get(table, []):
                 item = from_item(raw)
@@ -47,10 +50,12 @@ def get_items(
             request = dict(response.get("UnprocessedKeys") or {})
             if not request:
                 break
-            time.sleep(min(1.0, 0.05 * 2**attempt))
+            jitter = random.random()  # noqa: S311 -- a pause, not a secret
+            time.sleep(_UNPROCESSED_RETRY.delay(attempt, jitter))
         else:
             raise RetryableError(
-                f"{table}: BatchGetItem left keys unprocessed after {_BATCH_GET_ATTEMPTS} attempts"
+                f"{table}: BatchGetItem left keys unprocessed after "
+                f"{_UNPROCESSED_RETRY.attempts} attempts"
             )
     return found
 

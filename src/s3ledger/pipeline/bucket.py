@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from s3ledger.core.errors import TransientReadError
 from s3ledger.core.ledger import ObjectState, version_of
 from s3ledger.core.order import normalize_event_time
+from s3ledger.pipeline.aws import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -60,6 +61,7 @@ def default_s3_client() -> S3Client:
         # Path-style works with every endpoint (a workbench on 127.0.0.1 has no bucket DNS).
         s3={"addressing_style": "path"},
     )
+    # botocore's create_client is untyped (boto3.client is typed, but imports boto3).
     return cast("S3Client", botocore.session.get_session().create_client("s3", config=config))
 
 
@@ -102,7 +104,7 @@ class S3VersionsReader:
             try:
                 page = self._s3().list_object_versions(**request)
             except ClientError as exc:
-                code = str(exc.response.get("Error", {}).get("Code", ""))
+                code = error_code(exc)
                 if code in _GONE_BUCKET:
                     return ObjectState.gone()
                 raise TransientReadError(f"s3://{bucket}/{key}: ListObjectVersions {code}") from exc

@@ -4,7 +4,7 @@ Thin on purpose: parse the envelope into events, hand each to the configured wri
 Settings are read once, at the first invocation of the execution environment (cold start).
 
 =====================================  ================================================
-entry point (``Handler`` in the SAM)   on a failed record
+entry point (SAM ``Handler``)          on a failed record
 =====================================  ================================================
 ``s3ledger.pipeline.handlers.sqs_handler``      reported in ``batchItemFailures``; the rest of
                                        the batch is kept; SQS redelivers, then DLQ
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
@@ -40,7 +40,14 @@ from s3ledger.core.events import (
     parse_s3_event,
     parse_sqs_body,
 )
-from s3ledger.pipeline.writers import InvocationContext, MetricsSink, Outcome, make_writer
+from s3ledger.pipeline.writers import (
+    BatchWriter,
+    ExpectingWriter,
+    InvocationContext,
+    MetricsSink,
+    Outcome,
+    make_writer,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -49,7 +56,7 @@ if TYPE_CHECKING:
     from s3ledger.pipeline.bucket import StateReader
 
 __all__ = [
-    "Pipeline",
+    "Handler",
     "PowertoolsMetrics",
     "default_dynamodb_client",
     "eventbridge_handler",
@@ -69,7 +76,7 @@ metrics = Metrics(
 _OUTCOME_METRIC = {
     Outcome.APPLIED: "EventsApplied",
     Outcome.DUPLICATE: "DuplicatesSkipped",
-    Outcome.STALE: "StaleEvents",
+    Outcome.SUPERSEDED: "EventsSuperseded",
     Outcome.UNCHANGED: "EventsUnchanged",
 }
 
@@ -94,12 +101,13 @@ def default_dynamodb_client() -> DynamoDBClient:
         read_timeout=10,
         tcp_keepalive=True,
     )
+    # botocore's create_client is untyped (boto3.client is typed, but imports boto3).
     return cast(
         "DynamoDBClient", botocore.session.get_session().create_client("dynamodb", config=config)
     )
 
 
-class Pipeline:
+class Handler:
     """One execution environment's handler state: settings, a client, a writer."""
 
     def __init__(
@@ -115,10 +123,8 @@ class Pipeline:
         self.writer = make_writer(self.client, settings, self.metrics, state_reader=state_reader)
         # Writers that can write a whole batch (inbox-batch) get the batch at once; writers that
         # can use knowing it in advance (inbox's duplicate look-ahead) are told it first.
-        self._write_batch_of_writer = getattr(self.writer, "write_batch", None)
-        self._expect_of_writer: Callable[[list[ObjectEvent]], None] | None = getattr(
-            self.writer, "expect", None
-        )
+        self._batch_writer = self.writer if isinstance(self.writer, BatchWriter) else None
+        self._expecting_writer = self.writer if isinstance(self.writer, ExpectingWriter) else None
 
     def write(self, parsed: ParsedMessage, context: InvocationContext) -> Counter[str]:
         """Write every event of one message; raise on the first that fails."""
@@ -156,7 +162,7 @@ class Pipeline:
 
     def _write_batch(
         self,
-        write_batch: Callable[[list[ObjectEvent], InvocationContext], list[Any]],
+        writer: BatchWriter,
         messages: Mapping[str, ParsedMessage | Exception],
         context: InvocationContext,
     ) -> dict[str, Exception | None]:
@@ -173,7 +179,7 @@ class Pipeline:
                 logger.info("notification ignored", extra={"notification": what})
             owners.extend(message_id for _ in parsed.events)
             events.extend(parsed.events)
-        for owner, result in zip(owners, write_batch(events, context), strict=True):
+        for owner, result in zip(owners, writer.write_batch(events, context), strict=True):
             if isinstance(result, Exception):
                 failures[owner] = failures[owner] or result
             else:
@@ -184,10 +190,10 @@ class Pipeline:
         """S3 → SQS → Lambda: partial batch response, one entry per failed message."""
         messages = self._parse_batch(event)
         batch = None
-        if self._write_batch_of_writer is not None:
-            batch = self._write_batch(self._write_batch_of_writer, messages, context)
-        elif self._expect_of_writer is not None:
-            self._expect_of_writer(
+        if self._batch_writer is not None:
+            batch = self._write_batch(self._batch_writer, messages, context)
+        elif self._expecting_writer is not None:
+            self._expecting_writer.expect(
                 [e for m in messages.values() if isinstance(m, ParsedMessage) for e in m.events]
             )
 
@@ -211,6 +217,7 @@ class Pipeline:
             event=dict(event),
             record_handler=record_handler,
             processor=processor,
+            # Powertools types it as its LambdaContext class; InvocationContext is what it reads.
             context=context,  # type: ignore[arg-type]
         )
         return dict(response)
@@ -241,29 +248,29 @@ class Pipeline:
             raise
 
 
-_pipeline: Pipeline | None = None
+_handler: Handler | None = None
 
 
-def _cold_start_pipeline() -> Pipeline:
-    global _pipeline  # noqa: PLW0603 -- one pipeline per execution environment, built on first use
-    if _pipeline is None:
-        _pipeline = Pipeline(Settings.from_env())
-    return _pipeline
+def _cold_start_handler() -> Handler:
+    global _handler  # noqa: PLW0603 -- one handler per execution environment, built on first use
+    if _handler is None:
+        _handler = Handler(Settings.from_env())
+    return _handler
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def sqs_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _cold_start_pipeline().handle_sqs(event, context)
+    return _cold_start_handler().handle_sqs(event, context)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _cold_start_pipeline().handle_s3(event, context)
+    return _cold_start_handler().handle_s3(event, context)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def eventbridge_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _cold_start_pipeline().handle_eventbridge(event, context)
+    return _cold_start_handler().handle_eventbridge(event, context)

@@ -28,15 +28,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
 from rich.console import Console
 from rich.progress import Progress
 
-from s3ledger.core.config import Mode, Settings
+from s3ledger.core.config import Mode
 from s3ledger.operate.reconcile import reconcile
 from s3ledger.operate.scan import get_items
 from s3ledger.proof.checker import (
-    ANOMALIES,
+    HISTORY_ANOMALIES,
     BucketTruth,
     HistoryReport,
     Notification,
@@ -44,7 +43,7 @@ from s3ledger.proof.checker import (
     check_history,
 )
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
-from s3ledger.proof.history import StreamCursor
+from s3ledger.proof.stream_log import StreamCursor
 from s3ledger.proof.summary import ChaosMeasured, ChaosModeResult, ChaosSummary, ChaosTally
 from s3ledger.proof.workload import (
     Request,
@@ -55,9 +54,6 @@ from s3ledger.proof.workload import (
 )
 from s3ledger.workbench.console import counting_progress, handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import (
-    DUMMY_ACCESS_KEY_ID,
-    DUMMY_SECRET_ACCESS_KEY,
-    REGION,
     free_port,
 )
 from s3ledger.workbench.emulators import Workbench
@@ -182,21 +178,11 @@ def _drain(workbench: Workbench, queue_url: str) -> None:
     workbench.sqs().purge_queue(QueueUrl=queue_url)
 
 
-def _streams(workbench: Workbench) -> Any:
-    return boto3.client(
-        "dynamodbstreams",
-        endpoint_url=workbench.dynamodb_endpoint,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
-    )
-
-
 class _Tally:
     """Counts summed over rounds: a round's state is dropped once it is counted."""
 
     def __init__(self) -> None:
-        self.anomalies: Counter[str] = Counter(dict.fromkeys(ANOMALIES, 0))
+        self.anomalies: Counter[str] = Counter(dict.fromkeys(HISTORY_ANOMALIES, 0))
         self.by_fault: dict[str, Counter[str]] = {}
 
     def add(self, report: HistoryReport) -> None:
@@ -206,21 +192,21 @@ class _Tally:
 
     def to_json(self) -> ChaosTally:
         return {
-            "anomalies": {kind: self.anomalies[kind] for kind in ANOMALIES},
+            "anomalies": {kind: self.anomalies[kind] for kind in HISTORY_ANOMALIES},
             "anomalies_total": sum(self.anomalies.values()),
             "by_fault": {f: dict(sorted(c.items())) for f, c in sorted(self.by_fault.items())},
         }
 
 
 class _RoundChecker:
-    """Checks one round's objects from the items and the write history of that round only."""
+    """Checks one round's objects from the items and the stream logs of that round only."""
 
     def __init__(self, workbench: Workbench, resources: Resources) -> None:
         self._dynamodb = workbench.dynamodb()
         self._resources = resources
-        streams = _streams(workbench)
-        self._ledger_history = StreamCursor(streams, self._dynamodb, resources.ledger_table)
-        self._audit_history = StreamCursor(streams, self._dynamodb, resources.audit_table)
+        streams = workbench.streams()
+        self._ledger_log = StreamCursor(streams, self._dynamodb, resources.ledger_table)
+        self._audit_log = StreamCursor(streams, self._dynamodb, resources.audit_table)
         self.ledger_records: list[dict[str, Any]] = []
         self.audit_records: list[dict[str, Any]] = []
 
@@ -230,8 +216,8 @@ class _RoundChecker:
     def check(
         self, truth: Truth, bucket_state: dict[str, BucketTruth], *, reconciled: bool
     ) -> HistoryReport:
-        self.ledger_records += self._ledger_history.read()
-        self.audit_records += self._audit_history.read()
+        self.ledger_records += self._ledger_log.read()
+        self.audit_records += self._audit_log.read()
         object_ids = {f"{truth.bucket}/{key}" for key in bucket_state}
         # The audit items this round wrote (the stream has every write of the round).
         event_ids = {r["dynamodb"]["Keys"]["event_id"]["S"] for r in self.audit_records}
@@ -281,12 +267,7 @@ def _run_mode(
         workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"chaos-{mode}-"
     )
     _drain(workbench, resources.queue_url)  # the s3:TestEvent of the notification's set-up
-    settings = Settings(
-        mode=mode,
-        ledger_table=resources.ledger_table,
-        audit_table=resources.audit_table,
-        idempotency_table=resources.idempotency_table,
-    )
+    settings = resources.settings(mode)
     sandboxes = environment_factory(
         workbench.dynamodb_endpoint,
         settings,

@@ -1,4 +1,4 @@
-"""The history checker: what S3 says against the tables and their write history.
+"""The history checker: what S3 says against the tables and their stream logs.
 
 Where ``s3ledger check`` sees only the tables, this checker knows every event S3 emitted for the
 workload's requests, which of them were delivered (and which parked in the DLQ), and what the
@@ -35,9 +35,18 @@ from typing import Any, Final
 
 from s3ledger.core.ledger import APPLIED, UNCHANGED
 
-__all__ = ["ANOMALIES", "BucketTruth", "HistoryReport", "Notification", "Truth", "check_history"]
+__all__ = [
+    "HISTORY_ANOMALIES",
+    "BucketTruth",
+    "HistoryReport",
+    "Notification",
+    "Truth",
+    "check_history",
+]
 
-ANOMALIES: Final = (
+# What the history checker finds against the workload's truth (a superset of the tables' own
+# `core.consistency.TABLE_ANOMALIES`, which need no truth).
+HISTORY_ANOMALIES: Final = (
     "lost",
     "applied_twice",
     "ledger_without_audit",
@@ -107,7 +116,7 @@ class Truth:
 
 @dataclass
 class HistoryReport:
-    anomalies: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ANOMALIES, 0))
+    anomalies: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HISTORY_ANOMALIES, 0))
     by_fault: dict[str, Counter[str]] = field(default_factory=dict)
 
     @property

@@ -32,21 +32,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-import boto3
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from s3ledger.core.config import ARTICLE_MODES, Mode
 from s3ledger.core.events import parse_sqs_body
 from s3ledger.operate.scan import check_tables, get_items, scan_items
-from s3ledger.proof.history import stream_records
+from s3ledger.pipeline.aws import queue_depth
+from s3ledger.proof.stream_log import stream_records
 from s3ledger.proof.summary import DemoModeResult, DemoSummary, Symptom
 from s3ledger.proof.workload import Request, RequestKind, perform, read_bucket_truth
 from s3ledger.workbench.console import handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import (
-    DUMMY_ACCESS_KEY_ID,
-    DUMMY_SECRET_ACCESS_KEY,
-    REGION,
     free_port,
 )
 from s3ledger.workbench.emulators import Workbench
@@ -184,14 +181,8 @@ def _run_workload(workbench: Workbench, runs: Sequence[_ModeRun], steps: Sequenc
 
 
 def _symptom(workbench: Workbench, resources: Resources, object_id: str) -> Symptom:
-    """The article's ``{"main_records", "audit_log"}`` for one object, from write history."""
-    streams = boto3.client(
-        "dynamodbstreams",
-        endpoint_url=workbench.dynamodb_endpoint,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
-    )
+    """The article's ``{"main_records", "audit_log"}`` for one object, from the stream logs."""
+    streams = workbench.streams()
     ledger_writes = sum(
         1
         for record in stream_records(streams, workbench.dynamodb(), resources.ledger_table)
@@ -304,10 +295,7 @@ def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of t
             ledger_table=run.resources.ledger_table,
             audit_table=run.resources.audit_table,
         )
-        dlq = workbench.sqs().get_queue_attributes(
-            QueueUrl=run.resources.dlq_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
+        dlq_messages = queue_depth(workbench.sqs(), run.resources.dlq_url)
         requests = sum(len(env.faults.calls) for env in run.environments if env.faults)
         truth = read_bucket_truth(workbench.s3(), run.resources.bucket, keys)
         items = get_items(
@@ -335,7 +323,7 @@ def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of t
             # Audit items are one per event, so the difference is what never got recorded.
             "events_unrecorded": events - report.audit_items,
             "failed_invocations": run.runner.stats.failed_invocations,
-            "dlq_messages": sum(int(v) for v in dlq.values()),
+            "dlq_messages": dlq_messages,
             "requests_per_event": round(requests / events, 2),
             "duplicates_delivered": injectors[run.mode].duplicates,
             "crashes": sum(

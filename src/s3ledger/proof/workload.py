@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
+from s3ledger.pipeline.aws import error_code
 from s3ledger.proof.checker import BucketTruth
 from s3ledger.workbench.moto_s3 import lifecycle_expire
 
@@ -189,7 +190,7 @@ def read_bucket_truth(s3: S3Client, bucket: str, keys: Sequence[str]) -> dict[st
         try:
             head = s3.head_object(Bucket=bucket, Key=key)
         except s3.exceptions.ClientError as exc:
-            if exc.response["Error"]["Code"] not in {"404", "NoSuchKey", "NotFound"}:
+            if error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
                 raise
             truth[key] = BucketTruth(exists=False)
             continue

@@ -1,8 +1,9 @@
 """The local workbench: DynamoDB Local plus moto's S3 and SQS, started and stopped together.
 
->>> with Workbench() as bench:                                        # doctest: +SKIP
-...     resources = provision(bench.dynamodb(), bench.s3(), bench.sqs(), load_pipeline_spec())
-...     os.environ.update(bench.env(resources))
+>>> with Workbench() as workbench:                                        # doctest: +SKIP
+...     spec = load_pipeline_spec()
+...     resources = provision(workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec)
+...     os.environ.update(workbench.env(resources))
 
 Default ports follow convention (DynamoDB Local 8000, S3/SQS 4566). moto binds 127.0.0.1 only;
 DynamoDB Local cannot be told to (see :mod:`s3ledger.workbench.dynamodb_local`). moto's state is in
@@ -21,6 +22,7 @@ from s3ledger.workbench.dynamodb_local import (
     REGION,
     DynamoDBLocal,
     dynamodb_client,
+    local_client,
 )
 from s3ledger.workbench.moto_server import DEFAULT_PORT as DEFAULT_AWS_PORT
 from s3ledger.workbench.moto_server import MotoServer, aws_client
@@ -108,6 +110,10 @@ class Workbench(StartStop):
     def sqs(self) -> SQSClient:
         """An SQS client for moto (dummy credentials, us-east-1)."""
         return aws_client("sqs", self.aws_endpoint)
+
+    def streams(self) -> Any:
+        """A DynamoDB Streams client for DynamoDB Local (untyped: no stubs installed)."""
+        return local_client("dynamodbstreams", self.dynamodb_endpoint)
 
     def events(self) -> Any:
         """An EventBridge client for moto (untyped: no stubs installed)."""

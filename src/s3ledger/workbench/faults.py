@@ -93,7 +93,7 @@ class DynamoDBFaults:
     def __post_init__(self) -> None:
         events = self.client.meta.events
         # botocore uses a non-None answer of a before-send handler as the HTTP response.
-        events.register("before-send.dynamodb", self._before_send)  # type: ignore[arg-type]
+        events.register("before-send.dynamodb", self._before_send)  # type: ignore[arg-type]  # the stubs type handlers as returning None
         events.register("after-call.dynamodb", self._after_call)
 
     def fail(

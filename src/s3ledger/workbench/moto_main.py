@@ -1,7 +1,8 @@
 """The moto server the workbench runs: ``python -m s3ledger.workbench.moto_main -H HOST -p PORT``.
 
-It is moto's own server (:func:`moto.server.main`, same arguments) with one speed-up to its SQS
-backend, so that the workbench measures the pipeline rather than moto's bookkeeping.
+It is moto's own server (:func:`moto.server.main`, same arguments) with four speed-ups, two to its
+SQS backend and two to every request, so that the workbench measures the pipeline rather than
+moto's bookkeeping.
 
 Why: moto 5.2.5 computes a queue's attributes as one dict, including its three message counts
 (``ApproximateNumberOfMessages``, ``…NotVisible``, ``…Delayed``), each a scan of every message
@@ -11,7 +12,7 @@ that reads the clock per message. ``SendMessage`` reads that dict once per messa
 times: 80 ms of moto CPU with 90 messages queued, 340 ms with 450 (measured in-process), which
 starves DynamoDB Local of the machine's two cores.
 
-The speed-ups, neither of which can change what moto answers:
+The two SQS speed-ups, neither of which can change what moto answers:
 
 * inside ``SendMessage`` and ``ReceiveMessage``, where nothing reads them, the three counts are
   not computed (they read as 0). Everywhere else (``GetQueueAttributes``, the redrive to the DLQ,
@@ -100,6 +101,7 @@ def install_sqs_speedups() -> None:
     from moto.sqs import models  # noqa: PLC0415 -- moto is imported only by the server process
 
     queue, backend = models.Queue, models.SQSBackend
+    # getattr probes: moto's internals are checked, not assumed, and a mismatch raises below.
     if getattr(queue, _INSTALLED_MARK, False):
         return
     originals = {name: getattr(queue, name, None) for name in COUNT_PROPERTIES}
@@ -115,9 +117,9 @@ def install_sqs_speedups() -> None:
             f"(moto 5.2.5): {sorted(originals)} / {sorted(methods)}"
         )
     for name, original in originals.items():
-        setattr(queue, name, _skippable_count(original))  # type: ignore[arg-type]
+        setattr(queue, name, _skippable_count(original))  # type: ignore[arg-type]  # checked above
     for name, method in methods.items():
-        setattr(backend, name, _in_hot_path_call(method))  # type: ignore[arg-type]
+        setattr(backend, name, _in_hot_path_call(method))  # type: ignore[arg-type]  # checked above
     setattr(models, "camelcase_to_underscores", functools.cache(to_snake_case))  # noqa: B010 -- moto does not export it
     setattr(queue, _INSTALLED_MARK, True)
 
@@ -126,6 +128,7 @@ def install_server_speedups() -> None:
     """List moto's modules once, and drop werkzeug's per-request access log (idempotent)."""
     from moto import backends  # noqa: PLC0415 -- moto is imported only by the server process
 
+    # A getattr probe: a moto without this internal raises here rather than misbehaving later.
     listing = getattr(backends, "list_of_moto_modules", None)
     if not callable(listing):
         raise RuntimeError("moto.backends.list_of_moto_modules is not what s3ledger expects")

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.exceptions import ClientError
 
+from s3ledger.core.config import Mode, Settings
+from s3ledger.pipeline.aws import error_code
 from s3ledger.workbench.errors import WorkbenchError
 from s3ledger.workbench.template import PipelineSpec
 
@@ -80,6 +82,15 @@ class Resources:
     audit_table: str
     idempotency_table: str
 
+    def settings(self, mode: Mode) -> Settings:
+        """The handler's settings for this pipeline's tables, in ``mode``."""
+        return Settings(
+            mode=mode,
+            ledger_table=self.ledger_table,
+            audit_table=self.audit_table,
+            idempotency_table=self.idempotency_table,
+        )
+
     @property
     def tables(self) -> dict[str, str]:
         """Table names by role (``ledger``, ``audit``, ``idempotency``)."""
@@ -88,10 +99,6 @@ class Resources:
             "audit": self.audit_table,
             "idempotency": self.idempotency_table,
         }
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 # -------------------------------------------------------------------------------------- tables
@@ -111,7 +118,7 @@ def _table_exists(dynamodb: DynamoDBClient, name: str) -> bool:
     try:
         dynamodb.describe_table(TableName=name)
     except ClientError as error:
-        if _error_code(error) == "ResourceNotFoundException":
+        if error_code(error) == "ResourceNotFoundException":
             return False
         raise
     return True
@@ -178,7 +185,7 @@ def drop_tables(
         try:
             dynamodb.delete_table(TableName=name)
         except ClientError as error:
-            if _error_code(error) == "ResourceNotFoundException":
+            if error_code(error) == "ResourceNotFoundException":
                 continue
             raise
         dropped.append(name)
@@ -196,7 +203,7 @@ def _queue_exists(sqs: SQSClient, name: str) -> bool:
     try:
         sqs.get_queue_url(QueueName=name)
     except ClientError as error:
-        if _error_code(error) in {
+        if error_code(error) in {
             "AWS.SimpleQueueService.NonExistentQueue",
             "QueueDoesNotExist",
         }:
@@ -209,14 +216,14 @@ def _bucket_exists(s3: S3Client, name: str) -> bool:
     try:
         s3.head_bucket(Bucket=name)
     except ClientError as error:
-        if _error_code(error) in {"404", "NoSuchBucket", "NotFound"}:
+        if error_code(error) in {"404", "NoSuchBucket", "NotFound"}:
             return False
         raise
     return True
 
 
 def _create_queue(sqs: SQSClient, name: str, attributes: dict[str, str]) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]  # template names: str keys
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
@@ -272,7 +279,7 @@ def provision_bucket_and_queues(  # noqa: PLR0917 - bucket and queue names, as c
     if exist_ok and _queue_exists(sqs, queue_name):
         # CreateQueue refuses differing attributes on an existing queue; set them instead.
         queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=queue_attributes)  # type: ignore[arg-type]
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=queue_attributes)  # type: ignore[arg-type]  # str keys
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -307,6 +314,7 @@ def provision_bucket_and_queues(  # noqa: PLR0917 - bucket and queue names, as c
         Bucket=bucket,
         NotificationConfiguration={
             "QueueConfigurations": [
+                # The template's event names, checked by cfn-lint; the stubs want the literals.
                 {"QueueArn": queue_arn, "Events": [cast("EventType", event)]}
                 for event in spec.notification.events
             ]

@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from s3ledger.pipeline.handlers import Pipeline
+from s3ledger.pipeline.aws import queue_depth
+from s3ledger.pipeline.handlers import Handler
 from s3ledger.workbench.context import LocalContext
 from s3ledger.workbench.faults import DynamoDBFaults, SimulatedCrash
 
@@ -60,7 +61,7 @@ class RunnerSettings:
 class ExecutionEnvironment:
     """One warm Lambda sandbox: handler state that lives across invocations."""
 
-    pipeline: Pipeline
+    pipeline: Handler
     faults: DynamoDBFaults | None = None
     index: int = 0
 
@@ -78,6 +79,7 @@ class RunnerStats:
     def add(self, **counts: int) -> None:
         with self._lock:
             for name, value in counts.items():
+                # By name: callers add to any counter field (add(messages_deleted=3)).
                 setattr(self, name, getattr(self, name) + value)
 
     def to_json(self) -> dict[str, int]:
@@ -318,14 +320,7 @@ class LocalRunner:
         deadline = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < deadline:
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=self.settings.queue_url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                ],
-            )["Attributes"]
-            pending = sum(int(v) for v in attributes.values())
+            pending = queue_depth(sqs, self.settings.queue_url)
             quiet = quiet + 1 if pending == 0 and not self.busy else 0
             if quiet >= settle:
                 return True

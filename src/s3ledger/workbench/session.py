@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from s3ledger.core.config import Mode, Settings
+from s3ledger.core.config import Mode, Settings, parse_mode
 from s3ledger.pipeline.bucket import S3VersionsReader
-from s3ledger.pipeline.handlers import Pipeline
+from s3ledger.pipeline.handlers import Handler
 from s3ledger.pipeline.writers import CountingMetrics, MetricsSink
 from s3ledger.workbench.dynamodb_local import dynamodb_client
 from s3ledger.workbench.emulators import Workbench
@@ -33,7 +33,7 @@ __all__ = ["Session", "environment_factory", "queue_arn", "start_runner", "start
 
 @dataclass
 class Session:
-    mode: str
+    mode: Mode
     workbench: Workbench
     resources: Resources
     runner: LocalRunner
@@ -76,7 +76,7 @@ def environment_factory(
             if aws_endpoint is not None
             else None
         )
-        pipeline = Pipeline(settings, client, metrics or CountingMetrics(), reader)
+        pipeline = Handler(settings, client, metrics or CountingMetrics(), reader)
         environment = ExecutionEnvironment(pipeline=pipeline, faults=faults, index=index)
         if environments is not None:
             environments.append(environment)
@@ -99,12 +99,7 @@ def start_runner(
     fault_hooks: bool = False,
 ) -> LocalRunner:
     """A runner on ``resources``' queue, with batch size and timeout from the template."""
-    settings = Settings(
-        mode=spec.parameters.get("Mode", "inbox"),  # type: ignore[arg-type]
-        ledger_table=resources.ledger_table,
-        audit_table=resources.audit_table,
-        idempotency_table=resources.idempotency_table,
-    )
+    settings = resources.settings(parse_mode(spec.parameters.get("Mode", "inbox")))
     runner = LocalRunner(
         RunnerSettings(
             queue_url=resources.queue_url,
@@ -147,23 +142,27 @@ def start_session(
     if mode is not None:
         parameters["Mode"] = mode
     spec = load_pipeline_spec(overrides=parameters, stack_name=stack_name)
-    with Workbench(dynamodb_port=dynamodb_port, aws_port=aws_port, data_dir=data_dir) as bench:
+    with Workbench(dynamodb_port=dynamodb_port, aws_port=aws_port, data_dir=data_dir) as workbench:
         resources = provision(
-            bench.dynamodb(), bench.s3(), bench.sqs(), spec, exist_ok=data_dir is not None
+            workbench.dynamodb(),
+            workbench.s3(),
+            workbench.sqs(),
+            spec,
+            exist_ok=data_dir is not None,
         )
         # Buckets attached with `s3ledger attach` feed this pipeline through EventBridge.
         route_s3_events_to_queue(
-            bench.events(), resources.queue_url, bench.sqs(), "s3ledger-attached"
+            workbench.events(), resources.queue_url, workbench.sqs(), "s3ledger-attached"
         )
         runner = start_runner(
             spec,
             resources,
-            dynamodb_endpoint=bench.dynamodb_endpoint,
-            aws_endpoint=bench.aws_endpoint,
-            sqs_factory=bench.sqs,
+            dynamodb_endpoint=workbench.dynamodb_endpoint,
+            aws_endpoint=workbench.aws_endpoint,
+            sqs_factory=workbench.sqs,
             workers=workers,
         )
         try:
-            yield Session(spec.parameters["Mode"], bench, resources, runner)
+            yield Session(parse_mode(spec.parameters["Mode"]), workbench, resources, runner)
         finally:
             runner.stop()

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
-from s3ledger.core.config import MODES, Mode
+from s3ledger.core.config import MODES, Mode, parse_mode
+from s3ledger.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from s3ledger.bench.summary import BenchSummary
@@ -35,13 +36,16 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def parse_modes(text: str) -> list[Mode]:
     """``--modes``: comma-separated, known, each once."""
-    modes = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in MODES]
-    if unknown or not modes:
-        fail(f"unknown mode(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(MODES)}")
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        fail(f"no mode given: choose from {', '.join(MODES)}")
+    try:
+        modes = [parse_mode(name) for name in names]
+    except ConfigurationError as exc:
+        fail(str(exc))
     if len(set(modes)) != len(modes):
         fail("--modes lists a mode twice")
-    return cast(list[Mode], modes)
+    return modes
 
 
 @overload

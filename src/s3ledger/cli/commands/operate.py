@@ -28,6 +28,7 @@ def check_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError  # noqa: PLC0415
 
     from s3ledger.operate.scan import check_tables  # noqa: PLC0415
+    from s3ledger.pipeline.aws import error_code  # noqa: PLC0415
 
     client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
     try:
@@ -38,7 +39,7 @@ def check_command(args: argparse.Namespace) -> int:
             segments=args.segments,
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        if error_code(exc) != "ResourceNotFoundException":
             raise
         fail(
             f"table {args.ledger_table!r} or {args.audit_table!r} does not exist at "

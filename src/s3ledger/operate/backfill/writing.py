@@ -13,8 +13,9 @@ from s3ledger.core.config import Settings
 from s3ledger.core.errors import S3LedgerError
 from s3ledger.core.events import ObjectEvent
 from s3ledger.core.ledger import ObjectState
+from s3ledger.core.order import utc_now
 from s3ledger.operate.backfill.report import _Tally
-from s3ledger.operate.reconcile import OperatorContext, utc_now
+from s3ledger.operate.reconcile import OperatorContext
 from s3ledger.operate.scan import get_items
 from s3ledger.pipeline.writers.base import Outcome
 from s3ledger.pipeline.writers.inbox import InboxWriter
@@ -73,7 +74,7 @@ class _Writer:
         self._settings = settings
 
     def _inbox(self) -> InboxWriter:
-        writer: InboxWriter | None = getattr(self._local, "writer", None)
+        writer: InboxWriter | None = getattr(self._local, "writer", None)  # per thread, lazily
         if writer is None:
             # One writer per thread; it never reads S3 (a backfill writes no removals).
             writer = InboxWriter(self._dynamodb, self._settings, state_reader=_NoReader())

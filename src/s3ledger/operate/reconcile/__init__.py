@@ -45,26 +45,24 @@ The package, by concern:
 * :mod:`.compare`: pure comparison, repair events and the report;
 * :mod:`.reading`: listing the bucket, reading and scanning the ledger.
 
-:class:`OperatorContext`, :func:`is_versioned`, :func:`iso_time` and :func:`utc_now` are shared
-with the backfill.
+:class:`OperatorContext`, :func:`is_versioned`, :func:`iso_time` are shared with the backfill.
 """
 
 from s3ledger.operate.reconcile.command import OperatorContext, reconcile
 from s3ledger.operate.reconcile.compare import (
+    BUCKET_DISCREPANCIES,
     CREATED_EVENT,
-    DISCREPANCY_KINDS,
     REMOVED_EVENT,
     Discrepancy,
     ReconcileReport,
     compare,
     repair_event,
-    utc_now,
 )
 from s3ledger.operate.reconcile.reading import is_versioned, iso_time
 
 __all__ = [
+    "BUCKET_DISCREPANCIES",
     "CREATED_EVENT",
-    "DISCREPANCY_KINDS",
     "REMOVED_EVENT",
     "Discrepancy",
     "OperatorContext",
@@ -74,5 +72,4 @@ __all__ = [
     "iso_time",
     "reconcile",
     "repair_event",
-    "utc_now",
 ]

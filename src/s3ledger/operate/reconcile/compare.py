@@ -7,29 +7,30 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from s3ledger.core import ledger
 from s3ledger.core.events import ObjectEvent
 from s3ledger.core.ledger import ObjectState, version_of
+from s3ledger.core.order import utc_now
 
 __all__ = [
+    "BUCKET_DISCREPANCIES",
     "CREATED_EVENT",
-    "DISCREPANCY_KINDS",
     "REMOVED_EVENT",
     "Discrepancy",
     "ReconcileReport",
     "compare",
     "repair_event",
-    "utc_now",
 ]
 
 CREATED_EVENT: Final = "ObjectCreated:Reconciled"
 REMOVED_EVENT: Final = "ObjectRemoved:Reconciled"
 
 Discrepancy = Literal["missing_from_ledger", "gone_from_bucket", "differing"]
-DISCREPANCY_KINDS: Final[tuple[Discrepancy, ...]] = (
+# How the ledger differs from the bucket (what reconcile repairs).
+BUCKET_DISCREPANCIES: Final[tuple[Discrepancy, ...]] = (
     "missing_from_ledger",
     "gone_from_bucket",
     "differing",
@@ -86,10 +87,6 @@ def repair_event(
         version_id=state.version_id if state.exists else None,
         identity=f"reconcile~{digest}",
     )
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _settling(state: ObjectState, settle_seconds: float) -> bool:
@@ -157,7 +154,7 @@ class _Tally:
     repaired: int = 0
     superseded: int = 0
     failed: int = 0
-    found: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DISCREPANCY_KINDS, 0))
+    found: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BUCKET_DISCREPANCIES, 0))
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def note(self, kind: str, key: str, *, count: bool = True) -> None:

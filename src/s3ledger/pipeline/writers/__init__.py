@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING
 
 from s3ledger.core.config import Mode, Settings
 from s3ledger.pipeline.writers.base import (
+    BatchResult,
+    BatchWriter,
     CountingMetrics,
+    ExpectingWriter,
     InvocationContext,
     MetricsSink,
     NullMetrics,
@@ -25,7 +28,10 @@ if TYPE_CHECKING:
     from s3ledger.pipeline.bucket import StateReader
 
 __all__ = [
+    "BatchResult",
+    "BatchWriter",
     "CountingMetrics",
+    "ExpectingWriter",
     "InvocationContext",
     "MetricsSink",
     "NullMetrics",
@@ -58,6 +64,7 @@ def make_writer(
     """
     chosen = mode or settings.mode
     module, name = _IMPLEMENTATIONS[chosen]
+    # By name, so only the chosen mode's module is imported (see the module docstring).
     implementation = getattr(import_module(module), name)
     if chosen in {"inbox", "inbox-batch"}:
         writer: Writer = implementation(client, settings, metrics, state_reader)

@@ -1,16 +1,21 @@
-"""The protocol every write mode implements, and what a write reports."""
+"""The protocol every write mode implements, its optional abilities, and what a write reports."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from s3ledger.core.errors import S3LedgerError
 from s3ledger.core.events import ObjectEvent
 
 __all__ = [
+    "BatchResult",
+    "BatchWriter",
     "CountingMetrics",
+    "ExpectingWriter",
     "InvocationContext",
     "MetricsSink",
     "NullMetrics",
@@ -24,7 +29,7 @@ class Outcome(StrEnum):
 
     APPLIED = "applied"  # the ledger now reflects this event, and the audit log records it
     DUPLICATE = "duplicate"  # the event had been recorded before; nothing was written
-    STALE = "stale"  # a newer event of the object was already applied; audited as superseded
+    SUPERSEDED = "superseded"  # a newer event of the object was already applied (as audited)
     # Newer, but what a GET returns did not change (a noncurrent version or a delete marker was
     # removed for good): the ledger's order moved, its state did not; audited as unchanged.
     UNCHANGED = "unchanged"
@@ -78,3 +83,29 @@ class Writer(Protocol):
     mode: str
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome: ...
+
+
+# What writing one event of a batch ended with: its outcome, or the error it failed with.
+BatchResult = Outcome | S3LedgerError
+
+
+@runtime_checkable
+class BatchWriter(Writer, Protocol):
+    """A writer that can write a whole SQS batch at once (``inbox-batch``).
+
+    The handler hands such a writer every event of the batch in one call instead of one by one.
+    """
+
+    def write_batch(
+        self, events: Sequence[ObjectEvent], context: InvocationContext
+    ) -> list[BatchResult]: ...
+
+
+@runtime_checkable
+class ExpectingWriter(Writer, Protocol):
+    """A writer that uses knowing the invocation's events in advance (``inbox``'s look-ahead).
+
+    The handler announces the batch's events, in order, before writing them one by one.
+    """
+
+    def expect(self, events: Sequence[ObjectEvent]) -> None: ...

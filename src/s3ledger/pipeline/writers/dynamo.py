@@ -38,6 +38,7 @@ from s3ledger.core.errors import (
     TransactionConflictError,
     TransientWriteError,
 )
+from s3ledger.pipeline.aws import error_code
 from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, NullMetrics
 
 if TYPE_CHECKING:
@@ -77,10 +78,6 @@ _POISON: Final = frozenset(
     }
 )
 _AMBIGUOUS: Final = (ReadTimeoutError, ConnectionClosedError)
-
-
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def cancellation_codes(error: ClientError) -> list[str | None]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,7 +24,7 @@ from s3ledger.core.errors import (
 )
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.ledger import ObjectState
-from s3ledger.core.order import LedgerMarks, is_newer
+from s3ledger.core.order import LedgerMarks, is_newer, utc_now
 from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
 from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, Outcome
 from s3ledger.pipeline.writers.dynamo import (
@@ -41,6 +40,7 @@ from s3ledger.pipeline.writers.dynamo import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 __all__ = ["LOOK_AHEAD_KEYS", "InboxWriter"]
 
@@ -50,10 +50,6 @@ LOOK_AHEAD_KEYS: Final = 100
 _PIN_ATTEMPTS: Final = 5
 
 _log = logging.getLogger(__name__)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class _RecentlyRecorded:
@@ -158,7 +154,7 @@ class InboxWriter(DynamoDBWriter):
             ledger_table=self._settings.ledger_table,
             audit_table=self._settings.audit_table,
             request_id=request_id,
-            processed_at=_now(),
+            processed_at=utc_now(),
         )
 
         def ledger_refused() -> Outcome:
@@ -169,7 +165,7 @@ class InboxWriter(DynamoDBWriter):
 
     def _transact(
         self,
-        actions: list[dict[str, Any]],
+        actions: list[TransactWriteItemTypeDef],
         event: ObjectEvent,
         context: InvocationContext,
         success: Outcome,
@@ -185,7 +181,7 @@ class InboxWriter(DynamoDBWriter):
         def attempt() -> Outcome:
             try:
                 self._client.transact_write_items(
-                    TransactItems=actions,  # type: ignore[arg-type]
+                    TransactItems=actions,
                     ClientRequestToken=token.next(),
                 )
             except ClientError as exc:
@@ -266,13 +262,13 @@ class InboxWriter(DynamoDBWriter):
         """Set the ledger to ``state`` if it is still ``item`` (plain form; ``None``: absent).
 
         For repairs (reconcile), whose state was read from the bucket after ``item`` was read:
-        ``APPLIED`` when written, ``STALE`` when the ledger moved since (a real event landed:
+        ``APPLIED`` when written, ``SUPERSEDED`` when the ledger moved since (a real event landed:
         the next reconcile looks again), ``DUPLICATE`` when this very repair was written before.
         """
         try:
             return self._write_pinned(event, state, item, Outcome.APPLIED, context)
         except _LedgerMovedError:
-            return Outcome.STALE
+            return Outcome.SUPERSEDED
 
     def _write_pinned(
         self,
@@ -293,7 +289,7 @@ class InboxWriter(DynamoDBWriter):
             ledger_table=self._settings.ledger_table,
             audit_table=self._settings.audit_table,
             request_id=context.aws_request_id,
-            processed_at=_now(),
+            processed_at=utc_now(),
         )
         return self._transact(actions, event, context, outcome, _ledger_moved)
 
@@ -325,13 +321,13 @@ class InboxWriter(DynamoDBWriter):
         return item, bool(found[audit_table])
 
     def _supersede(self, event: ObjectEvent, request_id: str) -> Outcome:
-        """Record a stale event in the audit log only; the ledger keeps its newer state."""
+        """Record a superseded event in the audit log only; the ledger keeps its newer state."""
         put = ledger.audit_put(
             event,
             self._settings.audit_table,
             outcome=ledger.SUPERSEDED,
             request_id=request_id,
-            processed_at=_now(),
+            processed_at=utc_now(),
             only_if_new=True,
         )
         try:
@@ -342,7 +338,7 @@ class InboxWriter(DynamoDBWriter):
             raise classify(exc, event.event_id) from exc
         except BotoCoreError as exc:
             raise classify(exc, event.event_id) from exc
-        return Outcome.STALE
+        return Outcome.SUPERSEDED
 
 
 class _LedgerMovedError(Exception):

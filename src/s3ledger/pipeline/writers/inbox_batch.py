@@ -7,9 +7,10 @@ most one event per object; the other events of an object go in the following wav
 order.
 
 When a wave is cancelled, its reasons are read by position: an event whose audit Put failed its
-condition was recorded before (a duplicate); one whose ledger Update failed is stale and gets
-audited as superseded. Nothing of a cancelled transaction was written, so every other event of
-the wave falls back to the one-event ``inbox`` path, with its own retries and errors.
+condition was recorded before (a duplicate); one whose ledger Update failed is superseded (the
+ledger holds a newer event) and gets audited so. Nothing of a cancelled transaction was written,
+so every other event of the wave falls back to the one-event ``inbox`` path, with its own
+retries and errors.
 
 When a wave's answer is lost (a timeout, a closed connection), the wave is sent again with the
 same ClientRequestToken, so DynamoDB answers a wave that did commit with success: its events are
@@ -23,7 +24,6 @@ one-event path, all its events in batch order: that event's state is read from S
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Final
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,7 +31,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from s3ledger.core import ledger
 from s3ledger.core.errors import AmbiguousWriteError, PoisonError, RetryableError, S3LedgerError
 from s3ledger.core.events import Effect, ObjectEvent
-from s3ledger.pipeline.writers.base import InvocationContext, Outcome
+from s3ledger.core.order import utc_now
+from s3ledger.pipeline.writers.base import BatchResult, InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
     TRANSACTION_CANCELED,
@@ -47,8 +48,6 @@ __all__ = ["MAX_ACTIONS", "InboxBatchWriter", "plan_waves"]
 
 MAX_ACTIONS: Final = 100
 _ACTIONS_PER_EVENT: Final = 2
-
-BatchResult = Outcome | S3LedgerError
 
 
 def plan_waves(events: Sequence[ObjectEvent], max_events: int) -> list[list[int]]:
@@ -109,7 +108,7 @@ class InboxBatchWriter(InboxWriter):
     ) -> list[BatchResult]:
         if len(wave) == 1:
             return [self._write_one(wave[0], context)]
-        processed_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        processed_at = utc_now()
         actions = [
             action
             for event in wave
@@ -128,7 +127,7 @@ class InboxBatchWriter(InboxWriter):
             """``None`` once committed; the cancellation reasons if DynamoDB cancelled it."""
             try:
                 self._client.transact_write_items(
-                    TransactItems=actions,  # type: ignore[arg-type]
+                    TransactItems=actions,
                     ClientRequestToken=token.next(),
                 )
             except ClientError as exc:

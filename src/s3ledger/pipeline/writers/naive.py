@@ -6,18 +6,18 @@ no audit item, and every duplicate delivery writes both items again.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger.core import ledger
 from s3ledger.core.events import ObjectEvent
+from s3ledger.core.order import utc_now
 from s3ledger.pipeline.writers.base import InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import DynamoDBWriter, classify, with_retries
 
 if TYPE_CHECKING:
-    pass
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef
 
 __all__ = ["NaiveWriter"]
 
@@ -26,7 +26,7 @@ class NaiveWriter(DynamoDBWriter):
     mode = "naive"
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
-        processed_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        processed_at = utc_now()
         self._put(
             event,
             context,
@@ -46,7 +46,7 @@ class NaiveWriter(DynamoDBWriter):
         )
         return Outcome.APPLIED
 
-    def _put(self, event: ObjectEvent, context: InvocationContext, put: dict[str, Any]) -> None:
+    def _put(self, event: ObjectEvent, context: InvocationContext, put: PutTypeDef) -> None:
         def attempt() -> None:
             try:
                 self._client.put_item(**put)

@@ -75,6 +75,7 @@ class PowertoolsWriter:
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         # Without the context, Powertools cannot expire an INPROGRESS record of a crashed run.
+        # Powertools types it as its LambdaContext class; it reads only what InvocationContext has.
         self._config.register_lambda_context(context)  # type: ignore[arg-type]
         try:
             # Only "event_id" is hashed (event_key_jmespath); the rest rides along to _apply.

@@ -7,7 +7,6 @@ both rejected, so the invocation fails, retries, and the message ends in the DLQ
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from s3ledger.core import ledger
 from s3ledger.core.errors import RejectedWriteError
 from s3ledger.core.events import ObjectEvent
+from s3ledger.core.order import utc_now
 from s3ledger.pipeline.writers.base import InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
@@ -27,7 +27,7 @@ from s3ledger.pipeline.writers.dynamo import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 __all__ = ["ObjectAlreadyRecordedError", "TransactWriter"]
 
@@ -40,7 +40,7 @@ class TransactWriter(DynamoDBWriter):
     mode = "transact"
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
-        actions = [
+        actions: list[TransactWriteItemTypeDef] = [
             {"Put": ledger.ledger_put(event, self._settings.ledger_table, only_if_absent=True)},
             {
                 "Put": ledger.audit_put(
@@ -48,7 +48,7 @@ class TransactWriter(DynamoDBWriter):
                     self._settings.audit_table,
                     outcome=ledger.APPLIED,
                     request_id=context.aws_request_id,
-                    processed_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    processed_at=utc_now(),
                     only_if_new=False,
                 )
             },
@@ -56,7 +56,7 @@ class TransactWriter(DynamoDBWriter):
 
         def attempt() -> Outcome:
             try:
-                self._client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+                self._client.transact_write_items(TransactItems=actions)
             except ClientError as exc:
                 if (
                     error_code(exc) == TRANSACTION_CANCELED

@@ -1,4 +1,6 @@
-"""A table's write history, read from its DynamoDB stream (the checker's second witness).
+"""A table's stream log: every change DynamoDB Streams recorded (the checker's second witness).
+
+"History" in the proof means the workload's generated events; this module is about streams.
 
 A stream records every *change* to an item (INSERT, MODIFY, REMOVE) with its images. A write that
 changes nothing (an identical rewrite) leaves no record, on AWS as on DynamoDB Local.
@@ -23,36 +25,14 @@ def stream_records(streams: Any, client: DynamoDBClient, table: str) -> Iterator
     as its write returns; real DynamoDB may return empty pages first, so this is a workbench
     reader, not a general consumer.
     """
-    stream_arn = client.describe_table(TableName=table)["Table"].get("LatestStreamArn")
-    if not stream_arn:
-        raise ValueError(f"table {table} has no stream")
-    shards: list[dict[str, Any]] = []
-    start: dict[str, str] = {}
-    while True:
-        description = streams.describe_stream(StreamArn=stream_arn, **start)["StreamDescription"]
-        shards.extend(description.get("Shards", []))
-        last = description.get("LastEvaluatedShardId")
-        if not last:
-            break
-        start = {"ExclusiveStartShardId": last}
-    for shard in shards:
-        iterator = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        ).get("ShardIterator")
-        while iterator:
-            page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            records = page.get("Records", [])
-            if not records:
-                break
-            yield from records
-            iterator = page.get("NextShardIterator")
+    yield from StreamCursor(streams, client, table).read()
 
 
 class StreamCursor:
     """Reads a table's stream in instalments: each ``read()`` returns what came since the last.
 
     It remembers the last sequence number per shard (not a shard iterator, which expires), so a
-    long run can read its history round by round with bounded memory.
+    long run can read its log round by round with bounded memory.
     """
 
     def __init__(self, streams: Any, client: DynamoDBClient, table: str) -> None:
