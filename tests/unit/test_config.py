@@ -87,6 +87,8 @@ def test_the_process_environment_is_the_default_source(monkeypatch: pytest.Monke
         ),
         ({"S3LEDGER_RECENT_EVENTS": "1e4"}, "S3LEDGER_RECENT_EVENTS must be a whole number"),
         ({"S3LEDGER_RECENT_EVENTS": ""}, "S3LEDGER_RECENT_EVENTS must be a whole number"),
+        # A superscript is a digit to str.isdigit but not to int(): it must not reach int().
+        ({"S3LEDGER_RECENT_EVENTS": "10\u00b2"}, "S3LEDGER_RECENT_EVENTS must be a whole number"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_it(

@@ -94,10 +94,10 @@ class Settings:
         """Read ``S3LEDGER_*`` variables; unset ones take the defaults."""
         env = os.environ if environ is None else environ
         expiry = env.get("S3LEDGER_IDEMPOTENCY_EXPIRY_SECONDS", "3600")
-        if not expiry.isdigit():
+        if not expiry.isdecimal():
             raise ConfigurationError("S3LEDGER_IDEMPOTENCY_EXPIRY_SECONDS must be whole seconds")
         recent = env.get("S3LEDGER_RECENT_EVENTS", "10000")
-        if not recent.isdigit():
+        if not recent.isdecimal():
             raise ConfigurationError("S3LEDGER_RECENT_EVENTS must be a whole number")
         return cls(
             recent_events=int(recent),
