@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn, cast
 
+from s3ledger.cli.rebuild import add_rebuild_parser
 from s3ledger.core.config import DEFAULT_AUDIT_TABLE, DEFAULT_LEDGER_TABLE, MODES, Mode
 from s3ledger.core.errors import S3LedgerError
 
@@ -623,6 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_operator_parsers(commands)
     _add_backfill_parser(commands)
+    add_rebuild_parser(commands)
     return parser
 
 

@@ -20,7 +20,7 @@ __all__ = [
     "Settings",
 ]
 
-Mode = Literal["inbox", "naive", "transact", "powertools", "inbox-batch"]
+Mode = Literal["inbox", "naive", "transact", "powertools", "inbox-batch", "lean"]
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 # The article's three designs and ours, side by side (the demo's columns).
 ARTICLE_MODES: Final[tuple[Mode, ...]] = ("inbox", "naive", "transact", "powertools")

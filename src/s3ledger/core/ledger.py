@@ -317,8 +317,11 @@ def _update(
     }
 
 
-def ledger_update(event: ObjectEvent, table: str) -> dict[str, Any]:
-    """An Update of the ledger to the state ``event`` carries, applied only if it is newer.
+def ledger_update(
+    event: ObjectEvent, table: str, *, state: ObjectState | None = None
+) -> dict[str, Any]:
+    """An Update of the ledger to the state ``event`` carries (or ``state``), applied only if the
+    event is newer.
 
     DynamoDB decides "newer" with the rule of :mod:`s3ledger.core.order`, so one request both orders
     and writes. Only the mark the event moves is set: a sequenced event leaves ``time_mark``, an
@@ -329,7 +332,7 @@ def ledger_update(event: ObjectEvent, table: str) -> dict[str, Any]:
     attributes = {
         "bucket": event.bucket,
         "key": event.key,
-        **ObjectState.of_event(event).attributes(),
+        **(state or ObjectState.of_event(event)).attributes(),
         **_order_attributes(event, marks),
     }
     if order.sequencer is not None:

@@ -1,0 +1,298 @@
+"""``lean``: exactly-once effects at two write units per fresh event, without a transaction.
+
+Two single-item conditional writes in one invocation, in this order:
+
+1. **audit** ``PutItem`` if ``attribute_not_exists(event_id)``: the event's facts and what the
+   ledger should become (:mod:`s3ledger.core.lean`; outcome ``recorded``). 1 write unit (≤ 1 KB).
+2. **ledger** ``UpdateItem`` guarded by the order rule (``order.SEQUENCED_IS_NEWER`` /
+   ``UNSEQUENCED_IS_NEWER``, the same condition as ``inbox``), derived from that audit item alone
+   (:func:`s3ledger.core.lean.replay_update`): applied only if the event is newer than what the
+   ledger holds. 1 write unit.
+
+A transaction writing the same two items costs 2 units per item (4): ``lean`` pays the floor and
+gives up only the *atomic visibility* of the two writes.
+
+Why it is exactly once (effects):
+
+* **audit first.** The audit log is the write-ahead log: nothing reaches the ledger that is not
+  recorded, so the audit log alone rebuilds the ledger (``s3ledger rebuild-ledger``) and
+  ``ledger_without_audit`` cannot happen. The reverse order would leave, after a crash, a ledger
+  state no audit item explains, and for a removal of a version a state read from S3 recorded
+  nowhere.
+* **a duplicate still completes a half-done event.** When the audit Put fails its condition (a
+  duplicate, a redelivery, or our own earlier attempt whose answer was lost), the writer still
+  sends write 2, built from the audit item *as recorded*: the failed Put returns it
+  (``ReturnValuesOnConditionCheckFailure=ALL_OLD``, no read units). A crash between the two
+  writes is therefore healed by the message's redelivery (SQS brings it back after the
+  visibility timeout), with the state recorded the first time.
+* **the guard makes write 2 idempotent and ordered.** Equal marks are not "newer", so an update
+  that already landed fails its condition (no second change, no second stream record); so does
+  the update of an event older than the ledger's (a redelivery after a newer event landed, a
+  reordered event): correct, the ledger keeps the newer state. The guard is the one ``inbox``
+  carries, so the same versioned-bucket and order rules hold.
+* **removals of a version** (``Effect.RESOLVE``) read the ledger item and the audit item first
+  (one ``BatchGetItem``): recorded before → heal from the recorded item; not newer than the
+  ledger → audit ``superseded`` (1 unit, no S3 read); else read S3's state, then the two writes.
+  ``inbox`` pins its write to the ledger item it read; ``lean`` needs no pin, because the order
+  guard already refuses the update if a newer event landed since the read, and an older one
+  landing since cannot make the state read (which is at least as new as this event) wrong.
+* **lost answers and errors.** Each write is retried on its own (bounded, jittered, as the other
+  modes, :func:`~s3ledger.pipeline.writers.dynamo.with_retries`); a retry of an ambiguous Put
+  fails its condition on our own item (same request id and time: botocore's own retry resends
+  the same request) and goes on to write 2; a retry of an ambiguous Update fails its condition on
+  a ledger that shows this very event (``last_event_id``), which is reported as applied.
+  Throttling, 5xx and ambiguous errors are retryable, validation errors poison
+  (``core.errors``).
+
+What the user trades: **visibility**. Between write 1 and write 2 (milliseconds; or, after a crash
+there, until the message comes back) the audit log has an event the ledger does not show yet. A
+reader of both tables may see it; ``s3ledger check`` counts it as ``stale_ledger`` while it lasts.
+Once the queue is drained (or its DLQ redriven, or ``rebuild-ledger`` run) the tables agree.
+
+Hole found and closed: a half-done event whose message ends in the DLQ (write 2 failed
+``maxReceiveCount`` times) leaves the tables disagreeing until the DLQ is redriven; reconcile alone
+does not clear it. ``rebuild-ledger`` replays every ``recorded`` item under the guard and heals it.
+
+The audit item is never updated (that would be a third write): its outcome ``recorded`` says
+"recorded; applied if newer", and whether the event moved the ledger is read from the ledger.
+
+Cost of a duplicate: 2 write units (a failed conditional write is billed as a write: 1 for the
+Put, 1 for the Update), the same as a fresh event. Reading first (``GetItem`` of the audit item,
+1 read unit strongly consistent, $0.125 per million on demand against $0.625 per million write
+units, https://aws.amazon.com/dynamodb/pricing/on-demand/) cannot skip write 2 (it must still
+heal a half-done event) unless it also reads the ledger: 2 read units per event to save 2 write
+units per duplicate, which pays only above 1 duplicate in 5 events (0.25 / 1.25). S3 duplicates are
+rarer, so ``lean`` writes first; a warm sandbox also remembers the ids it completed, so a
+duplicate landing there costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from s3ledger.core import lean, ledger
+from s3ledger.core.config import Settings
+from s3ledger.core.errors import RejectedWriteError, TransientReadError
+from s3ledger.core.events import Effect, ObjectEvent
+from s3ledger.core.ledger import ObjectState
+from s3ledger.core.order import LedgerMarks, is_newer
+from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
+from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, Outcome
+from s3ledger.pipeline.writers.dynamo import DynamoDBWriter, classify, error_code, with_retries
+from s3ledger.pipeline.writers.inbox import _RecentlyRecorded
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = ["LeanWriter"]
+
+_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+_READ_ATTEMPTS: Final = 5
+# What write 2 found (see LeanWriter._apply).
+_TOOK: Final = "took"
+_SHOWS: Final = "shows"
+_REFUSED: Final = "refused"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class LeanWriter(DynamoDBWriter):
+    """Audit ``PutItem`` then guarded ledger ``UpdateItem``; a duplicate re-sends the second."""
+
+    mode = "lean"
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        settings: Settings,
+        metrics: MetricsSink | None = None,
+        state_reader: StateReader | None = None,
+    ) -> None:
+        super().__init__(client, settings, metrics)
+        self._state_reader = state_reader or S3VersionsReader()
+        # Ids whose *both* writes are known done (write 2 applied or refused by the guard).
+        self._completed = _RecentlyRecorded(settings.recent_events)
+
+    def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        if event.event_id in self._completed:
+            return Outcome.DUPLICATE
+        if event.effect is Effect.RESOLVE:
+            outcome = self._write_resolved(event, context)
+        else:
+            outcome = self._record_and_apply(event, ObjectState.of_event(event), context)
+        self._completed.add(event.event_id)
+        return outcome
+
+    def _record_and_apply(
+        self,
+        event: ObjectEvent,
+        state: ObjectState,
+        context: InvocationContext,
+        *,
+        unchanged: bool = False,
+    ) -> Outcome:
+        fresh = lean.lean_audit_put(
+            event,
+            self._settings.audit_table,
+            state=state,
+            request_id=context.aws_request_id,
+            processed_at=_now(),
+        )
+        recorded = self._record(fresh, event, context)
+        if recorded is None:  # write 1 created the item
+            if self._apply(ledger.from_item(fresh["Item"]), event, context) == _REFUSED:
+                return Outcome.STALE
+            return Outcome.UNCHANGED if unchanged else Outcome.APPLIED
+        return self._heal(recorded, event, context)
+
+    def _heal(
+        self, recorded: Mapping[str, Any], event: ObjectEvent, context: InvocationContext
+    ) -> Outcome:
+        """The event was recorded before: complete it from its audit item, as recorded."""
+        if recorded.get("outcome") != lean.RECORDED:
+            # Written whole by a transactional mode, or audited as superseded: nothing is owed.
+            return Outcome.DUPLICATE
+        if self._apply(recorded, event, context) == _TOOK:
+            self._metrics.count("HalfDoneHealed")
+            return Outcome.APPLIED
+        return Outcome.DUPLICATE
+
+    def _record(
+        self, put: dict[str, Any], event: ObjectEvent, context: InvocationContext
+    ) -> dict[str, Any] | None:
+        """Write 1. ``None`` if it created the audit item; else the item recorded before (plain).
+
+        A failed condition on an item equal to ours (same request id and time) is our own write
+        whose answer was lost (botocore's retry or ours resent it): it counts as created.
+        """
+        mine = (put["Item"]["request_id"], put["Item"]["processed_at"])
+
+        def attempt() -> dict[str, Any] | None:
+            try:
+                self._client.put_item(**put)
+            except ClientError as exc:
+                if error_code(exc) != _CONDITION_FAILED:
+                    raise classify(exc, event.event_id) from exc
+                old = self._returned_item(exc, event, self._settings.audit_table)
+                own = (old.get("request_id"), old.get("processed_at")) == (
+                    mine[0]["S"],
+                    mine[1]["S"],
+                )
+                return None if own else old
+            except BotoCoreError as exc:
+                raise classify(exc, event.event_id) from exc
+            return None
+
+        return with_retries(
+            attempt,
+            policy=self._settings.retry,
+            context=context,
+            metrics=self._metrics,
+            what=event.event_id,
+        )
+
+    def _apply(
+        self, recorded: Mapping[str, Any], event: ObjectEvent, context: InvocationContext
+    ) -> str:
+        """Write 2, from the audit item: ``TOOK`` if the ledger took this event now, ``SHOWS`` if
+        the guard refused it because the ledger already shows this very event (an earlier
+        attempt, ours with a lost answer, or a twin's), ``REFUSED`` if it holds a newer one."""
+        update = lean.replay_update(recorded, self._settings.ledger_table)
+        if update is None:
+            raise RejectedWriteError(f"{event.event_id}: its audit item does not say the state")
+
+        def attempt() -> str:
+            try:
+                self._client.update_item(**update)
+            except ClientError as exc:
+                if error_code(exc) != _CONDITION_FAILED:
+                    raise classify(exc, event.event_id) from exc
+                old = self._returned_item(exc, event, None)
+                return _SHOWS if old.get("last_event_id") == event.event_id else _REFUSED
+            except BotoCoreError as exc:
+                raise classify(exc, event.event_id) from exc
+            return _TOOK
+
+        return with_retries(
+            attempt,
+            policy=self._settings.retry,
+            context=context,
+            metrics=self._metrics,
+            what=event.event_id,
+        )
+
+    def _returned_item(
+        self, exc: ClientError, event: ObjectEvent, table: str | None
+    ) -> dict[str, Any]:
+        """The item a failed condition returned (plain form), ``{}`` for none. DynamoDB (and
+        DynamoDB Local) return it; should one not, the audit item is read (the ledger's is
+        only informative)."""
+        item: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
+        if item or table is None:
+            return ledger.from_item(item)
+        try:  # pragma: no cover -- DynamoDB and DynamoDB Local both return it
+            response = self._client.get_item(
+                TableName=table, Key={"event_id": {"S": event.event_id}}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as error:  # pragma: no cover
+            raise classify(error, event.event_id) from error
+        return ledger.from_item(response.get("Item") or {})  # pragma: no cover
+
+    def _write_resolved(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        """A removal of a version: its state is read from S3 (see the module's docstring)."""
+        item, recorded = self._read_ledger_and_audit(event)
+        if recorded is not None:
+            return self._heal(recorded, event, context)
+        if not is_newer(event.order, LedgerMarks.of(item)):
+            return self._supersede(event, context)
+        state = self._state_reader.current(event.bucket, event.key)
+        unchanged = item is not None and ObjectState.of_ledger(item) == state
+        return self._record_and_apply(event, state, context, unchanged=unchanged)
+
+    def _supersede(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        """Audit an event older than the ledger; the ledger keeps its newer state (1 unit)."""
+        put = ledger.audit_put(
+            event,
+            self._settings.audit_table,
+            outcome=ledger.SUPERSEDED,
+            request_id=context.aws_request_id,
+            processed_at=_now(),
+            only_if_new=True,
+        )
+        put.update(lean.RETURN_OLD)
+        recorded = self._record(put, event, context)
+        if recorded is None:
+            return Outcome.STALE
+        return self._heal(recorded, event, context)
+
+    def _read_ledger_and_audit(
+        self, event: ObjectEvent
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The ledger item and the event's audit item (consistent reads, plain form)."""
+        ledger_table, audit_table = self._settings.ledger_table, self._settings.audit_table
+        request: dict[str, Any] = {
+            ledger_table: {"Keys": [{"id": {"S": event.object_id}}], "ConsistentRead": True},
+            audit_table: {"Keys": [{"event_id": {"S": event.event_id}}], "ConsistentRead": True},
+        }
+        found: dict[str, list[dict[str, Any]]] = {ledger_table: [], audit_table: []}
+        for _ in range(_READ_ATTEMPTS):
+            try:
+                response = self._client.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as exc:
+                raise classify(exc, event.event_id) from exc
+            for table, items in response.get("Responses", {}).items():
+                found[table].extend(items)
+            request = dict(response.get("UnprocessedKeys") or {})
+            if not request:
+                break
+        else:
+            raise TransientReadError(f"{event.event_id}: the ledger read stayed unprocessed")
+        item = ledger.from_item(found[ledger_table][0]) if found[ledger_table] else None
+        audit = ledger.from_item(found[audit_table][0]) if found[audit_table] else None
+        return item, audit
