@@ -375,9 +375,10 @@ def _print_summary(
 
 
 def _exactly_once_broken(summary: Mapping[str, Any]) -> bool:
-    """True when an exactly-once mode (inbox, inbox-batch) ended with an anomaly."""
+    """True when an exactly-once mode (inbox, inbox-batch, lean) ended with an anomaly."""
     modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
-    return any(modes[m]["anomalies_total"] for m in ("inbox", "inbox-batch") if m in modes)
+    exactly_once = ("inbox", "inbox-batch", "lean")
+    return any(modes[m]["anomalies_total"] for m in exactly_once if m in modes)
 
 
 def _add_table_arguments(parser: argparse.ArgumentParser) -> None:
@@ -586,7 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults",
         default="all",
         help="all, none, or kind[=rate],... of: duplicate, reorder, crash, lost-response, "
-        "error, deadline, drop, poison (default: all at their default rates)",
+        "error, deadline, drop, poison, between (lean: a crash between its two writes) "
+        "(default: all at their default rates)",
     )
     chaos.add_argument("--seed", type=int, default=1, metavar="S")
     chaos.add_argument(

@@ -46,6 +46,7 @@ from s3ledger.proof.checker import (
 )
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
 from s3ledger.proof.history import StreamCursor
+from s3ledger.proof.windows import observed, two_write_windows
 from s3ledger.proof.workload import (
     Request,
     perform,
@@ -294,15 +295,17 @@ def _run_mode(
         fault_hooks=True,
     )
     task = progress.add_task(mode, total=events)
+    windows = two_write_windows(mode, resources)
     lanes = [
         Lane(
             mode=mode,
-            sandboxes=lambda: sandboxes(0),
+            sandboxes=lambda: observed(sandboxes(0), windows),
             rates=rates,
             seed=seed * 1_000 + index,
             batch_size=spec.function.batch_size,
             max_receive_count=spec.queue.max_receive_count,
             function_timeout=float(spec.function.timeout),
+            between_writes=resources.audit_table if windows is not None else None,
         )
         for index in range(workers)
     ]
@@ -362,6 +365,7 @@ def _run_mode(
         "faults_injected": {kind: injected.get(kind, 0) for kind in FAULT_KINDS},
         "poison_parked": poison_parked,
         "requests_per_event": round(sum(lane.requests for lane in lanes) / max(events, 1), 2),
+        **({"disagreement": windows.summary()} if windows is not None else {}),
     }
 
 
@@ -397,7 +401,11 @@ def run_chaos(
     # Counts are fixed by the seed. Request counts are not quite: two sandboxes racing on one
     # item (concurrent duplicates, deadline overruns) may retry a conflict or not.
     measured = {
-        mode: {"requests_per_event": r.pop("requests_per_event")} for mode, r in results.items()
+        mode: {
+            "requests_per_event": r.pop("requests_per_event"),
+            **({"disagreement": r.pop("disagreement")} if "disagreement" in r else {}),
+        }
+        for mode, r in results.items()
     }
     summary = {
         "seed": seed,
