@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from s3ledger.cli.main import main
 from s3ledger.core import ledger
 from s3ledger.core.consistency import check_consistency
 from s3ledger.core.events import ObjectEvent, parse_s3_event, parse_s3_record
@@ -21,7 +23,13 @@ from s3ledger.core.lean import RECORDED, event_of_audit, target_state
 from s3ledger.core.ledger import ObjectState
 from s3ledger.operate.rebuild import rebuild_ledger
 from s3ledger.pipeline.writers import Outcome
+from s3ledger.proof.windows import WindowObserver
 from s3ledger.workbench.context import LocalContext
+from s3ledger.workbench.dynamodb_local import (
+    DUMMY_ACCESS_KEY_ID,
+    DUMMY_SECRET_ACCESS_KEY,
+    REGION,
+)
 from s3ledger.workbench.faults import SimulatedCrash
 from s3ledger.workbench.moto_server import aws_client
 from tests.local.test_versions import DELIVERIES, SCENARIOS
@@ -542,4 +550,93 @@ def test_rebuild_while_events_flow_never_moves_an_item_backwards(
     items = ledger_items(dynamodb_client, fresh_tables)
     assert {item["size"] for item in items.values()} == {2}
     assert len(items) == 20
+    assert anomalies(dynamodb_client, fresh_tables) == {}
+
+
+def test_the_rebuild_ledger_command_prints_what_it_did(
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    fresh_tables: TableNames,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _history(lean(dynamodb_endpoint, fresh_tables), keys=2)
+    dynamodb_client.delete_item(TableName=fresh_tables.ledger, Key={"id": {"S": "bucket/r1"}})
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_ACCESS_KEY)
+    tables = ["--ledger-table", fresh_tables.ledger, "--audit-table", fresh_tables.audit]
+
+    assert main(["rebuild-ledger", *tables, "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["rebuild-ledger", *tables, "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+
+    assert (first["audit_items_read"], first["ledger_items_written"]) == (5, 1)
+    assert (second["audit_items_read"], second["ledger_items_written"]) == (5, 0)
+    assert anomalies(dynamodb_client, fresh_tables) == {}
+
+
+# ----------------------------------------------------------------------- disagreement windows
+
+
+def test_the_window_of_a_half_done_event_lasts_until_its_redelivery(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    windows = WindowObserver(audit_table=fresh_tables.audit, ledger_table=fresh_tables.ledger)
+    body = json.dumps(s3_notification(s3_record("w.csv")))
+    crashing = lean(dynamodb_endpoint, fresh_tables)
+    windows.attach(crashing.client)
+    crashing.faults.crash_after_write(fresh_tables.audit)
+    with pytest.raises(SimulatedCrash):
+        crashing.pipeline.handle_sqs(sqs_event(sqs_message(body)), LocalContext())
+    assert windows.summary()["open_after_drain"] == 1
+
+    time.sleep(0.3)  # the visibility timeout, scaled down
+    healer = lean(dynamodb_endpoint, fresh_tables)
+    windows.attach(healer.client)
+    healer.pipeline.handle_sqs(sqs_event(sqs_message(body)), LocalContext())
+    healer.pipeline.writer.write(event_of("other.csv"), LocalContext())
+
+    summary = windows.summary()
+    assert summary["open_after_drain"] == 0
+    assert summary["events"] == 2
+    assert 0.3 <= summary["longest_seconds"] < 5
+    assert summary["union_seconds"] <= summary["total_seconds"]
+
+
+def test_a_redelivered_batch_costs_one_duplicate_and_one_lookup(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    """After the first duplicate, one BatchGetItem finds the rest complete; an event of the
+    batch that is recorded but half done is not skipped: it is healed."""
+    bodies = [json.dumps(s3_notification(s3_record(f"b{n}.csv"))) for n in range(6)]
+    lean(dynamodb_endpoint, fresh_tables).pipeline.handle_sqs(
+        sqs_event(*(sqs_message(b) for b in bodies[:5])), LocalContext()
+    )
+    crashing = lean(dynamodb_endpoint, fresh_tables)
+    crashing.faults.crash_after_write(fresh_tables.audit)
+    with pytest.raises(SimulatedCrash):
+        crashing.pipeline.handle_sqs(sqs_event(sqs_message(bodies[5])), LocalContext())
+
+    redriven = lean(dynamodb_endpoint, fresh_tables)
+    response = redriven.pipeline.handle_sqs(
+        sqs_event(*(sqs_message(b) for b in bodies)), LocalContext()
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert redriven.faults.calls == [
+        "PutItem",
+        "UpdateItem",
+        "BatchGetItem",
+        "PutItem",
+        "UpdateItem",
+    ]
+    assert redriven.metrics.snapshot() == {
+        "DuplicatesSkipped": 5,
+        "EventsApplied": 1,
+        "HalfDoneHealed": 1,
+    }
+    assert len(ledger_items(dynamodb_client, fresh_tables)) == 6
     assert anomalies(dynamodb_client, fresh_tables) == {}
