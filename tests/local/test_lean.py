@@ -640,3 +640,18 @@ def test_a_redelivered_batch_costs_one_duplicate_and_one_lookup(
     }
     assert len(ledger_items(dynamodb_client, fresh_tables)) == 6
     assert anomalies(dynamodb_client, fresh_tables) == {}
+
+
+def test_an_event_inbox_wrote_is_complete_for_lean(
+    dynamodb_endpoint: str, dynamodb_client: DynamoDBClient, fresh_tables: TableNames
+) -> None:
+    """Switching a stack from inbox to lean: a redelivery of an event inbox wrote costs one
+    failed Put and nothing else."""
+    event = event_of("switched.csv")
+    make_harness(dynamodb_endpoint, fresh_tables, "inbox").pipeline.writer.write(
+        event, LocalContext()
+    )
+    harness = lean(dynamodb_endpoint, fresh_tables)
+    assert harness.pipeline.writer.write(event, LocalContext()) is Outcome.DUPLICATE
+    assert harness.faults.calls == ["PutItem"]
+    assert anomalies(dynamodb_client, fresh_tables) == {}
