@@ -23,6 +23,8 @@ from s3ledger.core.lean import RECORDED, event_of_audit, target_state
 from s3ledger.core.ledger import ObjectState
 from s3ledger.operate.rebuild import rebuild_ledger
 from s3ledger.pipeline.writers import Outcome
+from s3ledger.proof.chaos import run_chaos
+from s3ledger.proof.delivery import FaultRates
 from s3ledger.proof.windows import WindowObserver
 from s3ledger.workbench.context import LocalContext
 from s3ledger.workbench.dynamodb_local import (
@@ -655,3 +657,26 @@ def test_an_event_inbox_wrote_is_complete_for_lean(
     assert harness.pipeline.writer.write(event, LocalContext()) is Outcome.DUPLICATE
     assert harness.faults.calls == ["PutItem"]
     assert anomalies(dynamodb_client, fresh_tables) == {}
+
+
+# ------------------------------------------------------------------------------------- chaos
+
+
+@pytest.mark.dynamodb
+@pytest.mark.timeout(300)
+def test_chaos_with_every_fault_and_crashes_between_the_writes_ends_consistent() -> None:
+    """A small, fault-heavy chaos run of lean: nothing half done or wrong once drained, and the
+    disagreement windows all closed."""
+    rates = FaultRates.parse(
+        "duplicate=0.3,reorder=0.3,crash=0.2,lost-response=0.2,error=0.2,deadline=0.05,"
+        "drop=0.05,poison=0.02,between=0.3"
+    )
+    summary = run_chaos(events=120, modes=["lean"], rates=rates, seed=13, workers=2, as_json=True)
+    result = summary["modes"]["lean"]
+    assert result["anomalies_total"] == 0, result
+    before = result["before_reconcile"]["anomalies"]
+    assert before["half_done"] == before["wrong_state"] == before["applied_twice"] == 0
+    assert result["faults_injected"]["between"] > 0
+    windows = summary["measured"]["lean"]["disagreement"]
+    assert windows["open_after_drain"] == 0
+    assert windows["events"] > 0
