@@ -56,16 +56,19 @@ does not clear it. ``rebuild-ledger`` replays every ``recorded`` item under the 
 The audit item is never updated (that would be a third write): its outcome ``recorded`` says
 "recorded; applied if newer", and whether the event moved the ledger is read from the ledger.
 
-Cost of a duplicate: 2 write units (a failed conditional write is billed as a write: 1 for the
-Put, 1 for the Update), the same as a fresh event. Reading first (``GetItem`` of the audit item,
-1 read unit strongly consistent, $0.125 per million on demand against $0.625 per million write
-units, https://aws.amazon.com/dynamodb/pricing/on-demand/) cannot skip write 2 (it must still
-heal a half-done event) unless it also reads the ledger: 2 read units per event to save 2 write
-units per duplicate, which pays only above 1 duplicate in 5 events (0.25 / 1.25). S3 duplicates are
-rarer, so ``lean`` writes first; a warm sandbox also remembers the ids it completed, so a
-duplicate landing there costs nothing, and once a duplicate is found the rest of the batch is
-looked up with one ``BatchGetItem`` (see :meth:`LeanWriter._look_ahead`): a run of duplicates
-then costs 2 write units for the first and about 1 read unit for each of the others.
+Cost of a duplicate: 2 write units, 1 for the Put and 1 for the Update, the same as a fresh event:
+a failed conditional write still consumes write units (*DynamoDB read and write operations*,
+"Capacity unit consumption for write operations",
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
+Reading first (``GetItem`` of the audit item, 1 read unit strongly consistent, $0.125 per million
+on demand against $0.625 per million write units,
+https://aws.amazon.com/dynamodb/pricing/on-demand/) cannot skip write 2 (it must still heal a
+half-done event) unless it also reads the ledger: 2 read units per event to save 2 write units per
+duplicate, which pays only above 1 duplicate in 5 events (0.25 / 1.25). S3 duplicates are rarer, so
+``lean`` writes first; a warm sandbox also remembers the ids it completed, so a duplicate landing
+there costs nothing, and once a duplicate is found the rest of the batch is looked up with one
+``BatchGetItem`` (see :meth:`LeanWriter._look_ahead`): a run of duplicates then costs 2 write units
+for the first and about 1 read unit for each of the others.
 """
 
 from __future__ import annotations
