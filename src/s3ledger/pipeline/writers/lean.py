@@ -82,7 +82,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger.core import lean, ledger
 from s3ledger.core.config import Settings
-from s3ledger.core.errors import RejectedWriteError, TransientReadError
+from s3ledger.core.errors import AmbiguousWriteError, RejectedWriteError, TransientReadError
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.ledger import ObjectState
 from s3ledger.core.order import LedgerMarks, is_newer
@@ -215,8 +215,11 @@ class LeanWriter(DynamoDBWriter):
         )
         recorded = self._record(fresh, event, context)
         if recorded is None:  # write 1 created the item
-            if self._apply(ledger.from_item(fresh["Item"]), event, context) == _REFUSED:
+            applied = self._apply(ledger.from_item(fresh["Item"]), event, context)
+            if applied == _REFUSED:
                 return Outcome.STALE
+            if applied == _SHOWS:  # a concurrent delivery completed it first
+                return Outcome.DUPLICATE
             return Outcome.UNCHANGED if unchanged else Outcome.APPLIED
         return self._heal(recorded, event, context)
 
@@ -248,7 +251,12 @@ class LeanWriter(DynamoDBWriter):
             except ClientError as exc:
                 if error_code(exc) != _CONDITION_FAILED:
                     raise classify(exc, event.event_id) from exc
-                old = self._returned_item(exc, event, self._settings.audit_table)
+                # DynamoDB returns the item (ALL_OLD); were it ever missing, our own item
+                # stands in (the role has no GetItem): the event's facts are the same.
+                old = self._returned_item(exc) or {
+                    **ledger.from_item(put["Item"]),
+                    "request_id": "",
+                }
                 own = (old.get("request_id"), old.get("processed_at")) == (
                     mine[0]["S"],
                     mine[1]["S"],
@@ -269,23 +277,34 @@ class LeanWriter(DynamoDBWriter):
     def _apply(
         self, recorded: Mapping[str, Any], event: ObjectEvent, context: InvocationContext
     ) -> str:
-        """Write 2, from the audit item: ``TOOK`` if the ledger took this event now, ``SHOWS`` if
-        the guard refused it because the ledger already shows this very event (an earlier
-        attempt, ours with a lost answer, or a twin's), ``REFUSED`` if it holds a newer one."""
+        """Write 2, from the audit item: ``TOOK`` if this call moved the ledger to the event,
+        ``SHOWS`` if the guard refused it because the ledger already shows this very event
+        (another delivery's update), ``REFUSED`` if the ledger holds a newer event.
+
+        A refusal after one of this call's attempts may have committed (an ambiguous error, or
+        botocore's own retry after a timeout: ``RetryAttempts``) on a ledger that shows the
+        event is our own update whose answer was lost: ``TOOK``.
+        """
         update = lean.replay_update(recorded, self._settings.ledger_table)
         if update is None:
             raise RejectedWriteError(f"{event.event_id}: its audit item does not say the state")
+        ambiguous = False
 
         def attempt() -> str:
+            nonlocal ambiguous
             try:
                 self._client.update_item(**update)
             except ClientError as exc:
                 if error_code(exc) != _CONDITION_FAILED:
                     raise classify(exc, event.event_id) from exc
-                old = self._returned_item(exc, event, None)
-                return _SHOWS if old.get("last_event_id") == event.event_id else _REFUSED
+                if self._returned_item(exc).get("last_event_id") != event.event_id:
+                    return _REFUSED
+                retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+                return _TOOK if ambiguous or retried else _SHOWS
             except BotoCoreError as exc:
-                raise classify(exc, event.event_id) from exc
+                error = classify(exc, event.event_id)
+                ambiguous = ambiguous or isinstance(error, AmbiguousWriteError)
+                raise error from exc
             return _TOOK
 
         return with_retries(
@@ -296,22 +315,11 @@ class LeanWriter(DynamoDBWriter):
             what=event.event_id,
         )
 
-    def _returned_item(
-        self, exc: ClientError, event: ObjectEvent, table: str | None
-    ) -> dict[str, Any]:
-        """The item a failed condition returned (plain form), ``{}`` for none. DynamoDB (and
-        DynamoDB Local) return it; should one not, the audit item is read (the ledger's is
-        only informative)."""
+    @staticmethod
+    def _returned_item(exc: ClientError) -> dict[str, Any]:
+        """The item a failed condition returned (``ALL_OLD``), plain form; ``{}`` for none."""
         item: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
-        if item or table is None:
-            return ledger.from_item(item)
-        try:  # pragma: no cover -- DynamoDB and DynamoDB Local both return it
-            response = self._client.get_item(
-                TableName=table, Key={"event_id": {"S": event.event_id}}, ConsistentRead=True
-            )
-        except (ClientError, BotoCoreError) as error:  # pragma: no cover
-            raise classify(error, event.event_id) from error
-        return ledger.from_item(response.get("Item") or {})  # pragma: no cover
+        return ledger.from_item(item)
 
     def _write_resolved(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         """A removal of a version: its state is read from S3 (see the module's docstring)."""
