@@ -12,9 +12,13 @@ clients (botocore's event hooks, as the fault injector), with the runner's monot
 * **closes** when a ledger Update for the event returns: applied, or refused by the order guard
   (the ledger shows the event already, or a newer one: the tables agree on it).
 
-Windows still open once the pipeline is drained are half-done events (the checker's
-``half_done`` counts them from the tables). Reported: the longest window, the total (the sum
-over events) and the union (wall time during which at least one event was in disagreement).
+Windows still open once the pipeline is drained are events whose update never returned: half
+done (the checker's ``half_done`` counts those from the tables), or parked in the DLQ after their
+audit Put while a newer event of the object has since moved the ledger past them (the tables agree
+on those: the observer, which sees requests and not tables, counts them all).
+
+Reported: the longest window, the total (the sum over events) and the union (wall time during
+which at least one event was in disagreement).
 Times are the machine's: they vary from run to run, unlike the seeded counts.
 """
 
