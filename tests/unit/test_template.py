@@ -89,7 +89,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-MODES = ("naive", "transact", "powertools", "inbox", "inbox-batch")
+MODES = ("naive", "transact", "powertools", "inbox", "inbox-batch", "lean")
 
 
 def _condition_values(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, bool]:
@@ -257,6 +257,9 @@ def test_iam_is_least_privilege(transformed: dict[str, Any], mode: str) -> None:
 #   for a superseded event; batch_get_item on both tables; bucket.py's ListObjectVersions
 #   (s3:ListBucketVersions) for the removal of a version.
 # - inbox-batch (writers/inbox_batch.py): inbox's actions, several events per transaction.
+# - lean (writers/lean.py): a conditional audit put_item and a conditional ledger update_item,
+#   outside transactions; batch_get_item on both tables and ListObjectVersions for a removal of a
+#   version: inbox's grants exactly.
 _PUT_MODES_GRANTS = {
     "EventsQueue": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
     "LedgerFunctionRole": set(),
@@ -284,6 +287,7 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
     },
     "inbox": _INBOX_GRANTS,
     "inbox-batch": _INBOX_GRANTS,
+    "lean": _INBOX_GRANTS,
 }
 EXPECTED_SIDS = {
     "naive": {"WriteOwnLogs", "ConsumeEventsQueue", "AppendAuditLog", "PutLedgerItems"},
@@ -305,6 +309,7 @@ EXPECTED_SIDS = {
     },
 }
 EXPECTED_SIDS["inbox-batch"] = EXPECTED_SIDS["inbox"]
+EXPECTED_SIDS["lean"] = EXPECTED_SIDS["inbox"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -338,8 +343,9 @@ def test_role_statements_depend_on_mode_conditions(sam_template: dict[str, Any])
     }
     for mode in MODES:
         conditions = _condition_values(sam_template, {"Mode": mode})
-        assert conditions["IsInboxMode"] is (mode in ("inbox", "inbox-batch")), mode
-        assert conditions["PutsLedgerItems"] is (mode not in ("inbox", "inbox-batch")), mode
+        updates = mode in ("inbox", "inbox-batch", "lean")
+        assert conditions["IsInboxMode"] is updates, mode
+        assert conditions["PutsLedgerItems"] is not updates, mode
         assert conditions["IsPowertoolsMode"] is (mode == "powertools"), mode
 
 
@@ -368,7 +374,7 @@ def test_s3_access_is_listing_versions_of_the_bucket_only(
         for resource in _as_list(statement["Resource"])
     ]
     expected = [("s3:ListBucketVersions", {"Fn::GetAtt": ["EventsBucket", "Arn"]})]
-    assert s3_grants == (expected if mode in ("inbox", "inbox-batch") else [])
+    assert s3_grants == (expected if mode in ("inbox", "inbox-batch", "lean") else [])
 
 
 def test_queue_visibility_covers_six_function_timeouts(sam_template: dict[str, Any]) -> None:

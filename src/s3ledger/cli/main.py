@@ -25,6 +25,7 @@ from s3ledger.cli.commands.operate import (
     reconcile_command,
     redrive_command,
 )
+from s3ledger.cli.commands.rebuild import add_rebuild_parser
 from s3ledger.cli.commands.workbench import invoke_command, up_command
 from s3ledger.core.config import DEFAULT_STACK_NAME, MODES, Settings
 from s3ledger.core.errors import ConfigurationError, S3LedgerError
@@ -255,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults",
         default="all",
         help="all, none, or kind[=rate],... of: duplicate, reorder, crash, lost-response, "
-        "error, deadline, drop, poison (default: all at their default rates)",
+        "error, deadline, drop, poison, between (lean: a crash between its two writes) "
+        "(default: all at their default rates)",
     )
     chaos.add_argument("--seed", type=int, default=1, metavar="S")
     chaos.add_argument(
@@ -293,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_operator_parsers(commands)
     _add_backfill_parser(commands)
+    add_rebuild_parser(commands)
     return parser
 
 

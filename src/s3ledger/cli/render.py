@@ -163,6 +163,15 @@ def print_chaos(summary: ChaosSummary) -> None:
             row.append(f"[red]{total}[/red]" if total else "0")
         matrix.add_row(fault, *row)
     console.print(matrix)
+    for name, figures in summary["measured"].items():
+        if "disagreement" in figures:  # lean: its two writes are not visible atomically
+            d = figures["disagreement"]
+            console.print(
+                f"{name}: tables disagreed for {d['events']} events, longest "
+                f"{d['longest_seconds']} s, median {d['median_seconds']} s, total "
+                f"{d['total_seconds']} s (union {d['union_seconds']} s); still open after the "
+                f"drain: {d['open_after_drain']}"
+            )
 
 
 def print_reconcile(report: Mapping[str, Any]) -> None:

@@ -22,7 +22,7 @@ __all__ = [
     "parse_mode",
 ]
 
-Mode = Literal["inbox", "naive", "transact", "powertools", "inbox-batch"]
+Mode = Literal["inbox", "naive", "transact", "powertools", "inbox-batch", "lean"]
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 # The article's three designs and ours, side by side (the demo's columns).
 ARTICLE_MODES: Final[tuple[Mode, ...]] = ("inbox", "naive", "transact", "powertools")

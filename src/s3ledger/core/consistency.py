@@ -8,11 +8,12 @@ anomaly                 meaning
 ======================  ==========================================================================
 ledger_without_audit    the ledger's ``last_event_id`` has no audit item: a write reached the
                         ledger and not the audit log (the article's split)
-audit_without_ledger    an ``applied`` (or ``unchanged``) audit item whose object has no ledger
-                        item: the reverse
-stale_ledger            an ``applied`` event of the object is newer, by the order rule, than
-                        what the ledger holds: a late retry or a reordered event overwrote a
-                        newer state
+audit_without_ledger    an ``applied`` (or ``unchanged``, or ``lean``'s ``recorded``) audit item
+                        whose object has no ledger item: the reverse
+stale_ledger            an ``applied`` (or ``recorded``) event of the object is newer, by the
+                        order rule, than what the ledger holds: a late retry or a reordered event
+                        overwrote a newer state, or (``lean``) an event's second write never
+                        landed; while ``lean`` events are in flight this is their window
 ======================  ==========================================================================
 
 Memory is proportional to the number of objects and events (sets of ids), not to item sizes.
@@ -24,13 +25,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from s3ledger.core.lean import RECORDED
 from s3ledger.core.ledger import APPLIED, UNCHANGED
 from s3ledger.core.order import EventOrder, LedgerMarks, is_newer
 
 __all__ = ["TABLE_ANOMALIES", "ConsistencyReport", "audit_order", "check_consistency"]
 
-# Audit outcomes whose event set the ledger's state or order marks.
-_MOVED_THE_LEDGER: Final = frozenset({APPLIED, UNCHANGED})
+# Audit outcomes whose event set the ledger's state or order marks. ``lean``'s ``recorded`` events
+# moved it unless a newer one already had: once drained, none may be newer than the ledger.
+_MOVED_THE_LEDGER: Final = frozenset({APPLIED, UNCHANGED, RECORDED})
 
 # What `s3ledger check` finds between the two tables alone (the proof's checker has its own set,
 # `proof.checker.HISTORY_ANOMALIES`, against the workload; reconcile compares with the bucket).

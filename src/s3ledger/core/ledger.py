@@ -211,7 +211,8 @@ def to_item(attributes: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
     return {name: to_attribute_value(value) for name, value in attributes.items()}
 
 
-def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item in DynamoDB's AttributeValue form (a read's, or one we built) as plain values."""
     return {name: from_attribute_value(value) for name, value in item.items()}
 
 
@@ -326,8 +327,11 @@ def _update(
     }
 
 
-def ledger_update(event: ObjectEvent, table: str) -> UpdateTypeDef:
-    """An Update of the ledger to the state ``event`` carries, applied only if it is newer.
+def ledger_update(
+    event: ObjectEvent, table: str, *, state: ObjectState | None = None
+) -> UpdateTypeDef:
+    """An Update of the ledger to the state ``event`` carries (or ``state``), applied only if the
+    event is newer.
 
     DynamoDB decides "newer" with the rule of :mod:`s3ledger.core.order`, so one request both orders
     and writes. Only the mark the event moves is set: a sequenced event leaves ``time_mark``, an
@@ -338,7 +342,7 @@ def ledger_update(event: ObjectEvent, table: str) -> UpdateTypeDef:
     attributes = {
         "bucket": event.bucket,
         "key": event.key,
-        **ObjectState.of_event(event).attributes(),
+        **(state or ObjectState.of_event(event)).attributes(),
         **_order_attributes(event, marks),
     }
     if order.sequencer is not None:

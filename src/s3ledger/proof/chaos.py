@@ -45,6 +45,7 @@ from s3ledger.proof.checker import (
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
 from s3ledger.proof.stream_log import StreamCursor
 from s3ledger.proof.summary import ChaosMeasured, ChaosModeResult, ChaosSummary, ChaosTally
+from s3ledger.proof.windows import observed, two_write_windows
 from s3ledger.proof.workload import (
     Request,
     perform,
@@ -275,15 +276,17 @@ def _run_mode(
         fault_hooks=True,
     )
     task = progress.add_task(mode, total=events)
+    windows = two_write_windows(mode, resources)
     lanes = [
         Lane(
             mode=mode,
-            sandboxes=lambda: sandboxes(0),
+            sandboxes=lambda: observed(sandboxes(0), windows),
             rates=rates,
             seed=seed * 1_000 + index,
             batch_size=spec.function.batch_size,
             max_receive_count=spec.queue.max_receive_count,
             function_timeout=float(spec.function.timeout),
+            between_writes=resources.audit_table if windows is not None else None,
         )
         for index in range(workers)
     ]
@@ -343,9 +346,12 @@ def _run_mode(
         "faults_injected": {kind: injected.get(kind, 0) for kind in FAULT_KINDS},
         "poison_parked": poison_parked,
     }
-    return result, {
+    measured: ChaosMeasured = {
         "requests_per_event": round(sum(lane.requests for lane in lanes) / max(events, 1), 2)
     }
+    if windows is not None:
+        measured["disagreement"] = windows.summary()
+    return result, measured
 
 
 def run_chaos(

@@ -15,6 +15,8 @@ applied_twice          its effect was written more than once (a second audit wri
                        ledger moved to it twice), even with identical data
 ledger_without_audit   the ledger's last event has no audit item (from the tables)
 audit_without_ledger   an applied audit item whose object has no ledger item (from the tables)
+half_done              (``lean``) a ``recorded`` event newer than what the ledger holds once the
+                       pipeline drained: its first write landed and its second never did
 wrong_state            the ledger does not show what a GET returns (the current version's eTag,
                        size and version id, or deleted) though every event of the object was
                        delivered and none parked; after reconcile, for every object
@@ -33,7 +35,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from s3ledger.core.consistency import audit_order
+from s3ledger.core.lean import RECORDED
 from s3ledger.core.ledger import APPLIED, UNCHANGED
+from s3ledger.core.order import LedgerMarks, is_newer
 
 __all__ = [
     "HISTORY_ANOMALIES",
@@ -51,12 +56,13 @@ HISTORY_ANOMALIES: Final = (
     "applied_twice",
     "ledger_without_audit",
     "audit_without_ledger",
+    "half_done",
     "wrong_state",
     "parked_in_dlq",
     "dropped",
 )
 # Audit outcomes whose event set the ledger's state or order marks.
-_MOVED_THE_LEDGER: Final = frozenset({APPLIED, UNCHANGED})
+_MOVED_THE_LEDGER: Final = frozenset({APPLIED, UNCHANGED, RECORDED})
 
 
 @dataclass(eq=False)
@@ -207,6 +213,11 @@ def check_history(  # noqa: PLR0912 -- one pass per invariant reads best side by
     moved = {a["object_id"] for a in audit_items if a.get("outcome") in _MOVED_THE_LEDGER}
     for object_id in sorted(moved - ledger.keys()):
         report.flag("audit_without_ledger", object_faults(object_id))
+    for audit in audit_items:
+        current = ledger.get(str(audit["object_id"]))
+        pending = audit.get("outcome") == RECORDED and current is not None
+        if pending and is_newer(audit_order(audit), LedgerMarks.of(current)):
+            report.flag("half_done", faults_of(str(audit["event_id"])))
     for key, notifications in by_key.items():
         faults = set().union(*(n.faults for n in notifications))
         shown = bucket_state[key].shown_by(ledger.get(prefix + key))

@@ -44,6 +44,7 @@ FAULT_KINDS: Final = (
     "deadline",
     "drop",
     "poison",
+    "between",
 )
 
 _DEFAULT_RATES: Final = {
@@ -55,6 +56,9 @@ _DEFAULT_RATES: Final = {
     "deadline": 0.005,
     "drop": 0.02,
     "poison": 0.005,
+    # lean only: the invocation dies right after its first audit Put committed, before the
+    # ledger Update (the crash point of two writes without a transaction).
+    "between": 0.05,
 }
 
 
@@ -124,6 +128,9 @@ _WRITE_OPERATION: Final = {
     "powertools": "TransactWriteItems",
     "inbox": "TransactWriteItems",
     "inbox-batch": "TransactWriteItems",
+    # Two writes: each faulted invocation draws which of them the lost answers, errors and
+    # deadline overruns strike.
+    "lean": "PutItem|UpdateItem",
 }
 _ERRORS: Final = (
     ("ThrottlingException", 400, None),
@@ -147,8 +154,12 @@ class Lane:
         function_timeout: float,
         queue_arn: str = "arn:aws:sqs:us-east-1:000000000000:s3ledger-chaos",
         on_progress: Callable[[int], None] | None = None,
+        between_writes: str | None = None,
     ) -> None:
         self.mode = mode
+        # Text of the first write's request (lean: the audit table's name) after which the
+        # "between" fault crashes; None: the mode has no such point.
+        self._between = between_writes
         self._queue: deque[Message] = deque()
         self._main = sandboxes()
         self._twin = sandboxes()
@@ -204,7 +215,8 @@ class Lane:
         faults = env.faults
         assert faults is not None  # noqa: S101 -- lanes always build sandboxes with fault hooks
         faults.clear()
-        write = _WRITE_OPERATION[self.mode]
+        writes = _WRITE_OPERATION[self.mode].split("|")
+        write = writes[0] if len(writes) == 1 else self._rng.choice(writes)
         strikes = {
             kind: self._rng.random() < self._rates[kind] and not racing
             for kind in ("crash", "lost-response", "error", "deadline")
@@ -215,6 +227,10 @@ class Lane:
         failures = self._rng.randint(1, 6)
         if strikes["crash"]:
             faults.crash_after(crash_after)  # noted when it fires, in _call
+        if self._between is not None:
+            between = self._rng.random() < self._rates["between"]
+            if between and not racing:
+                faults.crash_after_write(self._between)  # noted when it fires, in _call
         if strikes["lost-response"]:
             faults.lose_response(write, times=lost)
             self._note("lost-response", batch)
@@ -250,10 +266,14 @@ class Lane:
             function_name=f"chaos-{self.mode}",
             frozen_remaining_ms=int(self._timeout * 1000),
         )
+        crashes_between = env.faults.injected.get("crash", 0) if env.faults else 0
         try:
             response = env.pipeline.handle_sqs(event, context)
         except SimulatedCrash:
-            self._note("crash", batch)
+            between = (
+                env.faults is not None and env.faults.injected.get("crash", 0) > crashes_between
+            )
+            self._note("between" if between else "crash", batch)
             return None
         if overruns:
             return None  # Lambda killed it at the deadline; its answer never arrived

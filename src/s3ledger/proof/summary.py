@@ -6,7 +6,7 @@ these types; ``--json`` prints a summary as it is, so each key here is a key of 
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 __all__ = [
     "ChaosMeasured",
@@ -16,6 +16,7 @@ __all__ = [
     "DemoFaults",
     "DemoModeResult",
     "DemoSummary",
+    "Disagreement",
     "Symptom",
     "SymptomShape",
 ]
@@ -38,10 +39,24 @@ class ChaosModeResult(ChaosTally):
     poison_parked: int
 
 
+class Disagreement(TypedDict):
+    """How long a mode with two non-atomic writes (``lean``) showed an event in one table only:
+    per event, from the audit write to the ledger write, in seconds."""
+
+    events: int
+    open_after_drain: int
+    longest_seconds: float
+    p99_seconds: float
+    median_seconds: float
+    total_seconds: float
+    union_seconds: float
+
+
 class ChaosMeasured(TypedDict):
     """What is measured rather than fixed by the seed (two sandboxes racing may retry or not)."""
 
     requests_per_event: float
+    disagreement: NotRequired[Disagreement]
 
 
 class ChaosSummary(TypedDict):

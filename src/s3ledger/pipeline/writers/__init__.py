@@ -1,4 +1,4 @@
-"""Five interchangeable write modes behind one protocol (``Writer``).
+"""Six interchangeable write modes behind one protocol (``Writer``).
 
 ``make_writer`` imports only the chosen mode's module, so the default ``inbox`` handler never pays
 for importing Powertools idempotency at cold start.
@@ -46,6 +46,7 @@ _IMPLEMENTATIONS: dict[Mode, tuple[str, str]] = {
     "powertools": ("s3ledger.pipeline.writers.powertools", "PowertoolsWriter"),
     "inbox": ("s3ledger.pipeline.writers.inbox", "InboxWriter"),
     "inbox-batch": ("s3ledger.pipeline.writers.inbox_batch", "InboxBatchWriter"),
+    "lean": ("s3ledger.pipeline.writers.lean", "LeanWriter"),
 }
 
 
@@ -66,7 +67,7 @@ def make_writer(
     module, name = _IMPLEMENTATIONS[chosen]
     # By name, so only the chosen mode's module is imported (see the module docstring).
     implementation = getattr(import_module(module), name)
-    if chosen in {"inbox", "inbox-batch"}:
+    if chosen in {"inbox", "inbox-batch", "lean"}:
         writer: Writer = implementation(client, settings, metrics, state_reader)
     else:
         writer = implementation(client, settings, metrics)

@@ -1,0 +1,371 @@
+"""``lean``: exactly-once effects at two write units per fresh event, without a transaction.
+
+Two single-item conditional writes in one invocation, in this order:
+
+1. **audit** ``PutItem`` if ``attribute_not_exists(event_id)``: the event's facts and what the
+   ledger should become (:mod:`s3ledger.core.lean`; outcome ``recorded``). 1 write unit (≤ 1 KB).
+2. **ledger** ``UpdateItem`` guarded by the order rule (``order.SEQUENCED_IS_NEWER`` /
+   ``UNSEQUENCED_IS_NEWER``, the same condition as ``inbox``), derived from that audit item alone
+   (:func:`s3ledger.core.lean.replay_update`): applied only if the event is newer than what the
+   ledger holds. 1 write unit.
+
+A transaction writing the same two items costs 2 units per item (4): ``lean`` pays the floor and
+gives up only the *atomic visibility* of the two writes.
+
+Why it is exactly once (effects):
+
+* **audit first.** The audit log is the write-ahead log: nothing reaches the ledger that is not
+  recorded, so the audit log alone rebuilds the ledger (``s3ledger rebuild-ledger``) and
+  ``ledger_without_audit`` cannot happen. The reverse order would leave, after a crash, a ledger
+  state no audit item explains, and for a removal of a version a state read from S3 recorded
+  nowhere.
+* **a duplicate still completes a half-done event.** When the audit Put fails its condition (a
+  duplicate, a redelivery, or our own earlier attempt whose answer was lost), the writer still
+  sends write 2, built from the audit item *as recorded*: the failed Put returns it
+  (``ReturnValuesOnConditionCheckFailure=ALL_OLD``, no read units). A crash between the two
+  writes is therefore healed by the message's redelivery (SQS brings it back after the
+  visibility timeout), with the state recorded the first time.
+* **the guard makes write 2 idempotent and ordered.** Equal marks are not "newer", so an update
+  that already landed fails its condition (no second change, no second stream record); so does
+  the update of an event older than the ledger's (a redelivery after a newer event landed, a
+  reordered event): correct, the ledger keeps the newer state. The guard is the one ``inbox``
+  carries, so the same versioned-bucket and order rules hold.
+* **removals of a version** (``Effect.RESOLVE``) read the ledger item and the audit item first
+  (one ``BatchGetItem``): recorded before → heal from the recorded item; not newer than the
+  ledger → audit ``superseded`` (1 unit, no S3 read); else read S3's state, then the two writes.
+  ``inbox`` pins its write to the ledger item it read; ``lean`` needs no pin, because the order
+  guard already refuses the update if a newer event landed since the read, and an older one
+  landing since cannot make the state read (which is at least as new as this event) wrong.
+* **lost answers and errors.** Each write is retried on its own (bounded, jittered, as the other
+  modes, :func:`~s3ledger.pipeline.writers.dynamo.with_retries`); a retry of an ambiguous Put
+  fails its condition on our own item (same request id and time: botocore's own retry resends
+  the same request) and goes on to write 2; a retry of an ambiguous Update fails its condition on
+  a ledger that shows this very event (``last_event_id``), which is reported as applied.
+  Throttling, 5xx and ambiguous errors are retryable, validation errors poison
+  (``core.errors``).
+
+What the user trades: **visibility**. Between write 1 and write 2 (milliseconds; or, after a crash
+there, until the message comes back) the audit log has an event the ledger does not show yet. A
+reader of both tables may see it; ``s3ledger check`` counts it as ``stale_ledger`` while it lasts.
+Once the queue is drained (or its DLQ redriven, or ``rebuild-ledger`` run) the tables agree.
+
+Hole found and closed: a half-done event whose message ends in the DLQ (write 2 failed
+``maxReceiveCount`` times) leaves the tables disagreeing until the DLQ is redriven; reconcile alone
+does not clear it. ``rebuild-ledger`` replays every ``recorded`` item under the guard and heals it.
+
+The audit item is never updated (that would be a third write): its outcome ``recorded`` says
+"recorded; applied if newer", and whether the event moved the ledger is read from the ledger.
+
+Cost of a duplicate: 2 write units, 1 for the Put and 1 for the Update, the same as a fresh event:
+a failed conditional write still consumes write units (*DynamoDB read and write operations*,
+"Capacity unit consumption for write operations",
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
+Reading first (``GetItem`` of the audit item, 1 read unit strongly consistent, $0.125 per million
+on demand against $0.625 per million write units,
+https://aws.amazon.com/dynamodb/pricing/on-demand/) cannot skip write 2 (it must still heal a
+half-done event) unless it also reads the ledger: 2 read units per event to save 2 write units per
+duplicate, which pays only above 1 duplicate in 5 events (0.25 / 1.25). S3 duplicates are rarer, so
+``lean`` writes first; a warm sandbox also remembers the ids it completed, so a duplicate landing
+there costs nothing, and once a duplicate is found the rest of the batch is looked up with one
+``BatchGetItem`` (see :meth:`LeanWriter._look_ahead`): a run of duplicates then costs 2 write units
+for the first and about 1 read unit for each of the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from s3ledger.core import lean, ledger
+from s3ledger.core.config import Settings
+from s3ledger.core.errors import AmbiguousWriteError, RejectedWriteError, TransientReadError
+from s3ledger.core.events import Effect, ObjectEvent
+from s3ledger.core.ledger import ObjectState
+from s3ledger.core.order import LedgerMarks, is_newer
+from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
+from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, Outcome
+from s3ledger.pipeline.writers.dynamo import DynamoDBWriter, classify, error_code, with_retries
+from s3ledger.pipeline.writers.inbox import _RecentlyRecorded
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef
+
+__all__ = ["LeanWriter"]
+
+_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+_READ_ATTEMPTS: Final = 5
+# A BatchGetItem takes 100 keys: 50 events' audit keys and at most 50 ledger keys.
+_LOOK_AHEAD_EVENTS: Final = 50
+# What write 2 found (see LeanWriter._apply).
+_TOOK: Final = "took"
+_SHOWS: Final = "shows"
+_REFUSED: Final = "refused"
+
+
+_log = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class LeanWriter(DynamoDBWriter):
+    """Audit ``PutItem`` then guarded ledger ``UpdateItem``; a duplicate re-sends the second."""
+
+    mode = "lean"
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        settings: Settings,
+        metrics: MetricsSink | None = None,
+        state_reader: StateReader | None = None,
+    ) -> None:
+        super().__init__(client, settings, metrics)
+        self._state_reader = state_reader or S3VersionsReader()
+        # Ids whose *both* writes are known done (write 2 applied or refused by the guard).
+        self._completed = _RecentlyRecorded(settings.recent_events)
+        # This invocation's events not yet written, in order.
+        self._upcoming: dict[str, ObjectEvent] = {}
+
+    def expect(self, events: Sequence[ObjectEvent]) -> None:
+        """Announce the events this invocation is about to write, in order."""
+        self._upcoming = {event.event_id: event for event in events}
+
+    def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        self._upcoming.pop(event.event_id, None)
+        if event.event_id in self._completed:
+            return Outcome.DUPLICATE
+        if event.effect is Effect.RESOLVE:
+            outcome = self._write_resolved(event, context)
+        else:
+            outcome = self._record_and_apply(event, ObjectState.of_event(event), context)
+        self._completed.add(event.event_id)
+        if outcome is Outcome.DUPLICATE and self._upcoming:
+            self._look_ahead()
+        return outcome
+
+    def _look_ahead(self) -> None:
+        """Find which of the next upcoming events are complete already, with one read.
+
+        Duplicates come in runs (a redelivered batch, a redriven DLQ, a replay): after the first,
+        one ``BatchGetItem`` (eventually consistent: 0.5 read unit per item) asks for the next
+        events' audit items and their objects' ledger items. An event is complete, and skipped,
+        if its audit item exists and the ledger is at or past it (not older by the order rule).
+        A stale read cannot make that wrong: audit items are never deleted, and a stale ledger
+        item is an *older* one, which only makes the event look incomplete (it is then written,
+        as without the look-ahead).
+        """
+        events = [e for e in list(self._upcoming.values()) if e.event_id not in self._completed]
+        events = events[:_LOOK_AHEAD_EVENTS]
+        if not events:
+            return
+        ledger_table, audit_table = self._settings.ledger_table, self._settings.audit_table
+        objects = list(dict.fromkeys(e.object_id for e in events))
+        request: dict[str, Any] = {
+            audit_table: {
+                "Keys": [{"event_id": {"S": e.event_id}} for e in events],
+                "ProjectionExpression": "event_id",
+            },
+            ledger_table: {
+                "Keys": [{"id": {"S": object_id}} for object_id in objects],
+                "ProjectionExpression": "#id, #sequencer, #time_mark, #event_time",
+                "ExpressionAttributeNames": {
+                    f"#{name}": name for name in ("id", "sequencer", "time_mark", "event_time")
+                },
+            },
+        }
+        try:
+            response = self._client.batch_get_item(RequestItems=request)
+        except (ClientError, BotoCoreError) as exc:
+            # Only a shortcut: every event still gets its conditional writes.
+            self._upcoming.clear()
+            code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+            _log.warning("duplicate look-ahead failed; writing each event", extra={"error": code})
+            return
+        found = response.get("Responses", {})
+        recorded = {item["event_id"]["S"] for item in found.get(audit_table, [])}
+        marks = {
+            item["id"]["S"]: LedgerMarks.of(ledger.from_item(item))
+            for item in found.get(ledger_table, [])
+        }
+        for event in events:
+            known = event.event_id in recorded and event.object_id in marks
+            if known and not is_newer(event.order, marks[event.object_id]):
+                self._completed.add(event.event_id)
+
+    def _record_and_apply(
+        self,
+        event: ObjectEvent,
+        state: ObjectState,
+        context: InvocationContext,
+        *,
+        unchanged: bool = False,
+    ) -> Outcome:
+        fresh = lean.lean_audit_put(
+            event,
+            self._settings.audit_table,
+            state=state,
+            request_id=context.aws_request_id,
+            processed_at=_now(),
+        )
+        recorded = self._record(fresh, event, context)
+        if recorded is None:  # write 1 created the item
+            applied = self._apply(ledger.from_item(fresh["Item"]), event, context)
+            if applied == _REFUSED:
+                return Outcome.SUPERSEDED
+            if applied == _SHOWS:  # a concurrent delivery completed it first
+                return Outcome.DUPLICATE
+            return Outcome.UNCHANGED if unchanged else Outcome.APPLIED
+        return self._heal(recorded, event, context)
+
+    def _heal(
+        self, recorded: Mapping[str, Any], event: ObjectEvent, context: InvocationContext
+    ) -> Outcome:
+        """The event was recorded before: complete it from its audit item, as recorded."""
+        if recorded.get("outcome") != lean.RECORDED:
+            # Written whole by a transactional mode, or audited as superseded: nothing is owed.
+            return Outcome.DUPLICATE
+        if self._apply(recorded, event, context) == _TOOK:
+            self._metrics.count("HalfDoneHealed")
+            return Outcome.APPLIED
+        return Outcome.DUPLICATE
+
+    def _record(
+        self, put: PutTypeDef, event: ObjectEvent, context: InvocationContext
+    ) -> dict[str, Any] | None:
+        """Write 1. ``None`` if it created the audit item; else the item recorded before (plain).
+
+        A failed condition on an item equal to ours (same request id and time) is our own write
+        whose answer was lost (botocore's retry or ours resent it): it counts as created.
+        """
+        written = ledger.from_item(put["Item"])
+        mine = (written["request_id"], written["processed_at"])
+
+        def attempt() -> dict[str, Any] | None:
+            try:
+                self._client.put_item(**put)
+            except ClientError as exc:
+                if error_code(exc) != _CONDITION_FAILED:
+                    raise classify(exc, event.event_id) from exc
+                # DynamoDB returns the item (ALL_OLD); were it ever missing, our own item
+                # stands in (the role has no GetItem): the event's facts are the same.
+                old = self._returned_item(exc) or {**written, "request_id": ""}
+                own = (old.get("request_id"), old.get("processed_at")) == mine
+                return None if own else old
+            except BotoCoreError as exc:
+                raise classify(exc, event.event_id) from exc
+            return None
+
+        return with_retries(
+            attempt,
+            policy=self._settings.retry,
+            context=context,
+            metrics=self._metrics,
+            what=event.event_id,
+        )
+
+    def _apply(
+        self, recorded: Mapping[str, Any], event: ObjectEvent, context: InvocationContext
+    ) -> str:
+        """Write 2, from the audit item: ``TOOK`` if this call moved the ledger to the event,
+        ``SHOWS`` if the guard refused it because the ledger already shows this very event
+        (another delivery's update), ``REFUSED`` if the ledger holds a newer event.
+
+        A refusal after one of this call's attempts may have committed (an ambiguous error, or
+        botocore's own retry after a timeout: ``RetryAttempts``) on a ledger that shows the
+        event is our own update whose answer was lost: ``TOOK``.
+        """
+        update = lean.replay_update(recorded, self._settings.ledger_table)
+        if update is None:
+            raise RejectedWriteError(f"{event.event_id}: its audit item does not say the state")
+        ambiguous = False
+
+        def attempt() -> str:
+            nonlocal ambiguous
+            try:
+                self._client.update_item(**update)
+            except ClientError as exc:
+                if error_code(exc) != _CONDITION_FAILED:
+                    raise classify(exc, event.event_id) from exc
+                if self._returned_item(exc).get("last_event_id") != event.event_id:
+                    return _REFUSED
+                retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+                return _TOOK if ambiguous or retried else _SHOWS
+            except BotoCoreError as exc:
+                error = classify(exc, event.event_id)
+                ambiguous = ambiguous or isinstance(error, AmbiguousWriteError)
+                raise error from exc
+            return _TOOK
+
+        return with_retries(
+            attempt,
+            policy=self._settings.retry,
+            context=context,
+            metrics=self._metrics,
+            what=event.event_id,
+        )
+
+    @staticmethod
+    def _returned_item(exc: ClientError) -> dict[str, Any]:
+        """The item a failed condition returned (``ALL_OLD``), plain form; ``{}`` for none."""
+        item: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
+        return ledger.from_item(item)
+
+    def _write_resolved(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        """A removal of a version: its state is read from S3 (see the module's docstring)."""
+        item, recorded = self._read_ledger_and_audit(event)
+        if recorded is not None:
+            return self._heal(recorded, event, context)
+        if not is_newer(event.order, LedgerMarks.of(item)):
+            return self._supersede(event, context)
+        state = self._state_reader.current(event.bucket, event.key)
+        unchanged = item is not None and ObjectState.of_ledger(item) == state
+        return self._record_and_apply(event, state, context, unchanged=unchanged)
+
+    def _supersede(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        """Audit an event older than the ledger; the ledger keeps its newer state (1 unit)."""
+        put = ledger.audit_put(
+            event,
+            self._settings.audit_table,
+            outcome=ledger.SUPERSEDED,
+            request_id=context.aws_request_id,
+            processed_at=_now(),
+            only_if_new=True,
+        )
+        put["ReturnValuesOnConditionCheckFailure"] = lean.RETURN_OLD
+        recorded = self._record(put, event, context)
+        if recorded is None:
+            return Outcome.SUPERSEDED
+        return self._heal(recorded, event, context)
+
+    def _read_ledger_and_audit(
+        self, event: ObjectEvent
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The ledger item and the event's audit item (consistent reads, plain form)."""
+        ledger_table, audit_table = self._settings.ledger_table, self._settings.audit_table
+        request: dict[str, Any] = {
+            ledger_table: {"Keys": [{"id": {"S": event.object_id}}], "ConsistentRead": True},
+            audit_table: {"Keys": [{"event_id": {"S": event.event_id}}], "ConsistentRead": True},
+        }
+        found: dict[str, list[dict[str, Any]]] = {ledger_table: [], audit_table: []}
+        for _ in range(_READ_ATTEMPTS):
+            try:
+                response = self._client.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as exc:
+                raise classify(exc, event.event_id) from exc
+            for table, items in response.get("Responses", {}).items():
+                found[table].extend(items)
+            request = dict(response.get("UnprocessedKeys") or {})
+            if not request:
+                break
+        else:
+            raise TransientReadError(f"{event.event_id}: the ledger read stayed unprocessed")
+        item = ledger.from_item(found[ledger_table][0]) if found[ledger_table] else None
+        audit = ledger.from_item(found[audit_table][0]) if found[audit_table] else None
+        return item, audit
