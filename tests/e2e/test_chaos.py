@@ -40,9 +40,8 @@ def test_the_same_seed_gives_the_same_faults_and_counts() -> None:
     second_code, second, _ = chaos(*args)
     assert second_code == 0
 
-    for summary in (first, second):  # timings and memory: the machine's, not the seed's
-        for key in ("measured", "elapsed_seconds", "peak_rss_mib"):
-            summary.pop(key)
+    for summary in (first, second):  # request counts and windows: measured, not seeded
+        summary.pop("measured")
     assert first == second
     inbox, naive = first["modes"]["inbox"], first["modes"]["naive"]
     assert inbox["anomalies_total"] == 0
