@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONDITIONAL_CHECK_FAILED",
     "DynamoDBWriter",
+    "RecentlyRecorded",
     "RequestToken",
     "cancellation_codes",
     "classify",
@@ -170,3 +172,26 @@ class DynamoDBWriter:
         self._client = client
         self._settings = settings
         self._metrics = metrics or NullMetrics()
+
+
+class RecentlyRecorded:
+    """Event ids this sandbox knows are done, the newest ``capacity`` of them (inbox: recorded in
+    the audit log; lean: both writes done).
+
+    A duplicate that lands in the same warm sandbox is then skipped without a request. It cannot
+    weaken exactly-once: an id enters only once its writes are known to exist, and s3ledger
+    never deletes audit items.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        self._ids.move_to_end(event_id)
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)

@@ -8,7 +8,6 @@ duplicate, and exactly once across both tables.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,6 +30,7 @@ from s3ledger.pipeline.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
     TRANSACTION_CANCELED,
     DynamoDBWriter,
+    RecentlyRecorded,
     RequestToken,
     cancellation_codes,
     classify,
@@ -50,28 +50,6 @@ LOOK_AHEAD_KEYS: Final = 100
 _PIN_ATTEMPTS: Final = 5
 
 _log = logging.getLogger(__name__)
-
-
-class _RecentlyRecorded:
-    """Event ids this sandbox has seen recorded in the audit log, the newest ``capacity`` of them.
-
-    A duplicate that lands in the same warm sandbox is then skipped without a request. It cannot
-    weaken exactly-once: an id enters only once its audit item is known to exist, and s3ledger
-    never deletes audit items.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
-
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._ids
-
-    def add(self, event_id: str) -> None:
-        self._ids[event_id] = None
-        self._ids.move_to_end(event_id)
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
 
 
 class InboxWriter(DynamoDBWriter):
@@ -98,7 +76,7 @@ class InboxWriter(DynamoDBWriter):
         super().__init__(client, settings, metrics)
         # Asked only for removals of a version, which carry no state (its client is lazy).
         self._state_reader = state_reader or S3VersionsReader()
-        self._recorded = _RecentlyRecorded(settings.recent_events)
+        self._recorded = RecentlyRecorded(settings.recent_events)
         # Event ids of this invocation not yet written, in order (a dict: ordered and unique).
         self._upcoming: dict[str, None] = {}
 

@@ -88,8 +88,13 @@ from s3ledger.core.ledger import ObjectState
 from s3ledger.core.order import LedgerMarks, is_newer
 from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
 from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, Outcome
-from s3ledger.pipeline.writers.dynamo import DynamoDBWriter, classify, error_code, with_retries
-from s3ledger.pipeline.writers.inbox import _RecentlyRecorded
+from s3ledger.pipeline.writers.dynamo import (
+    DynamoDBWriter,
+    RecentlyRecorded,
+    classify,
+    error_code,
+    with_retries,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -129,7 +134,7 @@ class LeanWriter(DynamoDBWriter):
         super().__init__(client, settings, metrics)
         self._state_reader = state_reader or S3VersionsReader()
         # Ids whose *both* writes are known done (write 2 applied or refused by the guard).
-        self._completed = _RecentlyRecorded(settings.recent_events)
+        self._completed = RecentlyRecorded(settings.recent_events)
         # This invocation's events not yet written, in order.
         self._upcoming: dict[str, ObjectEvent] = {}
 
