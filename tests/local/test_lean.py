@@ -230,6 +230,7 @@ def test_a_lost_answer_to_either_write_is_applied_once(
     assert anomalies(dynamodb_client, fresh_tables) == {}
 
 
+@pytest.mark.slow
 def test_an_update_that_keeps_failing_comes_back_and_is_healed(
     dynamodb_endpoint: str,
     dynamodb_client: DynamoDBClient,
@@ -664,6 +665,7 @@ def test_an_event_inbox_wrote_is_complete_for_lean(
 # ------------------------------------------------------------------------------------- chaos
 
 
+@pytest.mark.slow
 @pytest.mark.dynamodb
 @pytest.mark.timeout(300)
 def test_chaos_with_every_fault_and_crashes_between_the_writes_ends_consistent() -> None:
