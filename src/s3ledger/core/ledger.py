@@ -33,13 +33,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from s3ledger.core.attributes import from_attribute_value, from_item, to_attribute_value, to_item
 from s3ledger.core.events import ObjectEvent
 from s3ledger.core.order import SEQUENCED_IS_NEWER, UNSEQUENCED_IS_NEWER, LedgerMarks
 
 if TYPE_CHECKING:
     # Type definitions only (boto3-stubs, a dev dependency): the core imports no SDK at run time.
     from mypy_boto3_dynamodb.type_defs import (
-        AttributeValueTypeDef,
         PutTypeDef,
         TransactWriteItemTypeDef,
         UpdateTypeDef,
@@ -164,56 +164,6 @@ class ObjectState:
             "etag": self.etag if self.exists else None,
             "version_id": self.version_id if self.exists else None,
         }
-
-
-def to_attribute_value(value: Any) -> AttributeValueTypeDef:
-    """Serialise a plain value into DynamoDB's AttributeValue shape."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, int | float):
-        return {"N": str(value)}
-    if isinstance(value, Mapping):
-        return {"M": {k: to_attribute_value(v) for k, v in value.items()}}
-    if isinstance(value, list | tuple):
-        return {"L": [to_attribute_value(v) for v in value]}
-    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
-
-
-def from_attribute_value(value: Mapping[str, Any]) -> Any:
-    """Read one AttributeValue back into a plain value.
-
-    A number without a fraction or exponent becomes an exact ``int`` (DynamoDB keeps 38 digits;
-    going through ``float`` would round ``12345678901234567891``); any other a ``float``.
-    """
-    ((kind, raw),) = value.items()
-    if kind in {"S", "BOOL"}:
-        return raw
-    if kind == "NULL":
-        return None
-    if kind == "N":
-        text = str(raw)
-        if not any(c in text for c in ".eE"):
-            return int(text)
-        number = float(text)
-        return int(number) if number.is_integer() and "." not in text else number
-    if kind == "M":
-        return {k: from_attribute_value(v) for k, v in raw.items()}
-    if kind == "L":
-        return [from_attribute_value(v) for v in raw]
-    raise TypeError(f"unsupported AttributeValue type {kind}")
-
-
-def to_item(attributes: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
-    return {name: to_attribute_value(value) for name, value in attributes.items()}
-
-
-def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """An item in DynamoDB's AttributeValue form (a read's, or one we built) as plain values."""
-    return {name: from_attribute_value(value) for name, value in item.items()}
 
 
 def _order_attributes(event: ObjectEvent, marks: LedgerMarks) -> dict[str, Any]:
