@@ -215,7 +215,7 @@ _BENCH_COUNTS: tuple[
 def print_bench(summary: BenchSummary) -> None:
     """The figures as rows, the modes as columns, ratios to powertools in brackets."""
     console = Console()
-    if not console.is_terminal:  # a file or a pipe: wide enough for five modes, unwrapped
+    if not console.is_terminal:  # a file or a pipe: wide enough for six modes, unwrapped
         console = Console(width=max(console.width, 150))
     modes = summary["modes"]
     ratios = summary["ratios_to_powertools"]
