@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from s3ledger.bench.modes import BENCH_OVERRIDES, MODE_OVERRIDES, REFERENCE_MODE
 from s3ledger.bench.summary import FIGURES, BenchSummary, ModeResult, Ratios
+from s3ledger.core.config import EXACTLY_ONCE_MODES
 
 __all__ = ["bench_notes", "bench_warnings", "ratios"]
 
@@ -81,7 +82,7 @@ def bench_warnings(modes: Mapping[str, ModeResult], events: int) -> list[str]:
     for mode, result in modes.items():
         if not result["drained"]:
             warnings.append(f"{mode}: the queue did not drain in time; figures are partial")
-        if mode in {"inbox", "inbox-batch"} and (
+        if mode in EXACTLY_ONCE_MODES and (
             result["anomalies_total"]
             or result["ledger_items"] != events
             or result["audit_items"] != events

@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate N S3 events with a known ground truth, deliver them at least once "
         "with the chosen faults, check tables and stream logs against the truth, reconcile, "
         "and check again. The same --seed gives the same faults and the same counts. Exit 0 "
-        "when inbox (and inbox-batch, if run) end with zero anomalies.",
+        "when the exactly-once modes run (inbox, inbox-batch, lean) end with zero anomalies.",
     )
     chaos.add_argument("--events", type=int, default=200, metavar="N", help="default 200")
     chaos.add_argument("--modes", default=",".join(MODES), help="comma-separated (default all)")

@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_IDEMPOTENCY_TABLE",
     "DEFAULT_LEDGER_TABLE",
     "DEFAULT_STACK_NAME",
+    "EXACTLY_ONCE_MODES",
     "MODES",
     "Mode",
     "RetryPolicy",
@@ -26,6 +27,8 @@ Mode = Literal["inbox", "naive", "transact", "powertools", "inbox-batch", "lean"
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 # The article's three designs and ours, side by side (the demo's columns).
 ARTICLE_MODES: Final[tuple[Mode, ...]] = ("inbox", "naive", "transact", "powertools")
+# The modes whose effects are exactly once, the claim chaos and the bench check (and exit on).
+EXACTLY_ONCE_MODES: Final[tuple[Mode, ...]] = ("inbox", "inbox-batch", "lean")
 
 # template.yaml names the tables after the stack (<stack>-ledger, ...) unless its parameters name
 # them; these defaults are the names of a stack called DEFAULT_STACK_NAME, which the workbench

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
-from s3ledger.core.config import MODES, Mode, parse_mode
+from s3ledger.core.config import EXACTLY_ONCE_MODES, MODES, Mode, parse_mode
 from s3ledger.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -74,6 +74,6 @@ def print_summary(
 
 
 def exactly_once_broken(summary: Mapping[str, Any]) -> bool:
-    """True when an exactly-once mode (inbox, inbox-batch) ended with an anomaly."""
+    """True when an exactly-once mode (inbox, inbox-batch, lean) ended with an anomaly."""
     modes: Mapping[str, Mapping[str, Any]] = summary["modes"]
-    return any(modes[m]["anomalies_total"] for m in ("inbox", "inbox-batch") if m in modes)
+    return any(modes[m]["anomalies_total"] for m in EXACTLY_ONCE_MODES if m in modes)
