@@ -25,8 +25,16 @@ __all__ = [
 ]
 
 
-def print_check(report: ConsistencyReport, *, ledger_table: str, audit_table: str) -> None:
+def _console() -> Console:
+    """A console for the tables: a file or a pipe gets a width that fits six modes unwrapped."""
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 150))
+    return console
+
+
+def print_check(report: ConsistencyReport, *, ledger_table: str, audit_table: str) -> None:
+    console = _console()
     table = Table(title=f"s3ledger check: {ledger_table} + {audit_table}")
     table.add_column("measure")
     table.add_column("count", justify="right")
@@ -75,7 +83,7 @@ def _cell(result: Mapping[str, Any], key: str) -> str:
 
 
 def print_demo(summary: DemoSummary) -> None:
-    console = Console()
+    console = _console()
     modes = summary["modes"]
     table = Table(
         title=f"s3ledger demo: {summary['files']} files, seed {summary['seed']}, "
@@ -106,7 +114,7 @@ def print_demo(summary: DemoSummary) -> None:
 
 def print_chaos(summary: ChaosSummary) -> None:
     """Anomalies after reconcile (before it in brackets), the faults, and the matrix."""
-    console = Console()
+    console = _console()
     # In the modes' own order (JSON output sorts its keys).
     modes = {mode: summary["modes"][mode] for mode in MODES if mode in summary["modes"]}
     table = Table(
@@ -175,7 +183,7 @@ def print_chaos(summary: ChaosSummary) -> None:
 
 
 def print_reconcile(report: Mapping[str, Any]) -> None:
-    console = Console()
+    console = _console()
     table = Table(title=f"s3ledger reconcile: {report.get('bucket', '')}")
     table.add_column("measure")
     table.add_column("count", justify="right")
@@ -189,7 +197,7 @@ def print_reconcile(report: Mapping[str, Any]) -> None:
 
 
 def print_backfill(report: Mapping[str, Any]) -> None:
-    console = Console()
+    console = _console()
     table = Table(title=f"s3ledger backfill: {report.get('bucket', '')} ({report.get('source')})")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -214,9 +222,7 @@ _BENCH_COUNTS: tuple[
 
 def print_bench(summary: BenchSummary) -> None:
     """The figures as rows, the modes as columns, ratios to powertools in brackets."""
-    console = Console()
-    if not console.is_terminal:  # a file or a pipe: wide enough for six modes, unwrapped
-        console = Console(width=max(console.width, 150))
+    console = _console()
     modes = summary["modes"]
     ratios = summary["ratios_to_powertools"]
     machine = summary["machine"]
