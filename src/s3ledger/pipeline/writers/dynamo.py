@@ -25,7 +25,7 @@ import random
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
@@ -39,8 +39,10 @@ from s3ledger.core.errors import (
     TransactionConflictError,
     TransientWriteError,
 )
+from s3ledger.core.events import ObjectEvent
 from s3ledger.pipeline.aws import error_code
-from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, NullMetrics
+from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
+from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, NullMetrics, Outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONDITIONAL_CHECK_FAILED",
     "DynamoDBWriter",
+    "LookAheadWriter",
     "RecentlyRecorded",
     "RequestToken",
     "cancellation_codes",
@@ -195,3 +198,47 @@ class RecentlyRecorded:
         self._ids.move_to_end(event_id)
         if len(self._ids) > self._capacity:
             self._ids.popitem(last=False)
+
+
+class LookAheadWriter(DynamoDBWriter):
+    """A writer that skips what its sandbox knows is done, and after a duplicate looks the rest of
+    the invocation up in one read (inbox, lean: duplicates come in runs).
+
+    A subclass writes one event in :meth:`_write` and reads ahead in :meth:`_look_ahead`, adding
+    to ``_done`` what it finds complete; an event not found still goes through its conditional
+    write, so the look-ahead can only save requests, never skip an unfinished event.
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        settings: Settings,
+        metrics: MetricsSink | None = None,
+        state_reader: StateReader | None = None,
+    ) -> None:
+        super().__init__(client, settings, metrics)
+        # Asked only for removals of a version, which carry no state (its client is lazy).
+        self._state_reader = state_reader or S3VersionsReader()
+        self._done = RecentlyRecorded(settings.recent_events)
+        # This invocation's events not yet written, in order (a dict: ordered and unique).
+        self._upcoming: dict[str, ObjectEvent] = {}
+
+    def expect(self, events: Sequence[ObjectEvent]) -> None:
+        """Announce the events this invocation is about to write, in order."""
+        self._upcoming = {event.event_id: event for event in events}
+
+    def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        self._upcoming.pop(event.event_id, None)
+        if event.event_id in self._done:
+            return Outcome.DUPLICATE
+        outcome = self._write(event, context)
+        self._done.add(event.event_id)
+        if outcome is Outcome.DUPLICATE and self._upcoming:
+            self._look_ahead()
+        return outcome
+
+    def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
+        raise NotImplementedError
+
+    def _look_ahead(self) -> None:
+        raise NotImplementedError

@@ -8,13 +8,12 @@ duplicate, and exactly once across both tables.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger.core import ledger
-from s3ledger.core.config import Settings
 from s3ledger.core.errors import (
     AmbiguousWriteError,
     RejectedWriteError,
@@ -24,13 +23,11 @@ from s3ledger.core.errors import (
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.ledger import ObjectState
 from s3ledger.core.order import LedgerMarks, is_newer, utc_now
-from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
-from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, Outcome
+from s3ledger.pipeline.writers.base import InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
     TRANSACTION_CANCELED,
-    DynamoDBWriter,
-    RecentlyRecorded,
+    LookAheadWriter,
     RequestToken,
     cancellation_codes,
     classify,
@@ -39,7 +36,6 @@ from s3ledger.pipeline.writers.dynamo import (
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 __all__ = ["LOOK_AHEAD_KEYS", "InboxWriter"]
@@ -52,7 +48,7 @@ _PIN_ATTEMPTS: Final = 5
 _log = logging.getLogger(__name__)
 
 
-class InboxWriter(DynamoDBWriter):
+class InboxWriter(LookAheadWriter):
     """One transaction per event; a duplicate costs a cancelled transaction, or nothing.
 
     Duplicates come in runs (S3 redelivering, a queue redriven from its DLQ, a replay), and a
@@ -66,41 +62,13 @@ class InboxWriter(DynamoDBWriter):
 
     mode = "inbox"
 
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        settings: Settings,
-        metrics: MetricsSink | None = None,
-        state_reader: StateReader | None = None,
-    ) -> None:
-        super().__init__(client, settings, metrics)
-        # Asked only for removals of a version, which carry no state (its client is lazy).
-        self._state_reader = state_reader or S3VersionsReader()
-        self._recorded = RecentlyRecorded(settings.recent_events)
-        # Event ids of this invocation not yet written, in order (a dict: ordered and unique).
-        self._upcoming: dict[str, None] = {}
-
-    def expect(self, events: Sequence[ObjectEvent]) -> None:
-        """Announce the events this invocation is about to write, in order."""
-        self._upcoming = dict.fromkeys(event.event_id for event in events)
-
-    def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
-        self._upcoming.pop(event.event_id, None)
-        if event.event_id in self._recorded:
-            return Outcome.DUPLICATE
-        outcome = self._write(event, context)
-        self._recorded.add(event.event_id)
-        if outcome is Outcome.DUPLICATE and self._upcoming:
-            self._look_ahead()
-        return outcome
-
     def _look_ahead(self) -> None:
         """Remember which of the next upcoming events the audit log already records."""
         table = self._settings.audit_table
         # list() copies the ids in one step, so a write on another thread cannot change the
         # dict while it is read.
         upcoming = list(self._upcoming)[:LOOK_AHEAD_KEYS]
-        ids = [event_id for event_id in upcoming if event_id not in self._recorded]
+        ids = [event_id for event_id in upcoming if event_id not in self._done]
         if not ids:
             return
         try:
@@ -121,7 +89,7 @@ class InboxWriter(DynamoDBWriter):
             return
         # Keys left unprocessed (throttling) are simply not skipped.
         for item in response.get("Responses", {}).get(table, []):
-            self._recorded.add(item["event_id"]["S"])
+            self._done.add(item["event_id"]["S"])
 
     def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         if event.effect is Effect.RESOLVE:

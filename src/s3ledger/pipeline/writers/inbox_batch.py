@@ -80,7 +80,7 @@ class InboxBatchWriter(InboxWriter):
         resolving = {e.object_id for e in events if e.effect is Effect.RESOLVE}
         fresh, one_by_one = [], []
         for position, event in enumerate(events):
-            if event.event_id in self._recorded:
+            if event.event_id in self._done:
                 results[position] = Outcome.DUPLICATE
             elif event.object_id in resolving:
                 one_by_one.append(position)
@@ -158,7 +158,7 @@ class InboxBatchWriter(InboxWriter):
         if codes is not None:
             return self._fall_back(wave, codes, context)
         for event in wave:
-            self._recorded.add(event.event_id)
+            self._done.add(event.event_id)
         return [Outcome.APPLIED] * len(wave)
 
     def _fall_back(
@@ -172,12 +172,12 @@ class InboxBatchWriter(InboxWriter):
                 codes[_ACTIONS_PER_EVENT * k + ledger.LEDGER_POSITION] if readable else None
             )
             if audit_code == CONDITIONAL_CHECK_FAILED:
-                self._recorded.add(event.event_id)
+                self._done.add(event.event_id)
                 results.append(Outcome.DUPLICATE)
             elif ledger_code == CONDITIONAL_CHECK_FAILED and audit_code is None:
                 try:
                     results.append(self._supersede(event, context.aws_request_id))
-                    self._recorded.add(event.event_id)
+                    self._done.add(event.event_id)
                 except S3LedgerError as exc:
                     results.append(exc)
             else:

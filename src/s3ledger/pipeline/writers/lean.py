@@ -74,30 +74,25 @@ for the first and about 1 read unit for each of the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger.core import lean, ledger
-from s3ledger.core.config import Settings
 from s3ledger.core.errors import AmbiguousWriteError, RejectedWriteError, TransientReadError
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.ledger import ObjectState
-from s3ledger.core.order import LedgerMarks, is_newer
-from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
-from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, Outcome
+from s3ledger.core.order import LedgerMarks, is_newer, utc_now
+from s3ledger.pipeline.writers.base import InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import (
-    DynamoDBWriter,
-    RecentlyRecorded,
+    LookAheadWriter,
     classify,
     error_code,
     with_retries,
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import PutTypeDef
 
 __all__ = ["LeanWriter"]
@@ -115,45 +110,15 @@ _REFUSED: Final = "refused"
 _log = logging.getLogger(__name__)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-class LeanWriter(DynamoDBWriter):
+class LeanWriter(LookAheadWriter):
     """Audit ``PutItem`` then guarded ledger ``UpdateItem``; a duplicate re-sends the second."""
 
     mode = "lean"
 
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        settings: Settings,
-        metrics: MetricsSink | None = None,
-        state_reader: StateReader | None = None,
-    ) -> None:
-        super().__init__(client, settings, metrics)
-        self._state_reader = state_reader or S3VersionsReader()
-        # Ids whose *both* writes are known done (write 2 applied or refused by the guard).
-        self._completed = RecentlyRecorded(settings.recent_events)
-        # This invocation's events not yet written, in order.
-        self._upcoming: dict[str, ObjectEvent] = {}
-
-    def expect(self, events: Sequence[ObjectEvent]) -> None:
-        """Announce the events this invocation is about to write, in order."""
-        self._upcoming = {event.event_id: event for event in events}
-
-    def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
-        self._upcoming.pop(event.event_id, None)
-        if event.event_id in self._completed:
-            return Outcome.DUPLICATE
+    def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         if event.effect is Effect.RESOLVE:
-            outcome = self._write_resolved(event, context)
-        else:
-            outcome = self._record_and_apply(event, ObjectState.of_event(event), context)
-        self._completed.add(event.event_id)
-        if outcome is Outcome.DUPLICATE and self._upcoming:
-            self._look_ahead()
-        return outcome
+            return self._write_resolved(event, context)
+        return self._record_and_apply(event, ObjectState.of_event(event), context)
 
     def _look_ahead(self) -> None:
         """Find which of the next upcoming events are complete already, with one read.
@@ -166,7 +131,7 @@ class LeanWriter(DynamoDBWriter):
         item is an *older* one, which only makes the event look incomplete (it is then written,
         as without the look-ahead).
         """
-        events = [e for e in list(self._upcoming.values()) if e.event_id not in self._completed]
+        events = [e for e in list(self._upcoming.values()) if e.event_id not in self._done]
         events = events[:_LOOK_AHEAD_EVENTS]
         if not events:
             return
@@ -202,7 +167,7 @@ class LeanWriter(DynamoDBWriter):
         for event in events:
             known = event.event_id in recorded and event.object_id in marks
             if known and not is_newer(event.order, marks[event.object_id]):
-                self._completed.add(event.event_id)
+                self._done.add(event.event_id)
 
     def _record_and_apply(
         self,
@@ -217,7 +182,7 @@ class LeanWriter(DynamoDBWriter):
             self._settings.audit_table,
             state=state,
             request_id=context.aws_request_id,
-            processed_at=_now(),
+            processed_at=utc_now(),
         )
         recorded = self._record(fresh, event, context)
         if recorded is None:  # write 1 created the item
@@ -340,7 +305,7 @@ class LeanWriter(DynamoDBWriter):
             self._settings.audit_table,
             outcome=ledger.SUPERSEDED,
             request_id=context.aws_request_id,
-            processed_at=_now(),
+            processed_at=utc_now(),
             only_if_new=True,
         )
         put["ReturnValuesOnConditionCheckFailure"] = lean.RETURN_OLD
