@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from s3ledger.bench.units import consumed_units, rule_write_units
+from s3ledger.pipeline.aws import CONDITION_FAILED
 from s3ledger.workbench.emulators import Workbench
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class Meter:
         code = parsed.get("Error", {}).get("Code", "")
         if status < 300:
             rule = committed
-        elif code == "ConditionalCheckFailedException":
+        elif code == CONDITION_FAILED:
             rule = condition_failed
         else:
             rule = 0.0  # cancelled transactions and other errors: counted as free (a lower bound)

@@ -37,6 +37,7 @@ from s3ledger.core.consistency import audit_order
 from s3ledger.core.lean import RECORDED, replay_update
 from s3ledger.core.ledger import APPLIED, UNCHANGED
 from s3ledger.operate.scan import scan_items
+from s3ledger.pipeline.aws import CONDITION_FAILED, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -108,7 +109,7 @@ def rebuild_ledger(
             try:
                 client.update_item(**update)
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if error_code(exc) != CONDITION_FAILED:
                     raise
                 report.already_current += 1
             else:

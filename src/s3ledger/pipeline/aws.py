@@ -8,7 +8,10 @@ if TYPE_CHECKING:
     from botocore.exceptions import ClientError
     from mypy_boto3_sqs import SQSClient
 
-__all__ = ["error_code", "queue_depth"]
+__all__ = ["CONDITION_FAILED", "error_code", "queue_depth"]
+
+# The error code of a single-item write whose condition failed (PutItem, UpdateItem).
+CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def error_code(error: ClientError) -> str:

@@ -29,6 +29,7 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from s3ledger.core.lean import RECORDED
+from s3ledger.pipeline.aws import CONDITION_FAILED
 from s3ledger.proof.summary import Disagreement
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["WindowObserver", "observed", "two_write_windows"]
 
 _KEY: Final = "s3ledger_window"
-_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 
 
 class WindowObserver:
@@ -86,7 +86,7 @@ class WindowObserver:
         with self._lock:
             if status < 300:
                 self._opened.setdefault(event_id, started)
-            elif code == _CONDITION_FAILED:
+            elif code == CONDITION_FAILED:
                 self._opened.setdefault(event_id, self._first_put.get(event_id, started))
 
     def _after_update(self, http_response: Any, parsed: Any, context: Any, **_: Any) -> None:
@@ -95,7 +95,7 @@ class WindowObserver:
             return
         status = getattr(http_response, "status_code", 500)
         code = parsed.get("Error", {}).get("Code", "")
-        if status < 300 or code == _CONDITION_FAILED:
+        if status < 300 or code == CONDITION_FAILED:
             with self._lock:
                 self._closed.setdefault(mark[0], time.monotonic())
 

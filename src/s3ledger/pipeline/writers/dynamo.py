@@ -28,8 +28,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+)
 
+from s3ledger.core.attributes import from_item
 from s3ledger.core.config import RetryPolicy, Settings
 from s3ledger.core.errors import (
     AmbiguousWriteError,
@@ -37,6 +43,7 @@ from s3ledger.core.errors import (
     RetryableError,
     ThrottledError,
     TransactionConflictError,
+    TransientReadError,
     TransientWriteError,
 )
 from s3ledger.core.events import ObjectEvent
@@ -83,6 +90,9 @@ _POISON: Final = frozenset(
     }
 )
 _AMBIGUOUS: Final = (ReadTimeoutError, ConnectionClosedError)
+
+# Reads of an item pair before giving up when DynamoDB keeps keys unprocessed.
+_READ_ATTEMPTS: Final = 5
 
 
 def cancellation_codes(error: ClientError) -> list[str | None]:
@@ -239,6 +249,39 @@ class LookAheadWriter(DynamoDBWriter):
 
     def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         raise NotImplementedError
+
+    def _read_ledger_and_audit(
+        self, event: ObjectEvent, *, audit_projection: str | None = None
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The ledger item and the event's audit item, in one consistent ``BatchGetItem`` (plain
+        form; ``None`` where absent). Unprocessed keys are asked again, a few times."""
+        ledger_table, audit_table = self._settings.ledger_table, self._settings.audit_table
+        audit_keys: dict[str, Any] = {
+            "Keys": [{"event_id": {"S": event.event_id}}],
+            "ConsistentRead": True,
+        }
+        if audit_projection is not None:
+            audit_keys["ProjectionExpression"] = audit_projection
+        request: dict[str, Any] = {
+            ledger_table: {"Keys": [{"id": {"S": event.object_id}}], "ConsistentRead": True},
+            audit_table: audit_keys,
+        }
+        found: dict[str, list[dict[str, Any]]] = {ledger_table: [], audit_table: []}
+        for _ in range(_READ_ATTEMPTS):
+            try:
+                response = self._client.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as exc:
+                raise classify(exc, event.event_id) from exc
+            for table, items in response.get("Responses", {}).items():
+                found[table].extend(items)
+            request = dict(response.get("UnprocessedKeys") or {})
+            if not request:
+                break
+        else:
+            raise TransientReadError(f"{event.event_id}: the ledger read stayed unprocessed")
+        item = from_item(found[ledger_table][0]) if found[ledger_table] else None
+        audit = from_item(found[audit_table][0]) if found[audit_table] else None
+        return item, audit
 
     def _look_ahead(self) -> None:
         raise NotImplementedError

@@ -17,12 +17,12 @@ from s3ledger.core import ledger
 from s3ledger.core.errors import (
     AmbiguousWriteError,
     RejectedWriteError,
-    TransientReadError,
     TransientWriteError,
 )
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.ledger import ObjectState
 from s3ledger.core.order import LedgerMarks, is_newer, utc_now
+from s3ledger.pipeline.aws import CONDITION_FAILED
 from s3ledger.pipeline.writers.base import InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import (
     CONDITIONAL_CHECK_FAILED,
@@ -182,7 +182,7 @@ class InboxWriter(LookAheadWriter):
           same ClientRequestToken; a crash before it leaves nothing, and the message comes back.
         """
         for _ in range(_PIN_ATTEMPTS):
-            item, recorded = self._read_ledger_and_audit(event)
+            item, recorded = self._read_ledger_and_audit_ids(event)
             if recorded:
                 return Outcome.DUPLICATE
             if not is_newer(event.order, LedgerMarks.of(item)):
@@ -239,32 +239,10 @@ class InboxWriter(LookAheadWriter):
         )
         return self._transact(actions, event, context, outcome, _ledger_moved)
 
-    def _read_ledger_and_audit(self, event: ObjectEvent) -> tuple[dict[str, Any] | None, bool]:
+    def _read_ledger_and_audit_ids(self, event: ObjectEvent) -> tuple[dict[str, Any] | None, bool]:
         """The ledger item (consistent, plain form) and whether the audit log has the event."""
-        ledger_table, audit_table = self._settings.ledger_table, self._settings.audit_table
-        request: dict[str, Any] = {
-            ledger_table: {"Keys": [{"id": {"S": event.object_id}}], "ConsistentRead": True},
-            audit_table: {
-                "Keys": [{"event_id": {"S": event.event_id}}],
-                "ConsistentRead": True,
-                "ProjectionExpression": "event_id",
-            },
-        }
-        found: dict[str, list[dict[str, Any]]] = {ledger_table: [], audit_table: []}
-        for _ in range(_PIN_ATTEMPTS):
-            try:
-                response = self._client.batch_get_item(RequestItems=request)
-            except (ClientError, BotoCoreError) as exc:
-                raise classify(exc, event.event_id) from exc
-            for table, items in response.get("Responses", {}).items():
-                found[table].extend(items)
-            request = dict(response.get("UnprocessedKeys") or {})
-            if not request:
-                break
-        else:
-            raise TransientReadError(f"{event.event_id}: the ledger read stayed unprocessed")
-        item = ledger.from_item(found[ledger_table][0]) if found[ledger_table] else None
-        return item, bool(found[audit_table])
+        item, audit = self._read_ledger_and_audit(event, audit_projection="event_id")
+        return item, audit is not None
 
     def _supersede(self, event: ObjectEvent, request_id: str) -> Outcome:
         """Record a superseded event in the audit log only; the ledger keeps its newer state."""
@@ -279,7 +257,7 @@ class InboxWriter(LookAheadWriter):
         try:
             self._client.put_item(**put)
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == CONDITION_FAILED:
                 return Outcome.DUPLICATE  # superseded and recorded by an earlier delivery
             raise classify(exc, event.event_id) from exc
         except BotoCoreError as exc:

@@ -80,10 +80,11 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger.core import lean, ledger
-from s3ledger.core.errors import AmbiguousWriteError, RejectedWriteError, TransientReadError
+from s3ledger.core.errors import AmbiguousWriteError, RejectedWriteError
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.ledger import ObjectState
 from s3ledger.core.order import LedgerMarks, is_newer, utc_now
+from s3ledger.pipeline.aws import CONDITION_FAILED
 from s3ledger.pipeline.writers.base import InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import (
     LookAheadWriter,
@@ -97,8 +98,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LeanWriter"]
 
-_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
-_READ_ATTEMPTS: Final = 5
 # A BatchGetItem takes 100 keys: 50 events' audit keys and at most 50 ledger keys.
 _LOOK_AHEAD_EVENTS: Final = 50
 # What write 2 found (see LeanWriter._apply).
@@ -221,7 +220,7 @@ class LeanWriter(LookAheadWriter):
             try:
                 self._client.put_item(**put)
             except ClientError as exc:
-                if error_code(exc) != _CONDITION_FAILED:
+                if error_code(exc) != CONDITION_FAILED:
                     raise classify(exc, event.event_id) from exc
                 # DynamoDB returns the item (ALL_OLD); were it ever missing, our own item
                 # stands in (the role has no GetItem): the event's facts are the same.
@@ -261,7 +260,7 @@ class LeanWriter(LookAheadWriter):
             try:
                 self._client.update_item(**update)
             except ClientError as exc:
-                if error_code(exc) != _CONDITION_FAILED:
+                if error_code(exc) != CONDITION_FAILED:
                     raise classify(exc, event.event_id) from exc
                 if self._returned_item(exc).get("last_event_id") != event.event_id:
                     return _REFUSED
@@ -313,29 +312,3 @@ class LeanWriter(LookAheadWriter):
         if recorded is None:
             return Outcome.SUPERSEDED
         return self._heal(recorded, event, context)
-
-    def _read_ledger_and_audit(
-        self, event: ObjectEvent
-    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """The ledger item and the event's audit item (consistent reads, plain form)."""
-        ledger_table, audit_table = self._settings.ledger_table, self._settings.audit_table
-        request: dict[str, Any] = {
-            ledger_table: {"Keys": [{"id": {"S": event.object_id}}], "ConsistentRead": True},
-            audit_table: {"Keys": [{"event_id": {"S": event.event_id}}], "ConsistentRead": True},
-        }
-        found: dict[str, list[dict[str, Any]]] = {ledger_table: [], audit_table: []}
-        for _ in range(_READ_ATTEMPTS):
-            try:
-                response = self._client.batch_get_item(RequestItems=request)
-            except (ClientError, BotoCoreError) as exc:
-                raise classify(exc, event.event_id) from exc
-            for table, items in response.get("Responses", {}).items():
-                found[table].extend(items)
-            request = dict(response.get("UnprocessedKeys") or {})
-            if not request:
-                break
-        else:
-            raise TransientReadError(f"{event.event_id}: the ledger read stayed unprocessed")
-        item = ledger.from_item(found[ledger_table][0]) if found[ledger_table] else None
-        audit = ledger.from_item(found[audit_table][0]) if found[audit_table] else None
-        return item, audit
