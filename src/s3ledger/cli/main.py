@@ -33,6 +33,13 @@ from s3ledger.core.errors import ConfigurationError, S3LedgerError
 __all__ = ["build_parser", "main"]
 
 
+def _add_env_argument(parser: argparse.ArgumentParser, flag: str, variable: str, what: str) -> None:
+    """A flag whose default is an environment variable (what ``s3ledger up`` exports)."""
+    parser.add_argument(
+        flag, default=os.environ.get(variable), help=f"{what} (default: ${variable})"
+    )
+
+
 def _stack_name(value: str) -> str:
     """``--stack-name``: what CloudFormation accepts as a stack name."""
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", value):
@@ -113,16 +120,8 @@ def _add_operator_parsers(
         "instead (at least once: a message may come back twice, never be lost). Then run "
         "`s3ledger reconcile --apply`. Exit 1 if a message could not be moved.",
     )
-    redrive.add_argument(
-        "--dlq-url",
-        default=os.environ.get("S3LEDGER_DLQ_URL"),
-        help="the dead-letter queue (default: $S3LEDGER_DLQ_URL)",
-    )
-    redrive.add_argument(
-        "--queue-url",
-        default=os.environ.get("S3LEDGER_QUEUE_URL"),
-        help="the events queue (default: $S3LEDGER_QUEUE_URL)",
-    )
+    _add_env_argument(redrive, "--dlq-url", "S3LEDGER_DLQ_URL", "the dead-letter queue")
+    _add_env_argument(redrive, "--queue-url", "S3LEDGER_QUEUE_URL", "the events queue")
     redrive.add_argument("--json", action="store_true", help="machine-readable output")
     redrive.set_defaults(run=redrive_command)
 
@@ -138,11 +137,7 @@ def _add_backfill_parser(
         "event that lands first wins and a second run writes nothing. Resumable: a checkpoint "
         "file records the finished prefixes. Exit 1 if some writes failed (run it again).",
     )
-    fill.add_argument(
-        "--bucket",
-        default=os.environ.get("S3LEDGER_BUCKET"),
-        help="the bucket to backfill (default: $S3LEDGER_BUCKET)",
-    )
+    _add_env_argument(fill, "--bucket", "S3LEDGER_BUCKET", "the bucket to backfill")
     fill.add_argument("--prefix", default="", help="only keys that start with this")
     fill.add_argument(
         "--inventory",
@@ -274,11 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         "it with the ledger: objects missing from the ledger, ledger items whose object is gone, "
         "states that differ. With --apply, repair through the inbox path, exactly once.",
     )
-    recon.add_argument(
-        "--bucket",
-        default=os.environ.get("S3LEDGER_BUCKET"),
-        help="the bucket to compare (default: $S3LEDGER_BUCKET)",
-    )
+    _add_env_argument(recon, "--bucket", "S3LEDGER_BUCKET", "the bucket to compare")
     recon.add_argument(
         "--settle",
         type=float,
