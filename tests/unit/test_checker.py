@@ -178,3 +178,26 @@ def test_anomalies_are_attributed_to_the_faults_their_events_met(fault: str) -> 
     )
     assert report.by_fault == {fault: {"lost": 1, "wrong_state": 1}}
     assert set(report.to_json()["anomalies"]) == set(HISTORY_ANOMALIES)
+
+
+def test_a_recorded_event_later_than_the_ledgers_last_is_half_done() -> None:
+    """``lean``: the audit log recorded the later upload, the ledger still shows the earlier one;
+    judged by the workload's request order, not by the writers' order rule."""
+    a1, a2 = event(0), event(1)
+    items = [audit(a1, "recorded"), audit(a2, "recorded")]
+    found = run(delivered(a1, a2), [ledger(a1, V1)], items, V2)
+    assert found == {"half_done": 1, "wrong_state": 1}
+    assert run(delivered(a1, a2), [ledger(a2, V2)], items, V2) == {}
+
+
+def test_an_earlier_recorded_event_behind_a_repair_is_not_half_done() -> None:
+    """A ledger moved by a repair (its last event is no request of the workload) shows S3's
+    state read after the events it covers: a recorded event is not judged against it."""
+    a1 = event(0)
+    repaired = {
+        **ledger(a1, V1),
+        "last_event_id": f"{BUCKET}/a#~2026-11-28T00:00:00.000Z~reconcile",
+    }
+    repair_audit = {**audit(a1), "event_id": repaired["last_event_id"], "s3_request_id": None}
+    found = run(delivered(a1), [repaired], [audit(a1, "recorded"), repair_audit], V1)
+    assert found == {}
