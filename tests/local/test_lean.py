@@ -10,7 +10,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -33,7 +32,6 @@ from s3ledger.workbench.dynamodb_local import (
     REGION,
 )
 from s3ledger.workbench.faults import SimulatedCrash
-from s3ledger.workbench.moto_server import aws_client
 from tests.local.test_versions import DELIVERIES, SCENARIOS
 from tests.support.pipeline import (
     Harness,
@@ -378,21 +376,6 @@ def test_a_delete_older_than_a_put_does_not_hide_the_object(
 
 
 # ------------------------------------------------------------------------- versioned buckets
-
-
-@pytest.fixture
-def s3(aws_endpoint: str) -> Iterator[S3Client]:
-    client = aws_client("s3", aws_endpoint)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def bucket(s3: S3Client) -> str:
-    name = f"lean-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
 
 
 @pytest.mark.parametrize("delivery", ["twice", "reversed", "shuffled_in_pairs"])

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,7 +21,6 @@ from s3ledger.core.consistency import check_consistency
 from s3ledger.core.events import parse_s3_record
 from s3ledger.core.ledger import ObjectState
 from s3ledger.workbench.context import LocalContext
-from s3ledger.workbench.moto_server import aws_client
 from tests.support.pipeline import make_harness, sqs_event, sqs_message
 from tests.support.tables import TableNames, scan_all, stream_records
 from tests.support.versioned import VersionedKey
@@ -125,21 +123,6 @@ DELIVERIES = {
     "one_batch_shuffled": _one_batch_shuffled_with_duplicates,
     "shuffled_in_pairs": _shuffled_with_duplicates,
 }
-
-
-@pytest.fixture
-def s3(aws_endpoint: str) -> Iterator[S3Client]:
-    client = aws_client("s3", aws_endpoint)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def bucket(s3: S3Client) -> str:
-    name = f"versions-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
 
 
 @pytest.mark.parametrize("delivery", list(DELIVERIES))

@@ -1,0 +1,30 @@
+"""Fixtures the local tests share: moto's S3 over HTTP and a fresh versioned bucket in it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from s3ledger.workbench.moto_server import aws_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@pytest.fixture
+def s3(aws_endpoint: str) -> Iterator[S3Client]:
+    client = aws_client("s3", aws_endpoint)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def bucket(s3: S3Client) -> str:
+    """A new bucket with versioning on, for the versioned histories."""
+    name = f"versions-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
