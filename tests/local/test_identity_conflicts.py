@@ -61,7 +61,8 @@ def test_a_conflicting_event_fails_its_message(
     assert send(second, delete) == ["0"]
     assert second.metrics.snapshot().get("IdentityConflicts") == 1
     logged = " ".join(r.getMessage() + str(r.__dict__.get("reason", "")) for r in caplog.records)
-    assert "ObjectRemoved:Delete" in logged and "ObjectCreated:Put" in logged
+    assert "ObjectRemoved:Delete" in logged
+    assert "ObjectCreated:Put" in logged
     (item,) = (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger))
     assert item["status"] == ledger.PROCESSED
     audit = [ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.audit)]

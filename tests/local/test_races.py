@@ -86,9 +86,7 @@ def run_backfill(s3: S3Client, client: DynamoDBClient, tables: TableNames, k: Ve
     return _mark_second(client, tables, k)
 
 
-def run_reconcile(
-    s3: S3Client, client: DynamoDBClient, tables: TableNames, k: VersionedKey
-) -> int:
+def run_reconcile(s3: S3Client, client: DynamoDBClient, tables: TableNames, k: VersionedKey) -> int:
     """The real ``reconcile --apply`` of one key, no settle window: the repairs it wrote."""
     report = reconcile(
         s3,

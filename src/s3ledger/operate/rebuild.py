@@ -1,7 +1,7 @@
 """``s3ledger rebuild-ledger``: the ledger from the audit log alone, exactly once.
 
 The audit log is the source of truth (``lean`` writes it first, every mode writes it): each audit
-item that moved, or asked to move, the ledger (outcome ``applied``, ``unchanged`` or ``lean``'s
+item that moved, or asked to move, the ledger (outcome ``applied`` or ``lean``'s
 ``recorded``) says what the ledger became (:func:`s3ledger.core.lean.target_state`) and where the
 event stands in its object's order. Rebuilding is replaying those items with the ledger update the
 writer itself sends (:func:`s3ledger.core.lean.replay_update`), guarded by the order rule, so:
@@ -29,13 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from s3ledger.core.consistency import audit_order
-from s3ledger.core.lean import RECORDED, replay_update
-from s3ledger.core.ledger import APPLIED, UNCHANGED
+from s3ledger.core.lean import replay_update
+from s3ledger.core.ledger import MOVES_THE_LEDGER
 from s3ledger.operate.scan import scan_items
 from s3ledger.pipeline.aws import CONDITION_FAILED, error_code
 
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = ["RebuildReport", "newest_events", "rebuild_ledger"]
-
-_REPLAYED: Final = frozenset({APPLIED, UNCHANGED, RECORDED})
 
 
 @dataclass
@@ -82,7 +80,7 @@ def newest_events(
     kept: dict[str, dict[bool, Mapping[str, Any]]] = {}
     for item in audit_items:
         report.audit_items_read += 1
-        if item.get("outcome") not in _REPLAYED:
+        if item.get("outcome") not in MOVES_THE_LEDGER:
             continue
         sequenced = audit_order(item).sequencer is not None
         slots = kept.setdefault(str(item["object_id"]), {})

@@ -36,8 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from s3ledger.core.lean import RECORDED
-from s3ledger.core.ledger import APPLIED, UNCHANGED
+from s3ledger.core.ledger import NEEDS_A_LEDGER_ITEM, RECORDED
 
 __all__ = [
     "HISTORY_ANOMALIES",
@@ -60,8 +59,6 @@ HISTORY_ANOMALIES: Final = (
     "parked_in_dlq",
     "dropped",
 )
-# Audit outcomes whose event set the ledger's state or order marks.
-_MOVED_THE_LEDGER: Final = frozenset({APPLIED, UNCHANGED, RECORDED})
 
 
 @dataclass(eq=False)
@@ -209,7 +206,7 @@ def check_history(  # noqa: PLR0912 -- one pass per invariant reads best side by
     for object_id, item in ledger.items():
         if item.get("last_event_id") not in audit_by_id:
             report.flag("ledger_without_audit", object_faults(object_id))
-    moved = {a["object_id"] for a in audit_items if a.get("outcome") in _MOVED_THE_LEDGER}
+    moved = {a["object_id"] for a in audit_items if a.get("outcome") in NEEDS_A_LEDGER_ITEM}
     for object_id in sorted(moved - ledger.keys()):
         report.flag("audit_without_ledger", object_faults(object_id))
 
