@@ -37,7 +37,7 @@ __all__ = ["PATHS", "Collectors", "Path", "open_paths"]
 
 Path = Literal["s3", "sns", "eventbridge"]
 PATHS: Final[tuple[Path, ...]] = get_args(Path)
-# How long S3's messages may take to reach the collectors before chaos gives up.
+# How long the collectors may stay empty while S3's messages are awaited before chaos gives up.
 _COLLECT_SECONDS: Final = 30
 
 
@@ -49,29 +49,48 @@ class Collectors:
     queues: Mapping[Path, str]
 
     def collect(self, workbench: Workbench, request_ids: set[str]) -> dict[str, dict[Path, str]]:
-        """Per request id, the body each path delivered for it (every path, or an error)."""
+        """Per request id, the body each path delivered for it (every path, or an error once
+        nothing new arrived for :data:`_COLLECT_SECONDS`)."""
         sqs = workbench.sqs()
         found: dict[str, dict[Path, str]] = {}
-        deadline = time.monotonic() + _COLLECT_SECONDS
-
-        def complete() -> bool:
-            return all(len(found.get(r, {})) == len(PATHS) for r in request_ids)
-
-        while not complete() and time.monotonic() < deadline:
-            for path, url in self.queues.items():
-                messages = sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-                ).get("Messages", [])
-                for message in messages:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                    request_id = _request_id(message["Body"])
-                    if request_id in request_ids:
-                        found.setdefault(request_id, {})[path] = message["Body"]
-            time.sleep(0.05)
-        if not complete():
-            missing = sum(1 for r in request_ids if len(found.get(r, {})) < len(PATHS))
-            raise RuntimeError(f"{missing} of {len(request_ids)} requests' events never arrived")
+        missing = len(request_ids) * len(PATHS)
+        quiet_until = time.monotonic() + _COLLECT_SECONDS
+        while missing and time.monotonic() < quiet_until:
+            got = sum(
+                self._drain_once(sqs, path, url, request_ids, found)
+                for path, url in self.queues.items()
+            )
+            if got:
+                missing -= got
+                quiet_until = time.monotonic() + _COLLECT_SECONDS
+            else:
+                time.sleep(0.05)
+        if missing:
+            short = sum(1 for r in request_ids if len(found.get(r, {})) < len(PATHS))
+            raise RuntimeError(f"{short} of {len(request_ids)} requests' events never arrived")
         return found
+
+    @staticmethod
+    def _drain_once(
+        sqs: Any, path: Path, url: str, request_ids: set[str], found: dict[str, dict[Path, str]]
+    ) -> int:
+        """Receive and delete one batch of ``path``'s queue; how many wanted bodies it held."""
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if messages:
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                    for n, m in enumerate(messages)
+                ],
+            )
+        got = 0
+        for message in messages:
+            request_id = _request_id(message["Body"])
+            if request_id in request_ids and path not in found.setdefault(request_id, {}):
+                found[request_id][path] = message["Body"]
+                got += 1
+        return got
 
 
 def _request_id(body: str) -> str | None:
