@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from s3ledger.core.config import Mode
 from s3ledger.core.ledger import ObjectState, from_item
 from s3ledger.operate.attach import attach
 from s3ledger.operate.backfill import backfill
