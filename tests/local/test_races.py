@@ -246,7 +246,7 @@ def _dry_run(history: str) -> list[str]:
     return names
 
 
-def test_an_unchanged_event_leaves_the_order_marks_alone(
+def test_an_unchanged_event_moves_only_its_mark_and_an_upload_of_its_second_applies(
     dynamodb_endpoint: str,
     dynamodb_client: DynamoDBClient,
     aws_endpoint: str,
@@ -255,8 +255,8 @@ def test_an_unchanged_event_leaves_the_order_marks_alone(
     bucket: str,
 ) -> None:
     """A noncurrent version expires (audited ``unchanged``) and its event lands before the next
-    upload, made in the same second: the ledger's state, marks and last event stay v2's, so v3
-    applies."""
+    upload, made in the same second: the ledger keeps v2's state and last event, only its
+    ``time_mark`` moves to the expiry, and v3 (which that mark cannot order) still applies."""
     harness = make_harness(dynamodb_endpoint, fresh_tables, "inbox", aws_endpoint=aws_endpoint)
     k = VersionedKey(s3, bucket, KEY, clock="one-second")
     first = k.put(b"one")
@@ -267,7 +267,10 @@ def test_an_unchanged_event_leaves_the_order_marks_alone(
         deliver(harness, record)
     before = ledger_item(dynamodb_client, fresh_tables, bucket, KEY)
     deliver(harness, expiry)
-    assert ledger_item(dynamodb_client, fresh_tables, bucket, KEY) == before
+    after = ledger_item(dynamodb_client, fresh_tables, bucket, KEY)
+    expired = parse_s3_record(expiry)
+    assert expired is not None
+    assert after == {**before, "time_mark": expired.order.time_key}
     outcomes = {
         a["event_name"]: a["outcome"]
         for a in (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.audit))
@@ -275,6 +278,30 @@ def test_an_unchanged_event_leaves_the_order_marks_alone(
     assert outcomes["LifecycleExpiration:Delete"] == ledger.UNCHANGED
     k.put(b"three")
     deliver(harness, k.records[-1])
+    assert_ledger_shows_the_bucket(dynamodb_client, fresh_tables, k)
+
+
+def test_a_lifecycle_marker_settled_unchanged_still_orders_a_late_upload(
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    aws_endpoint: str,
+    fresh_tables: TableNames,
+    s3: S3Client,
+    bucket: str,
+) -> None:
+    """Found by chaos (seed 2026): a delete marker, an upload, then S3 Lifecycle's delete marker,
+    all in one second. The lifecycle marker lands first, on a ledger that says deleted already
+    (``unchanged``); the upload lands last. Had the unchanged marker left no mark, the upload
+    would look newer and bring back a version that a GET does not return."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables, "inbox", aws_endpoint=aws_endpoint)
+    k = VersionedKey(s3, bucket, KEY, clock="one-second")
+    k.put(b"one")
+    k.delete()
+    k.put(b"two")
+    k.expire_current()
+    put1, marker, put2, lifecycle = k.records
+    for record in (put1, marker, lifecycle, put2):
+        deliver(harness, record)
     assert_ledger_shows_the_bucket(dynamodb_client, fresh_tables, k)
 
 

@@ -71,9 +71,9 @@ __all__ = [
     "ledger_item",
     "ledger_put",
     "ledger_update",
+    "mark_update",
     "pinned_actions",
     "pinned_update",
-    "sequencer_update",
     "to_attribute_value",
     "to_item",
     "version_of",
@@ -408,14 +408,15 @@ def pinned_update(
     return _update(event, table, attributes, LEDGER_IS_UNMOVED, {":pinned": pinned})
 
 
-def sequencer_update(event: ObjectEvent, table: str, *, pinned: str) -> UpdateTypeDef:
-    """An Update that raises the ledger's ``sequencer`` to ``event``'s and changes nothing else,
-    if the ledger item is still the one read (an ``unchanged`` sequenced event:
-    :mod:`s3ledger.core.settle`)."""
-    if event.order.sequencer is None:
-        raise ValueError(f"{event.event_id} has no sequencer to raise the ledger's to")
-    attributes = {"sequencer": event.order.sequencer}
-    return _update(event, table, attributes, LEDGER_IS_UNMOVED, {":pinned": pinned})
+def mark_update(
+    event: ObjectEvent, table: str, *, marks: LedgerMarks, pinned: str
+) -> UpdateTypeDef:
+    """An Update that sets the one order mark ``event`` moves (``sequencer`` for a sequenced
+    event, ``time_mark`` for another) to its value in ``marks`` and changes nothing else, if the
+    ledger item is still the one read: an ``unchanged`` event (:mod:`s3ledger.core.settle`)."""
+    sequenced = event.order.sequencer is not None
+    name, value = ("sequencer", marks.sequencer) if sequenced else ("time_mark", marks.time_mark)
+    return _update(event, table, {name: value}, LEDGER_IS_UNMOVED, {":pinned": pinned})
 
 
 def pinned_actions(
@@ -429,7 +430,7 @@ def pinned_actions(
 ) -> list[TransactWriteItemTypeDef]:
     """The transaction for an event whose state or place was read (from S3), not carried: the
     audit Put (with ``outcome``) and a pinned ledger ``update`` (:func:`pinned_update`,
-    :func:`sequencer_update`)."""
+    :func:`mark_update`)."""
     actions: list[TransactWriteItemTypeDef] = [{}, {}]
     actions[AUDIT_POSITION] = {
         "Put": audit_put(

@@ -11,13 +11,13 @@ item, and this decides. The argument (docs/semantics.md#identity-and-order):
 * a removal of a version carries no state: S3's current state is its state. The read is at least
   as new as the event (listing is strongly consistent), and every later request has its own
   event, so the last one to land (or its read) leaves the bucket's final state;
-* a read that finds the state the ledger already has is ``unchanged``: the ledger's state, its
-  last event and its ``time_mark`` stay as they are (a mark moved by an event that changed
-  nothing could only make later events of its second unordered). One mark must still move: a
-  sequenced event raises ``sequencer`` to its own, because S3's read came after it, so every
-  event with a smaller sequencer is in that read and must not apply after it (without this, the
-  removal of a current version, then that version's PUT delivered late, brings the removed
-  version back, and no later event corrects it).
+* a read that finds the state the ledger already has is ``unchanged``: the ledger's state and
+  last event stay, and only the event's own order mark moves (``sequencer`` or ``time_mark``).
+  It must: S3's read came after the event, so every event before it is in that read and must
+  not apply after it. Without the mark, a removal of the current version followed by that
+  version's PUT delivered late, or a lifecycle delete marker followed by a PUT of its second
+  delivered late, brings back a state no GET returns, and no later event corrects it. The mark
+  costs no wrong refusal: an event the clocks cannot place against it is settled here again.
 """
 
 from __future__ import annotations
@@ -27,19 +27,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from s3ledger.core.ledger import APPLIED, SUPERSEDED, UNCHANGED, ObjectState
-from s3ledger.core.order import LedgerMarks
+from s3ledger.core.order import EventOrder, LedgerMarks
 
 __all__ = ["Settlement", "settle"]
 
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """The audit outcome; for ``applied``, the state the ledger takes; for ``unchanged``,
-    whether the ledger's ``sequencer`` must be raised to the event's."""
+    """The audit outcome; for ``applied``, the state the ledger takes; for ``unchanged``, the
+    ledger's order marks once the event's own has moved (``None``: it has already)."""
 
     outcome: str
     state: ObjectState | None = None
-    raise_sequencer: bool = False
+    marks: LedgerMarks | None = None
 
 
 def settle(
@@ -47,15 +47,16 @@ def settle(
     current: ObjectState,
     item: Mapping[str, Any] | None,
     *,
-    sequencer: str | None,
+    order: EventOrder,
 ) -> Settlement:
-    """Decide for an event whose own state is ``own`` (``None`` for a removal of a version) and
-    padded ``sequencer``, S3's ``current`` state, and the ledger ``item`` (plain form)."""
+    """Decide for an event at ``order`` whose own state is ``own`` (``None`` for a removal of a
+    version), S3's ``current`` state, and the ledger ``item`` (plain form)."""
     if own is not None and not current.matches(own):
         return Settlement(SUPERSEDED)
     target = current if own is None else own
-    if item is not None and ObjectState.of_ledger(item) == target:
-        marks = LedgerMarks.of(item)
-        below = marks is not None and (marks.sequencer or "") < (sequencer or "")
-        return Settlement(UNCHANGED, raise_sequencer=below)
+    marks = LedgerMarks.of(item)
+    if marks is not None and ObjectState.of_ledger(item) == target:
+        after = marks.after(order)
+        moved = (after.sequencer, after.time_mark) != (marks.sequencer, marks.time_mark)
+        return Settlement(UNCHANGED, marks=after if moved else None)
     return Settlement(APPLIED, target)

@@ -209,12 +209,16 @@ class InboxWriter(LookAheadWriter):
         own = None if event.effect is Effect.RESOLVE else ObjectState.of_event(event)
         for _ in range(_PIN_ATTEMPTS):
             current = self._state_reader.current(event.bucket, event.key)
-            settlement = settle(own, current, item, sequencer=event.order.sequencer)
+            settlement = settle(own, current, item, order=event.order)
             if settlement.state is not None:
                 update = self._state_update(event, settlement.state, item)
-            elif settlement.raise_sequencer and item is not None:
-                pinned = str(item.get("last_event_id", ""))
-                update = ledger.sequencer_update(event, self._settings.ledger_table, pinned=pinned)
+            elif settlement.marks is not None and item is not None:
+                update = ledger.mark_update(
+                    event,
+                    self._settings.ledger_table,
+                    marks=settlement.marks,
+                    pinned=str(item.get("last_event_id", "")),
+                )
             else:
                 return self._audit_only(event, settlement.outcome, context)
             try:

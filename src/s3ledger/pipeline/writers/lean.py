@@ -274,7 +274,7 @@ class LeanWriter(LookAheadWriter):
         ledger in between, place and decide again."""
         for _ in range(_PIN_ATTEMPTS):
             current = self._state_reader.current(event.bucket, event.key)
-            settlement = settle(target, current, item, sequencer=event.order.sequencer)
+            settlement = settle(target, current, item, order=event.order)
             pinned = None if item is None else str(item.get("last_event_id", ""))
             if settlement.state is not None:
                 update = ledger.pinned_update(
@@ -284,9 +284,9 @@ class LeanWriter(LookAheadWriter):
                     marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
                     pinned=pinned,
                 )
-            elif settlement.raise_sequencer and pinned is not None:
+            elif settlement.marks is not None and pinned is not None:
                 table = self._settings.ledger_table
-                update = ledger.sequencer_update(event, table, pinned=pinned)
+                update = ledger.mark_update(event, table, marks=settlement.marks, pinned=pinned)
             else:
                 return _SAME if settlement.outcome == ledger.UNCHANGED else _REFUSED
             verdict, item = self._send_update(update, event, context)
@@ -340,9 +340,10 @@ class LeanWriter(LookAheadWriter):
     def _write_resolved(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         """A removal of a version: its state is read from S3 (see the module's docstring).
 
-        A removal that leaves what a GET returns as the ledger has it is ``unchanged``: audited so,
-        it moves nothing (1 write unit), unless its sequencer must still be raised on the ledger
-        (:mod:`s3ledger.core.settle`): then it is recorded and replayed like any event.
+        A removal that leaves what a GET returns as the ledger has it is ``unchanged``: if the
+        ledger's marks already cover it, audited so and nothing more (1 write unit); else it is
+        recorded and replayed like any event, so that its mark moves
+        (:mod:`s3ledger.core.settle`).
         """
         item, recorded = self._read_ledger_and_audit(event)
         if recorded is not None:
@@ -350,9 +351,9 @@ class LeanWriter(LookAheadWriter):
         if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
             return self._audit_only(event, ledger.SUPERSEDED, context)
         state = self._state_reader.current(event.bucket, event.key)
-        settlement = settle(None, state, item, sequencer=event.order.sequencer)
+        settlement = settle(None, state, item, order=event.order)
         unchanged = settlement.outcome == ledger.UNCHANGED
-        if unchanged and not settlement.raise_sequencer:
+        if unchanged and settlement.marks is None:
             return self._audit_only(event, ledger.UNCHANGED, context)
         # Recorded with its state, so that a redelivery or a rebuild can finish it.
         outcome = self._record_and_apply(event, state, context)
