@@ -13,9 +13,11 @@ clients (botocore's event hooks, as the fault injector), with the runner's monot
   (the ledger shows the event already, or a newer one: the tables agree on it).
 
 Windows still open once the pipeline is drained are events whose update never returned: half
-done (the checker's ``half_done`` counts those from the tables), or parked in the DLQ after their
-audit Put while a newer event of the object has since moved the ledger past them (the tables agree
-on those: the observer, which sees requests and not tables, counts them all).
+done (the checker's ``half_done`` counts those from the tables), parked in the DLQ after their
+audit Put while a newer event of the object has since moved the ledger past them, or settled by
+S3 where the clocks could not place them (superseded, or unchanged: the ledger rightly never
+shows them). The tables agree on all but the first; the observer, which sees requests and not
+tables, counts them all.
 
 Reported: the longest window, the total (the sum over events) and the union (wall time during
 which at least one event was in disagreement).
