@@ -53,6 +53,12 @@ def _put(table: str, key: str, value: str, **extra: Any) -> Any:
     return {"Put": {"TableName": table, "Item": {key: {"S": value}}, **extra}}
 
 
+def _audit_put(table: str, event_id: str, **extra: Any) -> Any:
+    """A TransactWriteItems Put of an audit item (keyed by object, then event)."""
+    item = {"object_id": {"S": "b/k"}, "event_key": {"S": event_id}}
+    return {"Put": {"TableName": table, "Item": item, **extra}}
+
+
 def test_session_endpoint_answers_list_tables(
     dynamodb_endpoint: str, dynamodb_client: DynamoDBClient
 ) -> None:
@@ -90,7 +96,9 @@ def test_failed_transaction_reports_cancellation_reasons_in_request_order(
 ) -> None:
     """A transaction whose 2nd condition fails is cancelled as a whole; the reasons list has
     one entry per request item, in request order, "None" for the items that were fine."""
-    dynamodb_client.put_item(TableName=fresh_tables.audit, Item={"event_id": {"S": "e1"}})
+    dynamodb_client.put_item(
+        TableName=fresh_tables.audit, Item={"object_id": {"S": "b/k"}, "event_key": {"S": "e1"}}
+    )
 
     with pytest.raises(ClientError) as caught:
         dynamodb_client.transact_write_items(
@@ -98,11 +106,8 @@ def test_failed_transaction_reports_cancellation_reasons_in_request_order(
                 _put(
                     fresh_tables.ledger, "id", "x", ConditionExpression="attribute_not_exists(id)"
                 ),
-                _put(
-                    fresh_tables.audit,
-                    "event_id",
-                    "e1",
-                    ConditionExpression="attribute_not_exists(event_id)",
+                _audit_put(
+                    fresh_tables.audit, "e1", ConditionExpression="attribute_not_exists(event_key)"
                 ),
             ]
         )
@@ -162,7 +167,7 @@ def test_transaction_of_two_small_items_in_two_tables_consumes_four_write_units(
     response = dynamodb_client.transact_write_items(
         TransactItems=[
             _put(fresh_tables.ledger, "id", "l1"),
-            _put(fresh_tables.audit, "event_id", "a1"),
+            _audit_put(fresh_tables.audit, "a1"),
         ],
         ReturnConsumedCapacity="TOTAL",
     )

@@ -160,7 +160,7 @@ def test_the_ledger_ends_at_what_a_get_returns(
         expected_ids.add(event.event_id)
     assert {a["event_id"] for a in audit_items} == expected_ids
     writes = [
-        r["dynamodb"]["Keys"]["event_id"]["S"]
+        r["dynamodb"]["NewImage"]["event_id"]["S"]
         for r in stream_records(streams_client, dynamodb_client, fresh_tables.audit)
     ]
     assert sorted(writes) == sorted(expected_ids), "an audit item was written twice"

@@ -132,18 +132,19 @@ def test_default_names_are_the_templates_and_a_prefix_goes_on_every_name(
 def test_tables_have_the_templates_keys_streams_and_ttl(
     pipeline: Resources, spec: PipelineSpec, dynamodb_client: DynamoDBClient
 ) -> None:
-    """Each table has the template's hash key, on-demand billing, its stream view type (none for
-    the idempotency store) and, for the idempotency store only, TTL on ``expiration``."""
+    """Each table has the template's keys (the audit log: by object, then by event), on-demand
+    billing, its stream view type (none for the idempotency store) and, for the idempotency
+    store only, TTL on ``expiration``."""
     expected = {
-        "ledger": ("id", "NEW_AND_OLD_IMAGES", None),
-        "audit": ("event_id", "NEW_AND_OLD_IMAGES", None),
-        "idempotency": ("id", None, "expiration"),
+        "ledger": ([("id", "HASH")], "NEW_AND_OLD_IMAGES", None),
+        "audit": ([("object_id", "HASH"), ("event_key", "RANGE")], "NEW_AND_OLD_IMAGES", None),
+        "idempotency": ([("id", "HASH")], None, "expiration"),
     }
     for role, name in pipeline.tables.items():
         assert name.endswith(spec.tables[role].name)
         table = dynamodb_client.describe_table(TableName=name)["Table"]
-        hash_key, stream, ttl = expected[role]
-        assert table["KeySchema"] == [{"AttributeName": hash_key, "KeyType": "HASH"}]
+        keys, stream, ttl = expected[role]
+        assert table["KeySchema"] == [{"AttributeName": k, "KeyType": kind} for k, kind in keys]
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
         assert table.get("StreamSpecification", {}).get("StreamViewType") == stream
         ttl_description = dynamodb_client.describe_time_to_live(TableName=name)

@@ -563,7 +563,7 @@ def test_pipeline_spec_has_the_stacks_tables() -> None:
         tables["idempotency"].name,
     ) == (DEFAULT_LEDGER_TABLE, DEFAULT_AUDIT_TABLE, DEFAULT_IDEMPOTENCY_TABLE)
     assert tables["ledger"].hash_key == "id"
-    assert tables["audit"].hash_key == "event_id"
+    assert (tables["audit"].hash_key, tables["audit"].range_key) == ("object_id", "event_key")
     assert tables["idempotency"].hash_key == "id"
     assert tables["idempotency"].ttl_attribute == "expiration"
     assert tables["ledger"].ttl_attribute is None

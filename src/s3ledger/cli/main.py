@@ -18,6 +18,7 @@ from s3ledger.cli.commands.harness import (
     chaos_command,
     demo_command,
 )
+from s3ledger.cli.commands.history import add_history_parsers
 from s3ledger.cli.commands.operate import (
     attach_command,
     backfill_command,
@@ -287,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_operator_parsers(commands)
     _add_backfill_parser(commands)
     add_rebuild_parser(commands)
+    add_history_parsers(commands)
     return parser
 
 

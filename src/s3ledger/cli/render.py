@@ -21,6 +21,7 @@ __all__ = [
     "print_chaos",
     "print_check",
     "print_demo",
+    "print_history",
     "print_reconcile",
 ]
 
@@ -263,3 +264,30 @@ def print_bench(summary: BenchSummary) -> None:
         console.print(f"  {note}", highlight=False, markup=False)
     for warning in summary["warnings"]:
         console.print(f"[yellow]warning: {warning}[/yellow]")
+
+
+# The columns of `s3ledger history`, from the JSON's fields.
+_HISTORY_COLUMNS = (
+    ("event_time", "time"),
+    ("event_name", "event"),
+    ("version_id", "version"),
+    ("etag", "ETag"),
+    ("size", "size"),
+    ("requester", "requester"),
+    ("source_ip", "source IP"),
+    ("s3_request_id", "S3 request id"),
+    ("outcome", "ledger"),
+)
+
+
+def print_history(history: Mapping[str, Any]) -> None:
+    """One object's events, oldest first (``s3ledger history``)."""
+    console = _console()
+    table = Table(title=f"s3ledger history: {history['object']}")
+    for _, label in _HISTORY_COLUMNS:
+        table.add_column(label, justify="right" if label == "size" else "left")
+    for event in history["events"]:
+        table.add_row(*("" if event.get(f) is None else str(event[f]) for f, _ in _HISTORY_COLUMNS))
+    console.print(table)
+    if not history["events"]:
+        console.print("no event of this object in the audit log")

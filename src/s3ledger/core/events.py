@@ -145,6 +145,8 @@ class ObjectEvent:
     event_id: str = field(init=False)
 
     def __post_init__(self) -> None:
+        if "#" in self.identity:  # the audit log splits an event id at its last "#"
+            raise ValueError(f"an event identity holds no '#': {self.identity!r}")
         event_time = normalize_event_time(self.event_time)
         if self.sequencer is not None:
             if self.identity:

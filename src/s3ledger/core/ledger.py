@@ -63,6 +63,7 @@ __all__ = [
     "UNCHANGED",
     "ObjectState",
     "audit_item",
+    "audit_key",
     "audit_put",
     "conflicting_facts",
     "from_attribute_value",
@@ -74,6 +75,7 @@ __all__ = [
     "mark_update",
     "pinned_actions",
     "pinned_update",
+    "split_event_id",
     "to_attribute_value",
     "to_item",
     "version_of",
@@ -111,6 +113,20 @@ _IDENTIFYING_FACTS: Final = ("event_name", "version_id", "etag")
 # unversioned bucket no versionId). The ledger holds the current state: an absent value removes
 # the old one.
 _STATE_FIELDS: Final = ("size", "etag", "version_id")
+
+
+def audit_key(event_id: str) -> dict[str, Any]:
+    """The audit log's key of an event, in DynamoDB's form: its object (partition key) and its
+    key within the object (sort key), so that one Query lists an object's events in order."""
+    object_id, event_key = split_event_id(event_id)
+    return {"object_id": {"S": object_id}, "event_key": {"S": event_key}}
+
+
+def split_event_id(event_id: str) -> tuple[str, str]:
+    """``(object_id, event_key)`` of an event id, ``object_id#event_key``: no event key holds a
+    ``#`` (a padded sequencer, or ``~time~digest``: :mod:`s3ledger.core.events`)."""
+    object_id, _, event_key = event_id.rpartition("#")
+    return object_id, event_key
 
 
 def version_of(version_id: Any) -> str | None:
@@ -234,8 +250,9 @@ def audit_item(
     billed per KB, so nothing is stored twice or empty.
     """
     item = {
-        "event_id": event.event_id,
         "object_id": event.object_id,
+        "event_key": split_event_id(event.event_id)[1],
+        "event_id": event.event_id,
         "event_name": event.event_name,
         "sequencer": event.order.sequencer,
         "event_time": event.order.event_time,

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from s3ledger.core.config import RetryPolicy
 from s3ledger.core.consistency import ConsistencyReport, check_consistency
 from s3ledger.core.errors import RetryableError
-from s3ledger.core.ledger import from_item
+from s3ledger.core.ledger import audit_key, from_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-__all__ = ["check_tables", "get_items", "scan_items"]
+__all__ = ["check_tables", "get_audit_items", "get_items", "scan_items"]
 
 _DONE = object()
 _BATCH_GET_LIMIT = 100
@@ -28,25 +28,37 @@ _UNPROCESSED_RETRY = RetryPolicy(attempts=8)
 def get_items(
     client: DynamoDBClient, table: str, key: str, ids: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
-    """The items whose ``key`` attribute is one of ``ids`` (consistent reads), by id.
+    """The items whose ``key`` attribute (the table's only key) is one of ``ids`` (consistent
+    reads), by id. Absent ids are simply missing from the answer."""
+    return _batch_get(client, table, key, [{key: {"S": i}} for i in dict.fromkeys(ids)])
 
-    Absent ids are simply missing from the answer. Throttled keys come back as UnprocessedKeys,
-    not as an error, so only they are asked for again, after a jittered, growing pause.
+
+def get_audit_items(
+    client: DynamoDBClient, table: str, event_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The audit items of ``event_ids`` (consistent reads), by event id."""
+    keys = [audit_key(event_id) for event_id in dict.fromkeys(event_ids)]
+    return _batch_get(client, table, "event_id", keys)
+
+
+def _batch_get(
+    client: DynamoDBClient, table: str, id_attribute: str, keys: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """``BatchGetItem`` of ``keys``, 100 at a time, by ``id_attribute``.
+
+    Throttled keys come back as UnprocessedKeys, not as an error, so only they are asked for
+    again, after a jittered, growing pause.
     """
-    wanted = list(dict.fromkeys(ids))
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+    for start in range(0, len(keys), _BATCH_GET_LIMIT):
         request: dict[str, Any] = {
-            table: {
-                "Keys": [{key: {"S": i}} for i in wanted[start : start + _BATCH_GET_LIMIT]],
-                "ConsistentRead": True,
-            }
+            table: {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ConsistentRead": True}
         }
         for attempt in range(_UNPROCESSED_RETRY.attempts):
             response = client.batch_get_item(RequestItems=request)
             for raw in response.get("Responses", {}).get(table, []):
                 item = from_item(raw)
-                found[item[key]] = item
+                found[item[id_attribute]] = item
             request = dict(response.get("UnprocessedKeys") or {})
             if not request:
                 break

@@ -37,7 +37,7 @@ from rich.progress import Progress
 from s3ledger.core.config import Mode
 from s3ledger.operate.backfill import backfill
 from s3ledger.operate.reconcile import reconcile
-from s3ledger.operate.scan import get_items
+from s3ledger.operate.scan import get_audit_items, get_items
 from s3ledger.proof.checker import (
     HISTORY_ANOMALIES,
     BucketTruth,
@@ -292,16 +292,14 @@ class _RoundChecker:
         self.audit_records += self._audit_log.read()
         object_ids = {f"{truth.bucket}/{key}" for key in bucket_state}
         # The audit items this round wrote (the stream has every write of the round).
-        event_ids = {r["dynamodb"]["Keys"]["event_id"]["S"] for r in self.audit_records}
+        event_ids = {r["dynamodb"]["NewImage"]["event_id"]["S"] for r in self.audit_records}
         return check_history(
             truth,
             ledger_items=list(
                 get_items(self._dynamodb, self._resources.ledger_table, "id", object_ids).values()
             ),
             audit_items=list(
-                get_items(
-                    self._dynamodb, self._resources.audit_table, "event_id", event_ids
-                ).values()
+                get_audit_items(self._dynamodb, self._resources.audit_table, event_ids).values()
             ),
             ledger_stream=self.ledger_records,
             audit_stream=self.audit_records,

@@ -133,7 +133,7 @@ def provision_tables(
 ) -> dict[str, str]:
     """Create the ledger, audit and idempotency tables; return their names by role.
 
-    Each table gets the template's hash key, on-demand billing, its stream (if any) and its TTL
+    Each table gets the template's keys, on-demand billing, its stream (if any) and its TTL
     attribute (if any). Names come from the spec unless ``names`` (role -> name) overrides them.
     An existing table raises :class:`WorkbenchError` unless ``exist_ok``, which leaves it as is.
     Returns once every table is ACTIVE.
@@ -147,10 +147,13 @@ def provision_tables(
             raise WorkbenchError(
                 f"table {name!r} ({role}) already exists; drop it or pick another prefix"
             )
+        keys = [(table.hash_key, "HASH")]
+        if table.range_key is not None:
+            keys.append((table.range_key, "RANGE"))
         kwargs: dict[str, Any] = {
             "TableName": name,
-            "AttributeDefinitions": [{"AttributeName": table.hash_key, "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": table.hash_key, "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
+            "KeySchema": [{"AttributeName": k, "KeyType": kind} for k, kind in keys],
             "BillingMode": "PAY_PER_REQUEST",
         }
         if table.stream_view_type is not None:

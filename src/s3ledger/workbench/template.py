@@ -46,13 +46,15 @@ _FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One DynamoDB table: its name, partition key, TTL attribute and stream view type."""
+    """One DynamoDB table: its name, partition and sort keys, TTL attribute and stream view
+    type."""
 
     logical_id: str
     name: str
     hash_key: str
     ttl_attribute: str | None
     stream_view_type: str | None
+    range_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,13 +138,18 @@ def _tables(template: Template, variables: Mapping[str, Any]) -> dict[str, Table
             continue
         where = f"table {logical_id}"
         props = properties(resource, where)
-        hash_keys = [
-            k.get("AttributeName")
-            for k in props.get("KeySchema") or []
-            if isinstance(k, dict) and k.get("KeyType") == "HASH"
-        ]
+        hash_keys, range_keys = (
+            [
+                k.get("AttributeName")
+                for k in props.get("KeySchema") or []
+                if isinstance(k, dict) and k.get("KeyType") == kind
+            ]
+            for kind in ("HASH", "RANGE")
+        )
         if len(hash_keys) != 1 or not isinstance(hash_keys[0], str):
             raise TemplateError(f"{where}: KeySchema needs exactly one HASH key")
+        if len(range_keys) > 1 or not all(isinstance(k, str) for k in range_keys):
+            raise TemplateError(f"{where}: KeySchema has at most one RANGE key")
         ttl = props.get("TimeToLiveSpecification")
         ttl_attribute = None
         if isinstance(ttl, dict) and template.resolve(ttl.get("Enabled", False), where) == "true":
@@ -157,6 +164,7 @@ def _tables(template: Template, variables: Mapping[str, Any]) -> dict[str, Table
             logical_id=str(logical_id),
             name=template.resolve(props.get("TableName"), f"{where} TableName"),
             hash_key=hash_keys[0],
+            range_key=range_keys[0] if range_keys else None,
             ttl_attribute=ttl_attribute,
             stream_view_type=stream_view_type,
         )

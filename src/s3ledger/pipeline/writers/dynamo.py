@@ -48,7 +48,7 @@ from s3ledger.core.errors import (
     TransientWriteError,
 )
 from s3ledger.core.events import ObjectEvent
-from s3ledger.core.ledger import conflicting_facts
+from s3ledger.core.ledger import audit_key, conflicting_facts
 from s3ledger.pipeline.aws import error_code
 from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
 from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, NullMetrics, Outcome
@@ -303,7 +303,7 @@ class LookAheadWriter(DynamoDBWriter):
         form; ``None`` where absent). Unprocessed keys are asked again, a few times."""
         ledger_table, audit_table = self._settings.ledger_table, self._settings.audit_table
         audit_keys: dict[str, Any] = {
-            "Keys": [{"event_id": {"S": event.event_id}}],
+            "Keys": [audit_key(event.event_id)],
             "ConsistentRead": True,
         }
         if audit_projection is not None:

@@ -84,7 +84,7 @@ class InboxWriter(LookAheadWriter):
             response = self._client.batch_get_item(
                 RequestItems={
                     table: {
-                        "Keys": [{"event_id": {"S": event_id}} for event_id in dict.fromkeys(ids)],
+                        "Keys": [ledger.audit_key(event_id) for event_id in dict.fromkeys(ids)],
                         "ProjectionExpression": AUDIT_FACTS_PROJECTION,
                     }
                 }

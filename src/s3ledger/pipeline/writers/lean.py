@@ -144,7 +144,7 @@ class LeanWriter(LookAheadWriter):
         objects = list(dict.fromkeys(e.object_id for e in events))
         request: dict[str, Any] = {
             audit_table: {
-                "Keys": [{"event_id": {"S": e.event_id}} for e in events],
+                "Keys": [ledger.audit_key(e.event_id) for e in events],
                 "ProjectionExpression": AUDIT_FACTS_PROJECTION,
             },
             ledger_table: {
