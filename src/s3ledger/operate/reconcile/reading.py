@@ -4,14 +4,13 @@ items (batch reads, and a scan of one bucket's ``processed`` items).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from s3ledger.core import ledger
 from s3ledger.core.ledger import ObjectState, version_of
 from s3ledger.core.order import normalize_event_time
-from s3ledger.operate.scan import get_items
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -78,13 +77,6 @@ def _listed_pages(
 
 
 # ----------------------------------------------------------------------------- DynamoDB side
-
-
-def _ledger_items(
-    dynamodb: DynamoDBClient, table: str, ids: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    """The ledger items of ``ids`` (consistent reads), by id; absent ids are simply missing."""
-    return get_items(dynamodb, table, "id", ids)
 
 
 def _processed_pages(
