@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from s3ledger.core import ledger
 from s3ledger.core.ledger import ObjectState, version_of
 from s3ledger.core.order import normalize_event_time
+from s3ledger.pipeline.bulk.reads import processed_page
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -84,18 +84,11 @@ def _processed_pages(
 ) -> Iterator[list[dict[str, Any]]]:
     """This bucket's ``processed`` ledger items (keys under ``prefix``), one scan page at a time
     (consistent reads, so the first pass's repairs are seen)."""
-    for page in dynamodb.get_paginator("scan").paginate(
-        TableName=table,
-        ConsistentRead=True,
-        FilterExpression=(
-            "#bucket = :bucket AND #status = :processed AND begins_with(#key, :prefix)"
-        ),
-        ExpressionAttributeNames={"#bucket": "bucket", "#status": "status", "#key": "key"},
-        ExpressionAttributeValues={
-            ":bucket": {"S": bucket},
-            ":processed": {"S": ledger.PROCESSED},
-            ":prefix": {"S": prefix},
-        },
-        PaginationConfig={"PageSize": page_size},
-    ):
-        yield [ledger.from_item(raw) for raw in page.get("Items", [])]
+    start: dict[str, Any] | None = None
+    while True:
+        items, start = processed_page(
+            dynamodb, table, bucket, prefix=prefix, start_key=start, limit=page_size
+        )
+        yield items
+        if start is None:
+            return

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -88,7 +89,9 @@ class BulkWriter:
     """Writes chunks of one bucket through one ``InboxWriter`` (not thread-safe: one per thread).
 
     ``settle_seconds`` and ``apply`` are reconcile's: differences in objects changed within the
-    settle window are left for a later run; without ``apply`` nothing is written.
+    settle window are left for a later run; without ``apply`` nothing is written. ``readers``:
+    how many objects' states a reconcile's second pass reads from S3 at once (its state reader
+    must then be thread-safe, as ``S3VersionsReader`` is).
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class BulkWriter:
         context: InvocationContext,
         settle_seconds: float = 0.0,
         apply: bool = True,
+        readers: int = 1,
     ) -> None:
         self._dynamodb = dynamodb
         self._ledger_table = ledger_table
@@ -108,6 +112,7 @@ class BulkWriter:
         self._reader = state_reader
         self._settle_seconds = settle_seconds
         self._apply = apply
+        self._readers = readers
         settings = Settings(mode="inbox", ledger_table=ledger_table, audit_table=audit_table)
         self._writer = InboxWriter(dynamodb, settings, state_reader=state_reader)
 
@@ -159,19 +164,28 @@ class BulkWriter:
     ) -> BulkResult:
         """A reconcile's second pass over ``processed`` ledger items: each object S3 no longer
         has (no listing shows an unversioned delete) is repaired as deleted. ``skip``: keys the
-        first pass already counted."""
+        first pass already counted. The objects' states are read ``readers`` at a time."""
         result = BulkResult()
+        todo: list[Mapping[str, Any]] = []
         for item in items:
             result.counts["ledger_items_checked"] += 1
-            key = str(item["key"])
-            if key in skip:
-                continue
-            state = self._reader.current(bucket, key)
+            if str(item["key"]) not in skip:
+                todo.append(item)
+        states = self._read_states(bucket, [str(item["key"]) for item in todo])
+        for item, state in zip(todo, states, strict=True):
             if not state.exists:
+                key = str(item["key"])
                 self._repair(
                     result, bucket, kind="gone_from_bucket", key=key, item=item, state=state
                 )
         return result
+
+    def _read_states(self, bucket: str, keys: list[str]) -> list[ObjectState]:
+        """Each key's state from S3, read after its ledger item was (in order of ``keys``)."""
+        if self._readers <= 1 or len(keys) <= 1:
+            return [self._reader.current(bucket, key) for key in keys]
+        with ThreadPoolExecutor(max_workers=min(self._readers, len(keys))) as pool:
+            return list(pool.map(lambda key: self._reader.current(bucket, key), keys))
 
     def _repair(
         self,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from s3ledger.core.config import RetryPolicy
 from s3ledger.core.errors import RetryableError
-from s3ledger.core.ledger import ObjectState, from_item, version_of
+from s3ledger.core.ledger import PROCESSED, ObjectState, from_item, version_of
 from s3ledger.core.order import normalize_event_time
 from s3ledger.pipeline.bucket import server_time
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["BATCH_GET_LIMIT", "get_items", "listed_states"]
+__all__ = ["BATCH_GET_LIMIT", "get_items", "listed_states", "processed_page"]
 
 # BatchGetItem takes at most 100 keys (DynamoDB API Reference, BatchGetItem).
 BATCH_GET_LIMIT: Final = 100
@@ -128,3 +128,41 @@ def listed_states(s3: S3Client, bucket: str, keys: Sequence[str]) -> dict[str, O
     for key in wanted - states.keys():
         states[key] = ObjectState.gone(as_of=as_of)
     return states
+
+
+def processed_page(
+    dynamodb: DynamoDBClient,
+    table: str,
+    bucket: str,
+    *,
+    prefix: str = "",
+    segment: int = 0,
+    segments: int = 1,
+    start_key: Mapping[str, Any] | None = None,
+    limit: int = 1000,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of one segment of a scan for this bucket's ``processed`` ledger items (keys
+    under ``prefix``; consistent reads, so a first pass's repairs are seen), and the key to go
+    on from (``None``: the segment is done). ``limit`` bounds the items *read*, before the filter
+    (DynamoDB API Reference, Scan)."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "ConsistentRead": True,
+        "Limit": limit,
+        "FilterExpression": (
+            "#bucket = :bucket AND #status = :processed AND begins_with(#key, :prefix)"
+        ),
+        "ExpressionAttributeNames": {"#bucket": "bucket", "#status": "status", "#key": "key"},
+        "ExpressionAttributeValues": {
+            ":bucket": {"S": bucket},
+            ":processed": {"S": PROCESSED},
+            ":prefix": {"S": prefix},
+        },
+    }
+    if segments > 1:
+        request.update(Segment=segment, TotalSegments=segments)
+    if start_key:
+        request["ExclusiveStartKey"] = dict(start_key)
+    page = dynamodb.scan(**request)
+    following = page.get("LastEvaluatedKey")
+    return [from_item(raw) for raw in page.get("Items", [])], dict(following) if following else None
