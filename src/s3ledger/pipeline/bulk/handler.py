@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
@@ -49,6 +50,7 @@ __all__ = [
     "BatchInputError",
     "BatchRetryableError",
     "BulkClients",
+    "BulkLimits",
     "bulk_handler",
     "handle",
 ]
@@ -70,18 +72,42 @@ class BatchInputError(PoisonError):
     """The payload can never succeed as it is (an unknown job, a manifest of another bucket)."""
 
 
+@dataclass(frozen=True, slots=True)
+class BulkLimits:
+    """The stack's bounds on a run (template parameters ``BulkMaxConcurrency``,
+    ``BulkToleratedFailurePercentage``, ``BulkItemsPerBatch``, in the function's environment).
+    A run may ask for less concurrency, never more."""
+
+    max_concurrency: int = 100
+    tolerated_failure_percentage: float = 0.0
+    items_per_batch: int = 500
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BulkLimits:
+        env = os.environ if environ is None else environ
+        return cls(
+            max_concurrency=int(env.get("S3LEDGER_BULK_MAX_CONCURRENCY", "100")),
+            tolerated_failure_percentage=float(
+                env.get("S3LEDGER_BULK_TOLERATED_FAILURE_PERCENTAGE", "0")
+            ),
+            items_per_batch=int(env.get("S3LEDGER_BULK_ITEMS_PER_BATCH", "500")),
+        )
+
+
 class BulkClients:
-    """The clients and settings one execution environment reuses."""
+    """The clients, settings and limits one execution environment reuses."""
 
     def __init__(
         self,
         dynamodb: DynamoDBClient,
         s3: S3Client,
         settings: Settings,
+        limits: BulkLimits | None = None,
     ) -> None:
         self.dynamodb = dynamodb
         self.s3 = s3
         self.settings = settings
+        self.limits = limits or BulkLimits()
         self.reader = S3VersionsReader(s3)
 
 
@@ -89,7 +115,9 @@ class BulkClients:
 def _environment_clients() -> BulkClients:
     from s3ledger.pipeline.handlers import default_dynamodb_client  # noqa: PLC0415 -- cold start
 
-    return BulkClients(default_dynamodb_client(), default_s3_client(), Settings.from_env())
+    return BulkClients(
+        default_dynamodb_client(), default_s3_client(), Settings.from_env(), BulkLimits.from_env()
+    )
 
 
 def bulk_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -132,7 +160,12 @@ def _prepare(run: dict[str, Any], clients: BulkClients) -> dict[str, Any]:
     job, segments = str(run.get("job")), int(run.get("segments", 16))
     if job not in JOBS or not run.get("bucket") or not 1 <= segments <= _MAX_SEGMENTS:
         raise ValueError(f"job must be one of {JOBS}, a bucket given, 1 <= segments <= 10000")
+    limits = clients.limits
+    asked = int(run.get("max_concurrency") or limits.max_concurrency)
     return {
+        "max_concurrency": max(1, min(asked, limits.max_concurrency)),
+        "tolerated_failure_percentage": limits.tolerated_failure_percentage,
+        "items_per_batch": limits.items_per_batch,
         "job": job,
         "bucket": str(run["bucket"]),
         "prefix": str(run.get("prefix", "")),
