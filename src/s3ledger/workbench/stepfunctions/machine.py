@@ -31,7 +31,7 @@ from s3ledger.workbench.stepfunctions.paths import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["PAYLOAD_LIMIT", "Invoker", "Runtime", "check_definition", "run_states"]
+__all__ = ["PAYLOAD_LIMIT", "Invoker", "Runtime", "Usage", "check_definition", "run_states"]
 
 # Step Functions' maximum input or output of a state or an execution: 256 KiB of UTF-8.
 PAYLOAD_LIMIT: Final = 256 * 1024
@@ -79,6 +79,23 @@ class Invoker(Protocol):
 
 
 @dataclass
+class Usage:
+    """What a run would be billed for: Standard state transitions, Express child executions and
+    their duration (AWS Step Functions pricing)."""
+
+    transitions: int = 0
+    express_requests: int = 0
+    express_seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, transitions: int = 0, requests: int = 0, seconds: float = 0.0) -> None:
+        with self.lock:
+            self.transitions += transitions
+            self.express_requests += requests
+            self.express_seconds += seconds
+
+
+@dataclass
 class Runtime:
     """What an execution (and its child workflows) needs from the stand-in."""
 
@@ -90,6 +107,7 @@ class Runtime:
     sleep: Callable[[float], None] = time.sleep
     # Called with each Map Run as it starts (the service lists and describes them).
     on_map_run: Callable[[Any], None] = lambda _: None
+    usage: Usage = field(default_factory=Usage)
 
 
 def check_definition(definition: Mapping[str, Any]) -> None:
@@ -177,14 +195,22 @@ def _task(state: Mapping[str, Any], document: Any, context: Any, runtime: Runtim
 
 
 def run_states(
-    definition: Mapping[str, Any], document: Any, context: dict[str, Any], runtime: Runtime
+    definition: Mapping[str, Any],
+    document: Any,
+    context: dict[str, Any],
+    runtime: Runtime,
+    *,
+    express: bool = False,
 ) -> Any:
     """Run a workflow's states from ``StartAt`` on ``document``; its output, or
-    :class:`StatesError` for the error that ended it."""
+    :class:`StatesError` for the error that ended it. ``express``: an Express child workflow
+    (billed per execution, not per state transition)."""
     states, name = definition["States"], definition["StartAt"]
     while True:
         if runtime.stopped.is_set():
             raise StatesError("States.Aborted", "the execution was stopped")
+        if not express:
+            runtime.usage.add(transitions=1)
         state = states[name]
         context = {**context, "State": {"Name": name, "EnteredTime": _now()}}
         effective = read_path(state.get("InputPath", "$"), document, context)
