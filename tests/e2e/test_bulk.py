@@ -1,0 +1,132 @@
+"""Backfill and reconcile on the Step Functions engine, on the workbench: the template's own
+bulk state machine run by the stand-in (over its HTTP API, with boto3's ``stepfunctions``
+client), the bulk handler writing to DynamoDB Local, moto's S3 listing and inventory reports.
+
+The same buckets go through ``--engine local`` (``backfill``/``reconcile``) for comparison: both
+engines must leave the same ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from s3ledger.core.synthetic import BACKFILLED_EVENT
+from s3ledger.operate.backfill import BackfillReport, backfill
+from s3ledger.operate.bulk import (
+    Progress,
+    backfill_report,
+    follow,
+    reconcile_report,
+    run_input,
+    start_run,
+)
+from s3ledger.operate.reconcile import ReconcileReport
+from s3ledger.workbench.dynamodb_local import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
+from s3ledger.workbench.stepfunctions import BulkStandIn, load_bulk_spec
+from tests.e2e.test_backfill import (
+    KEYS,
+    assert_ledger_is_bucket,
+    bucket_state,
+    ledger_items,
+    populate,
+)
+from tests.e2e.test_reconcile import Rig
+
+
+@dataclass
+class Engine:
+    """The stand-in for one rig's tables, and a Step Functions client on its endpoint."""
+
+    standin: BulkStandIn
+    sfn: Any
+
+    def run(self, rig: Rig, **options: Any) -> dict[str, Any]:
+        seen: list[Progress] = []
+        document = run_input(bucket=rig.bucket, **options)
+        arn = start_run(self.sfn, self.standin.state_machine_arn, document)
+        described = follow(self.sfn, arn, seen.append, poll_seconds=0.05)
+        assert described["status"] == "SUCCEEDED", described
+        assert seen[-1].done == seen[-1].total  # the progress reached its end
+        return described
+
+    def backfill(self, rig: Rig, **options: Any) -> BackfillReport:
+        return backfill_report(rig.s3, self.run(rig, job="backfill", **options))
+
+    def reconcile(self, rig: Rig, **options: Any) -> ReconcileReport:
+        return reconcile_report(rig.s3, self.run(rig, job="reconcile", **options))
+
+
+def make_engine(rig: Rig, **overrides: str) -> Iterator[Engine]:
+    spec = load_bulk_spec(
+        overrides={"BulkMaxConcurrency": "4", "BulkItemsPerBatch": "7", **overrides}
+    )
+    standin = BulkStandIn(
+        spec,
+        s3=rig.s3,
+        dynamodb=rig.dynamodb,
+        ledger_table=rig.tables.ledger,
+        audit_table=rig.tables.audit,
+        results_bucket=f"results-{uuid.uuid4().hex[:8]}",
+    )
+    endpoint = standin.serve()
+    sfn = boto3.client(
+        "stepfunctions",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+    )
+    try:
+        yield Engine(standin, sfn)
+    finally:
+        standin.close()
+
+
+@pytest.fixture
+def engine(rig: Rig) -> Iterator[Engine]:
+    yield from make_engine(rig)
+
+
+@pytest.mark.slow
+def test_a_listing_backfill_writes_what_the_local_engine_writes_and_a_second_run_nothing(
+    rig: Rig, engine: Engine
+) -> None:
+    """A versioned bucket of 101 keys (overwrites, delete markers), a third already in the ledger
+    by their live events: the Step Functions engine writes exactly the others, current versions
+    with their version ids, ledger equal to the bucket; a second run writes 0 and the tables do
+    not change; the local engine then finds everything in the ledger."""
+    records = populate(rig, KEYS)
+    for key in KEYS[::3]:
+        rig.deliver(*records[key])
+    had_item = set(ledger_items(rig))
+
+    report = engine.backfill(rig)
+
+    existing = set(bucket_state(rig))
+    assert report.objects_seen == len(existing)
+    assert report.already_in_ledger == len(had_item & existing)
+    assert report.objects_written == len(existing - had_item)
+    assert (report.superseded, report.failed) == (0, 0)
+    assert report.units == -(-report.objects_seen // 7)  # batches of 7
+    assert_ledger_is_bucket(rig)
+    backfilled = [a for a in rig.audit() if a.get("event_name") == BACKFILLED_EVENT]
+    assert len(backfilled) == report.objects_written
+
+    before = rig.snapshot()
+    again = engine.backfill(rig)
+    assert (again.objects_written, again.already_in_ledger) == (0, report.objects_seen)
+    assert rig.snapshot() == before
+    local = backfill(
+        rig.s3,
+        rig.dynamodb,
+        bucket=rig.bucket,
+        ledger_table=rig.tables.ledger,
+        audit_table=rig.tables.audit,
+    )
+    assert (local.objects_written, local.objects_seen) == (0, report.objects_seen)
