@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from s3ledger.cli.commands.bulk import add_engine_arguments, with_engine
 from s3ledger.cli.commands.common import fail
 from s3ledger.cli.commands.harness import (
     bench_backfill_command,
@@ -157,7 +158,8 @@ def _add_backfill_parser(
     )
     _add_table_arguments(fill)
     fill.add_argument("--json", action="store_true", help="machine-readable output")
-    fill.set_defaults(run=backfill_command)
+    add_engine_arguments(fill, "backfill")
+    fill.set_defaults(run=with_engine(backfill_command, "backfill"))
 
     timing = commands.add_parser(
         "bench-backfill",
@@ -282,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--prefix", default="", help="only keys that start with this")
     recon.add_argument("--apply", action="store_true", help="repair (default: report only)")
     recon.add_argument("--json", action="store_true", help="machine-readable output")
-    recon.set_defaults(run=reconcile_command)
+    add_engine_arguments(recon, "reconcile")
+    recon.set_defaults(run=with_engine(reconcile_command, "reconcile"))
 
     _add_operator_parsers(commands)
     _add_backfill_parser(commands)

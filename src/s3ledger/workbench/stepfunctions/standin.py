@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from s3ledger.core.config import Settings
+from s3ledger.core.config import DEFAULT_STACK_NAME, Settings
 from s3ledger.pipeline.bulk.handler import BulkClients, handle
 from s3ledger.workbench.context import LocalContext
 from s3ledger.workbench.stepfunctions.machine import Usage
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["BULK_HANDLER", "BulkStandIn", "FunctionUsage"]
+__all__ = ["BULK_HANDLER", "BulkStandIn", "FunctionUsage", "start_bulk_standin"]
 
 # The one handler the stand-in can call in-process (the template's BulkFunction Handler).
 BULK_HANDLER: Final = "s3ledger.pipeline.bulk.handler.bulk_handler"
@@ -111,3 +112,31 @@ class BulkStandIn:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def start_bulk_standin(
+    dynamodb_endpoint: str,
+    aws_endpoint: str,
+    *,
+    ledger_table: str,
+    audit_table: str,
+    overrides: Mapping[str, str] | None = None,
+    stack_name: str = DEFAULT_STACK_NAME,
+    results_bucket: str | None = None,
+) -> BulkStandIn:
+    """The template's bulk state machine on a workbench's DynamoDB Local and moto, with clients
+    whose connection pools fit its concurrency; not yet served (call :meth:`BulkStandIn.serve`)."""
+    from s3ledger.workbench.dynamodb_local import dynamodb_client  # noqa: PLC0415
+    from s3ledger.workbench.moto_server import aws_client  # noqa: PLC0415
+    from s3ledger.workbench.stepfunctions.spec import load_bulk_spec  # noqa: PLC0415
+
+    spec = load_bulk_spec(overrides=overrides, stack_name=stack_name)
+    pool = {"max_pool_connections": spec.limits.max_concurrency * 2 + 16}
+    return BulkStandIn(
+        spec,
+        s3=aws_client("s3", aws_endpoint, **pool),
+        dynamodb=dynamodb_client(dynamodb_endpoint, **pool),
+        ledger_table=ledger_table,
+        audit_table=audit_table,
+        results_bucket=results_bucket or f"{stack_name}-bulk-results",
+    )
