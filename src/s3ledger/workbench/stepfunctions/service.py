@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -82,9 +83,12 @@ class Execution:
 class StepFunctionsService:
     """State machines and executions; ``invoke`` runs the Lambda tasks, ``s3`` the S3 ones."""
 
-    def __init__(self, invoke: Invoker, s3: S3Client) -> None:
+    def __init__(
+        self, invoke: Invoker, s3: S3Client, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._invoke = invoke
         self._s3 = s3
+        self._sleep = sleep  # Retry's pauses (tests shorten them)
         self._machines: dict[str, Mapping[str, Any]] = {}
         self._executions: dict[str, Execution] = {}
         self._lock = threading.Lock()
@@ -101,7 +105,7 @@ class StepFunctionsService:
         name = name or str(uuid.uuid4())
         machine = arn.rsplit(":", 1)[-1]
         execution_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"
-        runtime = Runtime(self._invoke, self._s3, execution_arn, arn)
+        runtime = Runtime(self._invoke, self._s3, execution_arn, arn, sleep=self._sleep)
         execution = Execution(execution_arn, arn, name, document, runtime)
         runtime.on_map_run = execution.map_runs.append
         with self._lock:
