@@ -163,13 +163,18 @@ def _add_backfill_parser(
 
     timing = commands.add_parser(
         "bench-backfill",
-        help="measure a backfill's objects per second, from a listing and from an inventory",
+        help="measure a backfill on each engine, from a listing and from an inventory",
         description="On a throwaway workbench (DynamoDB Local and moto on free ports), put N "
         "objects in a bucket and backfill it from a listing, then N more in another and "
-        "backfill it from a CSV S3 Inventory report of it; print objects per second.",
+        "backfill it from a CSV S3 Inventory report of it, once per engine (W batches at a "
+        "time on each); print objects per second, requests, write units and the cost per "
+        "million objects at AWS's prices.",
     )
     timing.add_argument("--objects", type=int, default=2000, metavar="N", help="default 2000")
     timing.add_argument("--workers", type=int, default=4, metavar="W", help="default 4")
+    timing.add_argument(
+        "--engines", default="local,stepfunctions", help="comma-separated (default both)"
+    )
     timing.add_argument("--json", action="store_true", help="machine-readable output")
     timing.set_defaults(run=bench_backfill_command)
 

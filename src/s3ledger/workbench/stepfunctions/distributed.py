@@ -276,15 +276,17 @@ def _run_child(
 ) -> None:
     run.move(child.size, "pending", "running")
     child_context = {**context, "Execution": {"Id": child.arn, "Name": child.arn[-36:]}}
+    express = processor["ProcessorConfig"].get("ExecutionType") == "EXPRESS"
     try:
-        child.output = run_states(
-            processor, _json(child.input, "a child's input"), child_context, runtime
-        )
+        document = _json(child.input, "a child's input")
+        child.output = run_states(processor, document, child_context, runtime, express=express)
         child.status = "SUCCEEDED"
     except StatesError as error:
         child.status = "ABORTED" if error.name == "States.Aborted" else "FAILED"
         child.error, child.cause = error.name, error.cause
     child.stopped = datetime.now(UTC)
+    if express:  # billed per execution and duration; a Standard child per state transition
+        runtime.usage.add(requests=1, seconds=(child.stopped - child.started).total_seconds())
     run.move(child.size, "running", child.status.lower())
 
 

@@ -36,6 +36,7 @@ class BulkSpec:
     function_name: str
     handler: str
     timeout: int
+    memory_mb: int
     limits: BulkLimits
 
 
@@ -95,5 +96,6 @@ def load_bulk_spec(
         function_name=f"{stack_name}-bulk",
         handler=template.resolve(function.get("Handler"), f"{where} Handler"),
         timeout=template.resolve_int(function.get("Timeout", 3), f"{where} Timeout"),
+        memory_mb=template.resolve_int(function.get("MemorySize", 128), f"{where} MemorySize"),
         limits=_limits(template, variables, where),
     )
