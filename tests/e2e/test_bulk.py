@@ -8,8 +8,6 @@ engines must leave the same ledger.
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from tests.e2e.test_backfill import (
     assert_ledger_is_bucket,
     bucket_state,
     ledger_items,
+    live_events_around,
     populate,
     write_inventory,
 )
@@ -190,37 +189,10 @@ def test_both_engines_leave_the_same_ledger_on_the_same_bucket(
 
 @pytest.mark.slow
 def test_live_events_during_a_step_functions_backfill(rig: Rig, engine: Engine) -> None:
-    """Live events flow before, during and after the run: every object ends once in the ledger
-    as a GET returns it, older late events are superseded, newer ones apply, tables clean; a
-    second run writes nothing."""
-    keys = [f"live/{p}/{i:02d}" for p in "abcd" for i in range(25)]
-    first = {key: rig.put(key, f"{key} v1".encode()) for key in keys}
-    early, late, newer, racing = keys[0::4], keys[1::4], keys[2::4], keys[3::4]
-    for key in early:
-        rig.deliver(first[key])
-    time.sleep(1.1)  # the version walk's Date (whole seconds) is after every first put
-    racing_records = {key: rig.put(key, f"{key} v2".encode() * 3) for key in racing}
-
-    def deliver_racing() -> None:
-        for key in racing:
-            rig.deliver(first[key], racing_records[key])
-
-    racer = threading.Thread(target=deliver_racing)
-    racer.start()
-    report = engine.backfill(rig)
-    racer.join()
-
-    assert report.objects_seen == len(keys)
-    assert report.failed == 0
-    for key in late:
-        assert rig.deliver(first[key]).get("superseded") == 1, key
-    for key in newer:
-        assert rig.deliver(rig.put(key, f"{key} v3".encode() * 4)).get("applied") == 1, key
-    assert_ledger_is_bucket(rig)
-    assert len(ledger_items(rig)) == len(keys)
-    before = rig.snapshot()
-    assert engine.backfill(rig).objects_written == 0
-    assert rig.snapshot() == before
+    """Live events flow before, during and after a Step Functions backfill: every object ends
+    once in the ledger as a GET returns it, older late events are superseded, newer ones
+    apply, tables clean; a second run writes nothing (:func:`live_events_around`)."""
+    live_events_around(rig, engine.backfill)
 
 
 @pytest.mark.slow

@@ -8,9 +8,8 @@ from typing import Any
 
 from tests.unit.test_template import (
     _as_list,
-    _condition_values,
     _policy_documents,
-    _resolve_ifs,
+    deployed,
     sam_template,
     transformed,
 )
@@ -30,17 +29,6 @@ def _definition(template: dict[str, Any]) -> dict[str, Any]:
     definition = template["Resources"]["BulkStateMachine"]["Properties"]["Definition"]
     assert isinstance(definition, dict)
     return definition
-
-
-def _deployed(template: dict[str, Any], **parameters: str) -> dict[str, Any]:
-    conditions = _condition_values(template, parameters)
-    resolved = _resolve_ifs(template, conditions)
-    resolved["Resources"] = {
-        logical_id: resource
-        for logical_id, resource in resolved["Resources"].items()
-        if conditions.get(resource.get("Condition", ""), True)
-    }
-    return resolved
 
 
 def _grants(template: dict[str, Any], role: str) -> dict[str, set[str]]:
@@ -110,7 +98,7 @@ def test_the_bulk_function_is_the_same_artifact_with_its_own_role(
 ) -> None:
     """The bulk function is built from src/ like the ledger function, and its role grants the
     pinned write, the chunk reads, the ledger scan and version listings; nothing else."""
-    grants = _grants(_deployed(transformed), "BulkFunctionRole")
+    grants = _grants(deployed(transformed), "BulkFunctionRole")
     assert grants == {
         "BulkLogGroup": {"logs:CreateLogStream", "logs:PutLogEvents"},
         "LedgerTable": {"dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:Scan"},
@@ -139,8 +127,8 @@ def test_the_state_machine_role_is_least_privilege(sam_template: dict[str, Any])
             "s3:AbortMultipartUpload",
         },
     }
-    assert _grants(_deployed(sam_template), "BulkStateMachineRole") == expected
-    with_inventory = _deployed(sam_template, InventoryBucketName="inventories")
+    assert _grants(deployed(sam_template), "BulkStateMachineRole") == expected
+    with_inventory = deployed(sam_template, InventoryBucketName="inventories")
     inventory = "arn:${AWS::Partition}:s3:::${InventoryBucketName}/*"
     assert _grants(with_inventory, "BulkStateMachineRole") == {
         **expected,
@@ -153,20 +141,20 @@ def test_the_state_machine_role_is_least_privilege(sam_template: dict[str, Any])
 def test_self_healing_is_off_by_default_and_alarmed(sam_template: dict[str, Any]) -> None:
     """No schedule and no inventory rule by default; a rate creates the schedule (reconcile
     --apply with the settle window), "inventory" the rule; failed runs raise an alarm."""
-    default = _deployed(sam_template)["Resources"]
+    default = deployed(sam_template)["Resources"]
     assert "ReconcileScheduleRule" not in default
     assert "ReconcileOnInventoryRule" not in default
     alarm = default["BulkRunsFailedAlarm"]["Properties"]
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
     assert names == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
-    scheduled = _deployed(sam_template, ReconcileSchedule="rate(1 day)")["Resources"]
+    scheduled = deployed(sam_template, ReconcileSchedule="rate(1 day)")["Resources"]
     schedule = scheduled["ReconcileScheduleRule"]["Properties"]
     assert schedule["ScheduleExpression"] == {"Ref": "ReconcileSchedule"}
     text, _ = schedule["Target"]["Input"]["Fn::Sub"]
     run = json.loads(text.replace("${Bucket}", "b").replace("${ReconcileSettleSeconds}", "1200"))
     assert run == {"job": "reconcile", "bucket": "b", "apply": True, "settle_seconds": 1200}
     assert "ReconcileOnInventoryRule" not in scheduled
-    on_inventory = _deployed(
+    on_inventory = deployed(
         sam_template, ReconcileSchedule="inventory", InventoryBucketName="inventories"
     )["Resources"]
     rule = on_inventory["ReconcileOnInventoryRule"]["Properties"]

@@ -884,9 +884,10 @@ def test_checkov_suppressions_are_the_known_ones_with_reasons(
     assert skips == EXPECTED_CHECKOV_SKIPS
 
 
-def _attached(template: dict[str, Any], names: str, mode: str = "inbox") -> dict[str, Any]:
-    """``template`` as deployed with ``ExistingBucketNames=names`` (and ``Mode=mode``)."""
-    conditions = _condition_values(template, {"ExistingBucketNames": names, "Mode": mode})
+def deployed(template: dict[str, Any], **parameters: str) -> dict[str, Any]:
+    """``template`` as CloudFormation deploys it with ``parameters`` (defaults for the rest):
+    conditions decided, resources of false conditions left out."""
+    conditions = _condition_values(template, parameters)
     resolved = _resolve_ifs(template, conditions)
     resolved["Resources"] = {
         logical_id: resource
@@ -894,6 +895,11 @@ def _attached(template: dict[str, Any], names: str, mode: str = "inbox") -> dict
         if conditions.get(resource.get("Condition", ""), True)
     }
     return resolved
+
+
+def _attached(template: dict[str, Any], names: str, mode: str = "inbox") -> dict[str, Any]:
+    """``template`` as deployed with ``ExistingBucketNames=names`` (and ``Mode=mode``)."""
+    return deployed(template, ExistingBucketNames=names, Mode=mode)
 
 
 def test_by_default_the_stack_creates_its_bucket_and_no_eventbridge_rule(

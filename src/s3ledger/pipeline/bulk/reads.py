@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["BATCH_GET_LIMIT", "get_items", "listed_states", "processed_page"]
+__all__ = ["BATCH_GET_LIMIT", "get_items", "listed_state", "listed_states", "processed_page"]
 
 # BatchGetItem takes at most 100 keys (DynamoDB API Reference, BatchGetItem).
 BATCH_GET_LIMIT: Final = 100
@@ -70,20 +70,25 @@ def _iso(value: Any) -> str | None:
     return normalize_event_time(value.isoformat() if hasattr(value, "isoformat") else str(value))
 
 
+def listed_state(entry: Mapping[str, Any], as_of: str | None) -> ObjectState:
+    """The state a listing's entry of a version (or of an unversioned object) says."""
+    etag = entry.get("ETag")
+    return ObjectState(
+        exists=True,
+        version_id=version_of(entry.get("VersionId")),
+        etag=None if etag is None else str(etag).strip('"'),
+        size=entry.get("Size"),
+        last_modified=_iso(entry.get("LastModified")),
+        as_of=as_of,
+    )
+
+
 def _latest(page: Mapping[str, Any], wanted: set[str], as_of: str | None) -> dict[str, ObjectState]:
     """The latest entry of each wanted key on one ListObjectVersions page."""
     states: dict[str, ObjectState] = {}
     for version in page.get("Versions") or []:
         if version.get("IsLatest") and version["Key"] in wanted:
-            etag = version.get("ETag")
-            states[version["Key"]] = ObjectState(
-                exists=True,
-                version_id=version_of(version.get("VersionId")),
-                etag=None if etag is None else str(etag).strip('"'),
-                size=version.get("Size"),
-                last_modified=_iso(version.get("LastModified")),
-                as_of=as_of,
-            )
+            states[version["Key"]] = listed_state(version, as_of)
     for marker in page.get("DeleteMarkers") or []:
         if marker.get("IsLatest") and marker["Key"] in wanted:
             states[marker["Key"]] = ObjectState.gone(_iso(marker.get("LastModified")), as_of)

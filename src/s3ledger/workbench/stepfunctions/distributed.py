@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from s3ledger.workbench.stepfunctions.machine import Runtime, _json, run_states
+from s3ledger.workbench.stepfunctions.machine import Ending, Runtime, _json, run_states
 from s3ledger.workbench.stepfunctions.paths import (
     StatesError,
     UnsupportedDefinition,
@@ -240,18 +240,12 @@ def _limits(state: Mapping[str, Any], document: Any, context: Any) -> tuple[int,
 
 
 @dataclass
-class _Child:
+class _Child(Ending):
     """One child workflow execution, as a ResultWriter report records it."""
 
     arn: str
     input: Any
     size: int
-    status: str = "RUNNING"
-    output: Any = None
-    error: str | None = None
-    cause: str | None = None
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
-    stopped: datetime | None = None
 
     def record(self, state_machine_arn: str) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -277,16 +271,18 @@ def _run_child(
     run.move(child.size, "pending", "running")
     child_context = {**context, "Execution": {"Id": child.arn, "Name": child.arn[-36:]}}
     express = processor["ProcessorConfig"].get("ExecutionType") == "EXPRESS"
-    try:
-        document = _json(child.input, "a child's input")
-        child.output = run_states(processor, document, child_context, runtime, express=express)
-        child.status = "SUCCEEDED"
-    except StatesError as error:
-        child.status = "ABORTED" if error.name == "States.Aborted" else "FAILED"
-        child.error, child.cause = error.name, error.cause
-    child.stopped = datetime.now(UTC)
+    child.end(
+        lambda: run_states(
+            processor,
+            _json(child.input, "a child's input"),
+            child_context,
+            runtime,
+            express=express,
+        )
+    )
     if express:  # billed per execution and duration; a Standard child per state transition
-        runtime.usage.add(requests=1, seconds=(child.stopped - child.started).total_seconds())
+        seconds = ((child.stopped or child.started) - child.started).total_seconds()
+        runtime.usage.add(requests=1, seconds=seconds)
     run.move(child.size, "running", child.status.lower())
 
 

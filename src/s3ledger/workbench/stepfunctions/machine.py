@@ -31,7 +31,15 @@ from s3ledger.workbench.stepfunctions.paths import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["PAYLOAD_LIMIT", "Invoker", "Runtime", "Usage", "check_definition", "run_states"]
+__all__ = [
+    "PAYLOAD_LIMIT",
+    "Ending",
+    "Invoker",
+    "Runtime",
+    "Usage",
+    "check_definition",
+    "run_states",
+]
 
 # Step Functions' maximum input or output of a state or an execution: 256 KiB of UTF-8.
 PAYLOAD_LIMIT: Final = 256 * 1024
@@ -93,6 +101,30 @@ class Usage:
             self.transitions += transitions
             self.express_requests += requests
             self.express_seconds += seconds
+
+
+@dataclass(kw_only=True)
+class Ending:
+    """How an execution (or a child workflow) ended, and when it ran."""
+
+    status: str = "RUNNING"
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    stopped: datetime | None = None
+
+    def end(self, run: Callable[[], Any]) -> None:
+        """Run ``run()`` and record how it ended: its output, or the error that ended it."""
+        try:
+            self.output, self.status = run(), "SUCCEEDED"
+        except StatesError as error:
+            self.status = "ABORTED" if error.name == "States.Aborted" else "FAILED"
+            self.error, self.cause = error.name, error.cause
+        except Exception as exc:  # a bug of the stand-in: the run fails, visibly
+            self.status, self.error = "FAILED", "States.Runtime"
+            self.cause = f"{type(exc).__name__}: {exc}"
+        self.stopped = datetime.now(UTC)
 
 
 @dataclass

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Final
 from s3ledger.workbench.process import LOOPBACK
 from s3ledger.workbench.stepfunctions.distributed import MapRun
 from s3ledger.workbench.stepfunctions.machine import (
+    Ending,
     Invoker,
     Runtime,
     check_definition,
     run_states,
 )
-from s3ledger.workbench.stepfunctions.paths import StatesError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,7 +45,7 @@ class ApiError(Exception):
 
 
 @dataclass
-class Execution:
+class Execution(Ending):
     """One execution of a state machine, run on its own thread."""
 
     arn: str
@@ -53,12 +53,6 @@ class Execution:
     name: str
     input: Any
     runtime: Runtime
-    status: str = "RUNNING"
-    output: Any = None
-    error: str | None = None
-    cause: str | None = None
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
-    stopped: datetime | None = None
     map_runs: list[MapRun] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -123,16 +117,7 @@ class StepFunctionsService:
             "StateMachine": {"Id": execution.state_machine_arn},
         }
         definition = self._machines[execution.state_machine_arn]
-        try:
-            execution.output = run_states(definition, execution.input, context, execution.runtime)
-            execution.status = "SUCCEEDED"
-        except StatesError as error:
-            execution.status = "ABORTED" if error.name == "States.Aborted" else "FAILED"
-            execution.error, execution.cause = error.name, error.cause
-        except Exception as exc:  # a bug of the stand-in: the execution fails, visibly
-            execution.status, execution.error = "FAILED", "States.Runtime"
-            execution.cause = f"{type(exc).__name__}: {exc}"
-        execution.stopped = datetime.now(UTC)
+        execution.end(lambda: run_states(definition, execution.input, context, execution.runtime))
         execution.done.set()
 
     def execution(self, arn: str) -> Execution:
