@@ -69,8 +69,14 @@ def with_engine(local: Command, job: Job) -> Command:
     def run(args: argparse.Namespace) -> int:
         if args.engine == "stepfunctions":
             return _stepfunctions(args, job)
-        if getattr(args, "inventory", None) and job == "reconcile":
-            fail("reconcile --inventory needs --engine stepfunctions")
+        flags = {
+            "--execution": args.execution,
+            "--max-concurrency": args.max_concurrency,
+            "--inventory": getattr(args, "inventory", None) if job == "reconcile" else None,
+        }
+        for flag, value in flags.items():
+            if value is not None:
+                fail(f"{job} {flag} needs --engine stepfunctions")
         return local(args)
 
     return run
