@@ -153,7 +153,7 @@ def _prepare(run: dict[str, Any], clients: BulkClients) -> dict[str, Any]:
         parsed = parse_manifest(body.read(), uri)
         if parsed.file_format != "CSV":
             raise InventoryError(f"{uri}: the Step Functions engine reads CSV inventories only")
-        run.setdefault("bucket", parsed.source_bucket)
+        run["bucket"] = run.get("bucket") or parsed.source_bucket  # the schedule names none
         if parsed.source_bucket != run["bucket"]:
             raise InventoryError(f"{uri} is an inventory of {parsed.source_bucket!r}")
         as_of = parsed.as_of
