@@ -225,3 +225,31 @@ def test_a_step_functions_reconcile_finds_what_the_local_one_finds_and_repairs_i
     again = engine.reconcile(rig, segments=3, apply=True)
     assert again.discrepancies == 0
     assert again.ledger_items_checked == len(keys) - 3
+
+
+@pytest.mark.slow
+def test_the_inventory_rules_run_reconciles_from_the_report_alone(rig: Rig, engine: Engine) -> None:
+    """What ``ReconcileOnInventoryRule`` starts: a reconcile that names only the report's
+    manifest. The bucket comes from the manifest; objects the ledger lacks are repaired from the
+    report's rows (each confirmed by a fresh read), and the ledger side finds nothing gone."""
+    records = populate(rig, KEYS)
+    dropped = set(KEYS[:10])
+    for key in KEYS[10:]:
+        rig.deliver(*records[key])
+    uri = write_inventory(rig, "CSV")
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    document = {
+        "job": "reconcile",
+        "manifest": {"Bucket": bucket, "Key": key},
+        "apply": True,
+        "settle_seconds": 0,
+    }
+    arn = start_run(engine.sfn, engine.standin.state_machine_arn, document)
+    described = follow(engine.sfn, arn, lambda _: None, poll_seconds=0.05)
+    assert described["status"] == "SUCCEEDED", described
+    report = reconcile_report(rig.s3, described)
+    missing = dropped & set(bucket_state(rig))
+    assert report.bucket == rig.bucket
+    assert (report.missing_from_ledger, report.repaired) == (len(missing), len(missing))
+    assert report.gone_from_bucket == 0
+    assert_ledger_is_bucket(rig)
