@@ -188,11 +188,23 @@ def test_both_engines_leave_the_same_ledger_on_the_same_bucket(
 
 
 @pytest.mark.slow
-def test_live_events_during_a_step_functions_backfill(rig: Rig, engine: Engine) -> None:
-    """Live events flow before, during and after a Step Functions backfill: every object ends
-    once in the ledger as a GET returns it, older late events are superseded, newer ones
-    apply, tables clean; a second run writes nothing (:func:`live_events_around`)."""
-    live_events_around(rig, engine.backfill)
+@pytest.mark.parametrize("source", ["listing", "inventory"])
+def test_live_events_during_a_step_functions_backfill(
+    rig: Rig, engine: Engine, source: str
+) -> None:
+    """Live events flow before, during and after a Step Functions backfill, from a listing or
+    from an inventory report written before the racing requests: every object ends once in the
+    ledger as a GET returns it, older late events are superseded, newer ones apply, tables
+    clean; a second run writes nothing (:func:`live_events_around`)."""
+    uris: list[str] = []
+    if source == "listing":
+        live_events_around(rig, engine.backfill)
+        return
+    live_events_around(
+        rig,
+        lambda b: engine.backfill(b, inventory=uris[0]),
+        snapshot=lambda b: uris.append(write_inventory(b, "CSV")),
+    )
 
 
 @pytest.mark.slow
