@@ -11,6 +11,7 @@ docstrings of :mod:`s3ledger.operate.backfill` and :mod:`s3ledger.operate.reconc
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BulkResult", "BulkWriter"]
 
+_log = logging.getLogger(__name__)
 # Keys a reconcile report names per kind of finding (the rest are counted only).
 EXAMPLES: Final = 5
 
@@ -77,6 +79,14 @@ class BulkResult:
         counts = Counter({str(k): int(v) for k, v in dict(data.get("counts", {})).items()})
         examples = {str(k): [str(x) for x in v] for k, v in dict(data.get("examples", {})).items()}
         return cls(counts=counts, examples=examples)
+
+
+def _failed(bucket: str, key: str, error: S3LedgerError) -> None:
+    """Say why an object was not written (its key and the error; never its contents)."""
+    _log.warning(
+        "write failed; the next run retries it",
+        extra={"bucket": bucket, "key": key, "error": type(error).__name__, "reason": str(error)},
+    )
 
 
 def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
@@ -134,7 +144,8 @@ class BulkWriter:
                 event = backfill_event(bucket, key, states[key])
                 try:
                     outcome = self._writer.write_state(event, states[key], None, self._context)
-                except S3LedgerError:
+                except S3LedgerError as exc:
+                    _failed(bucket, key, exc)
                     result.note("failed", key)
                     continue
                 applied = outcome is Outcome.APPLIED
@@ -208,8 +219,9 @@ class BulkWriter:
         event = repair_event(bucket, key, item, state)
         try:
             outcome = self._writer.write_state(event, state, item, self._context)
-        except S3LedgerError:
+        except S3LedgerError as exc:
             # One object's failure must not stop the bucket's repair; the next run retries it.
+            _failed(bucket, key, exc)
             result.counts["failed"] += 1
             result.note("failed", key, count=False)
             return
