@@ -28,6 +28,7 @@ from s3ledger.core.consistency import check_consistency
 from s3ledger.core.events import parse_s3_record
 from s3ledger.core.ledger import ObjectState
 from s3ledger.operate.backfill import backfill
+from s3ledger.operate.rebuild import rebuild_ledger
 from s3ledger.operate.reconcile import reconcile
 from s3ledger.workbench.context import LocalContext
 from tests.support.pipeline import Harness, make_harness, sqs_event, sqs_message
@@ -382,3 +383,35 @@ def test_random_races_end_at_what_a_get_returns(
             event = parse_s3_record(record)
             assert event is not None
             assert event.event_id in audited
+
+
+def test_rebuild_leaves_what_the_clocks_cannot_order_to_reconcile(
+    dynamodb_endpoint: str,
+    dynamodb_client: DynamoDBClient,
+    aws_endpoint: str,
+    fresh_tables: TableNames,
+    s3: S3Client,
+    bucket: str,
+) -> None:
+    """``lean``: a backfill, then an upload of the backfill's second (settled by S3). The
+    ledger is lost; ``rebuild-ledger`` replays the audit log, which alone cannot order the two,
+    so it counts the object as unordered (for reconcile) instead of guessing."""
+    harness = make_harness(dynamodb_endpoint, fresh_tables, "lean", aws_endpoint=aws_endpoint)
+    for attempt in range(ATTEMPTS):
+        k = VersionedKey(s3, bucket, f"{KEY} {attempt}", clock="server")
+        k.put(b"from before attach")
+        read_at = run_backfill(s3, dynamodb_client, fresh_tables, k)
+        k.put(b"the client's overwrite")
+        if _second(k.records[-1]) == read_at:
+            break
+    else:
+        pytest.fail(f"no upload fell in its backfill's second in {ATTEMPTS} attempts")
+    deliver(harness, k.records[-1])
+    dynamodb_client.delete_item(
+        TableName=fresh_tables.ledger, Key={"id": {"S": f"{bucket}/{k.key}"}}
+    )
+    report = rebuild_ledger(
+        dynamodb_client, ledger_table=fresh_tables.ledger, audit_table=fresh_tables.audit
+    )
+    assert report.objects_unordered == 1
+    assert report.ledger_items_written == 1

@@ -73,6 +73,7 @@ __all__ = [
     "ledger_update",
     "pinned_actions",
     "pinned_update",
+    "sequencer_update",
     "to_attribute_value",
     "to_item",
     "version_of",
@@ -407,20 +408,28 @@ def pinned_update(
     return _update(event, table, attributes, LEDGER_IS_UNMOVED, {":pinned": pinned})
 
 
+def sequencer_update(event: ObjectEvent, table: str, *, pinned: str) -> UpdateTypeDef:
+    """An Update that raises the ledger's ``sequencer`` to ``event``'s and changes nothing else,
+    if the ledger item is still the one read (an ``unchanged`` sequenced event:
+    :mod:`s3ledger.core.settle`)."""
+    if event.order.sequencer is None:
+        raise ValueError(f"{event.event_id} has no sequencer to raise the ledger's to")
+    attributes = {"sequencer": event.order.sequencer}
+    return _update(event, table, attributes, LEDGER_IS_UNMOVED, {":pinned": pinned})
+
+
 def pinned_actions(
     event: ObjectEvent,
     *,
-    state: ObjectState,
-    marks: LedgerMarks,
-    pinned: str | None,
+    update: UpdateTypeDef,
     outcome: str,
-    ledger_table: str,
     audit_table: str,
     request_id: str,
     processed_at: str,
 ) -> list[TransactWriteItemTypeDef]:
-    """The transaction for an event whose state or place was read (from S3), not carried:
-    the audit Put (with ``outcome``) and :func:`pinned_update`."""
+    """The transaction for an event whose state or place was read (from S3), not carried: the
+    audit Put (with ``outcome``) and a pinned ledger ``update`` (:func:`pinned_update`,
+    :func:`sequencer_update`)."""
     actions: list[TransactWriteItemTypeDef] = [{}, {}]
     actions[AUDIT_POSITION] = {
         "Put": audit_put(
@@ -432,7 +441,5 @@ def pinned_actions(
             only_if_new=True,
         )
     }
-    actions[LEDGER_POSITION] = {
-        "Update": pinned_update(event, ledger_table, state=state, marks=marks, pinned=pinned)
-    }
+    actions[LEDGER_POSITION] = {"Update": update}
     return actions

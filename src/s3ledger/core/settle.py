@@ -11,12 +11,13 @@ item, and this decides. The argument (docs/semantics.md#identity-and-order):
 * a removal of a version carries no state: S3's current state is its state. The read is at least
   as new as the event (listing is strongly consistent), and every later request has its own
   event, so the last one to land (or its read) leaves the bucket's final state;
-* a read that finds the state the ledger already has is ``unchanged``. It still raises the
-  ledger's ``sequencer`` to a sequenced event's own: S3's read came after that event, so every
-  event with a smaller sequencer is in it and must not apply after it (a removal of the current
-  version, then its PUT delivered late, would bring the removed version back). It leaves the
-  ``time_mark`` alone: a mark moved by an unsequenced event that changed nothing could only make
-  later events of its second unordered.
+* a read that finds the state the ledger already has is ``unchanged``: the ledger's state, its
+  last event and its ``time_mark`` stay as they are (a mark moved by an event that changed
+  nothing could only make later events of its second unordered). One mark must still move: a
+  sequenced event raises ``sequencer`` to its own, because S3's read came after it, so every
+  event with a smaller sequencer is in that read and must not apply after it (without this, the
+  removal of a current version, then that version's PUT delivered late, brings the removed
+  version back, and no later event corrects it).
 """
 
 from __future__ import annotations
@@ -26,17 +27,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from s3ledger.core.ledger import APPLIED, SUPERSEDED, UNCHANGED, ObjectState
+from s3ledger.core.order import LedgerMarks
 
 __all__ = ["Settlement", "settle"]
 
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """The audit outcome, and the state the ledger is written with (``None``: the ledger is left
-    alone; for ``unchanged``, the state it has, written to raise its ``sequencer``)."""
+    """The audit outcome; for ``applied``, the state the ledger takes; for ``unchanged``,
+    whether the ledger's ``sequencer`` must be raised to the event's."""
 
     outcome: str
     state: ObjectState | None = None
+    raise_sequencer: bool = False
 
 
 def settle(
@@ -44,13 +47,15 @@ def settle(
     current: ObjectState,
     item: Mapping[str, Any] | None,
     *,
-    sequenced: bool,
+    sequencer: str | None,
 ) -> Settlement:
-    """Decide for an event whose own state is ``own`` (``None`` for a removal of a version), S3's
-    ``current`` state, and the ledger ``item`` (plain form, ``None`` for none)."""
+    """Decide for an event whose own state is ``own`` (``None`` for a removal of a version) and
+    padded ``sequencer``, S3's ``current`` state, and the ledger ``item`` (plain form)."""
     if own is not None and not current.matches(own):
         return Settlement(SUPERSEDED)
     target = current if own is None else own
     if item is not None and ObjectState.of_ledger(item) == target:
-        return Settlement(UNCHANGED, target if sequenced else None)
+        marks = LedgerMarks.of(item)
+        below = marks is not None and (marks.sequencer or "") < (sequencer or "")
+        return Settlement(UNCHANGED, raise_sequencer=below)
     return Settlement(APPLIED, target)

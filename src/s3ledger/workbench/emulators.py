@@ -119,6 +119,10 @@ class Workbench(StartStop):
         """An EventBridge client for moto (untyped: no stubs installed)."""
         return aws_client("events", self.aws_endpoint)
 
+    def sns(self) -> Any:
+        """An SNS client for moto (untyped: no stubs installed)."""
+        return aws_client("sns", self.aws_endpoint)
+
     def env(self, resources: Resources) -> dict[str, str]:
         """Environment variables that point the product (and boto3) at this workbench.
 

@@ -42,7 +42,7 @@ from s3ledger.pipeline.writers.dynamo import (
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
 
 __all__ = ["LOOK_AHEAD_KEYS", "InboxWriter"]
 
@@ -207,15 +207,18 @@ class InboxWriter(LookAheadWriter):
         answer is resent with the same ClientRequestToken.
         """
         own = None if event.effect is Effect.RESOLVE else ObjectState.of_event(event)
-        sequenced = event.order.sequencer is not None
         for _ in range(_PIN_ATTEMPTS):
             current = self._state_reader.current(event.bucket, event.key)
-            settlement = settle(own, current, item, sequenced=sequenced)
-            if settlement.state is None:
+            settlement = settle(own, current, item, sequencer=event.order.sequencer)
+            if settlement.state is not None:
+                update = self._state_update(event, settlement.state, item)
+            elif settlement.raise_sequencer and item is not None:
+                pinned = str(item.get("last_event_id", ""))
+                update = ledger.sequencer_update(event, self._settings.ledger_table, pinned=pinned)
+            else:
                 return self._audit_only(event, settlement.outcome, context)
-            outcome = Outcome(settlement.outcome)
             try:
-                return self._write_pinned(event, settlement.state, item, outcome, context)
+                return self._write_pinned(event, update, Outcome(settlement.outcome), context)
             except _LedgerMovedError as moved:
                 item = moved.item  # another event landed between our read and our write
             if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
@@ -239,27 +242,37 @@ class InboxWriter(LookAheadWriter):
         written before.
         """
         try:
-            return self._write_pinned(event, state, item, Outcome.APPLIED, context)
+            update = self._state_update(event, state, item)
+            return self._write_pinned(event, update, Outcome.APPLIED, context)
         except _LedgerMovedError:
             return Outcome.SUPERSEDED
+
+    def _state_update(
+        self, event: ObjectEvent, state: ObjectState, item: Mapping[str, Any] | None
+    ) -> UpdateTypeDef:
+        """The ledger update to ``state`` and the order marks after ``event``, pinned to
+        ``item`` (plain form; ``None``: no item)."""
+        return ledger.pinned_update(
+            event,
+            self._settings.ledger_table,
+            state=state,
+            marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
+            pinned=None if item is None else str(item.get("last_event_id", "")),
+        )
 
     def _write_pinned(
         self,
         event: ObjectEvent,
-        state: ObjectState,
-        item: Mapping[str, Any] | None,
+        update: UpdateTypeDef,
         outcome: Outcome,
         context: InvocationContext,
     ) -> Outcome:
-        """Write ``state`` and the order marks after ``event``, if the ledger is still ``item``;
-        raise ``_LedgerMovedError`` (with the ledger item now) if it moved."""
+        """Send the audit Put and a pinned ledger ``update`` in one transaction; raise
+        ``_LedgerMovedError`` (with the ledger item now) if the ledger moved since its read."""
         actions = ledger.pinned_actions(
             event,
-            state=state,
-            marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
-            pinned=None if item is None else str(item.get("last_event_id", "")),
+            update=update,
             outcome=outcome.value,
-            ledger_table=self._settings.ledger_table,
             audit_table=self._settings.audit_table,
             request_id=context.aws_request_id,
             processed_at=utc_now(),

@@ -274,19 +274,24 @@ class LeanWriter(LookAheadWriter):
         ledger in between, place and decide again."""
         for _ in range(_PIN_ATTEMPTS):
             current = self._state_reader.current(event.bucket, event.key)
-            settlement = settle(target, current, item, sequenced=event.order.sequencer is not None)
-            if settlement.state is None:
+            settlement = settle(target, current, item, sequencer=event.order.sequencer)
+            pinned = None if item is None else str(item.get("last_event_id", ""))
+            if settlement.state is not None:
+                update = ledger.pinned_update(
+                    event,
+                    self._settings.ledger_table,
+                    state=settlement.state,
+                    marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
+                    pinned=pinned,
+                )
+            elif settlement.raise_sequencer and pinned is not None:
+                table = self._settings.ledger_table
+                update = ledger.sequencer_update(event, table, pinned=pinned)
+            else:
                 return _SAME if settlement.outcome == ledger.UNCHANGED else _REFUSED
-            update = ledger.pinned_update(
-                event,
-                self._settings.ledger_table,
-                state=settlement.state,
-                marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
-                pinned=None if item is None else str(item.get("last_event_id", "")),
-            )
             verdict, item = self._send_update(update, event, context)
             if verdict != _REFUSED:
-                return _SAME if settlement.outcome == ledger.UNCHANGED else _TOOK
+                return _TOOK if settlement.state is not None else _SAME
             if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
                 return _REFUSED
         raise TransientWriteError(
@@ -335,9 +340,9 @@ class LeanWriter(LookAheadWriter):
     def _write_resolved(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         """A removal of a version: its state is read from S3 (see the module's docstring).
 
-        A removal that leaves what a GET returns as the ledger has it is ``unchanged``: without a
-        sequencer it is audited so and moves nothing (1 write unit); with one it still raises the
-        ledger's ``sequencer`` (:mod:`s3ledger.core.settle`).
+        A removal that leaves what a GET returns as the ledger has it is ``unchanged``: audited so,
+        it moves nothing (1 write unit), unless its sequencer must still be raised on the ledger
+        (:mod:`s3ledger.core.settle`): then it is recorded and replayed like any event.
         """
         item, recorded = self._read_ledger_and_audit(event)
         if recorded is not None:
@@ -345,11 +350,12 @@ class LeanWriter(LookAheadWriter):
         if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
             return self._audit_only(event, ledger.SUPERSEDED, context)
         state = self._state_reader.current(event.bucket, event.key)
-        settlement = settle(None, state, item, sequenced=event.order.sequencer is not None)
-        if settlement.state is None:  # unchanged, unsequenced: nothing moves
-            return self._audit_only(event, settlement.outcome, context)
-        outcome = self._record_and_apply(event, state, context)
+        settlement = settle(None, state, item, sequencer=event.order.sequencer)
         unchanged = settlement.outcome == ledger.UNCHANGED
+        if unchanged and not settlement.raise_sequencer:
+            return self._audit_only(event, ledger.UNCHANGED, context)
+        # Recorded with its state, so that a redelivery or a rebuild can finish it.
+        outcome = self._record_and_apply(event, state, context)
         return Outcome.UNCHANGED if unchanged and outcome is Outcome.APPLIED else outcome
 
     def _audit_only(self, event: ObjectEvent, outcome: str, context: InvocationContext) -> Outcome:
