@@ -13,6 +13,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -149,17 +150,23 @@ def test_backfill_from_a_listing_writes_each_missing_object_once(rig: Rig) -> No
     assert rig.snapshot() == before
 
 
-@pytest.mark.slow
-def test_live_events_before_during_and_after_a_backfill(rig: Rig) -> None:
-    """Live events flow around and during the backfill: an older event that arrives after it
-    is superseded, a newer one applies, events racing it land first or lose the pin; every
-    object ends once in the ledger, equal to the bucket, with clean tables."""
+def live_events_around(
+    rig: Rig,
+    fill: Callable[[Rig], BackfillReport],
+    snapshot: Callable[[Rig], None] = lambda _: None,
+) -> None:
+    """Live events flow around and during ``fill(rig)`` (a backfill on either engine): an older
+    event that arrives after it is superseded, a newer one applies, events racing it land first
+    or lose the pin; every object ends once in the ledger, equal to the bucket, with clean
+    tables; a second run writes nothing. ``snapshot(rig)`` runs before the racing requests (an
+    inventory report is written there: it shows the first versions)."""
     keys = [f"live/{p}/{i:02d}" for p in "abcd" for i in range(25)]
     first = {key: rig.put(key, f"{key} v1".encode()) for key in keys}
     early, late, newer, racing = keys[0::4], keys[1::4], keys[2::4], keys[3::4]
     for key in early:  # delivered before: the backfill leaves them alone
         rig.deliver(first[key])
     time.sleep(1.1)  # the listing's Date (whole seconds) is after every first put
+    snapshot(rig)
 
     racing_records = {key: rig.put(key, f"{key} v2".encode() * 3) for key in racing}
 
@@ -169,7 +176,7 @@ def test_live_events_before_during_and_after_a_backfill(rig: Rig) -> None:
 
     racer = threading.Thread(target=deliver_racing)
     racer.start()
-    report = run(rig, workers=4, page_size=5)
+    report = fill(rig)
     racer.join()
 
     assert report.objects_seen == len(keys)
@@ -184,8 +191,14 @@ def test_live_events_before_during_and_after_a_backfill(rig: Rig) -> None:
     assert len(ledger_items(rig)) == len(keys)
 
     before = rig.snapshot()
-    assert run(rig).objects_written == 0
+    assert fill(rig).objects_written == 0
     assert rig.snapshot() == before
+
+
+@pytest.mark.slow
+def test_live_events_before_during_and_after_a_backfill(rig: Rig) -> None:
+    """See :func:`live_events_around`: the local engine, 4 workers, pages of 5."""
+    live_events_around(rig, lambda b: run(b, workers=4, page_size=5))
 
 
 # ------------------------------------------------------------------------------- inventory

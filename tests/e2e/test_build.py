@@ -28,6 +28,8 @@ import s3ledger.pipeline.handlers as handlers
 from s3ledger.pipeline.writers import inbox, inbox_batch, naive, transact, powertools
 assert callable(handlers.sqs_handler) and callable(handlers.eventbridge_handler)
 assert handlers.__file__.startswith({artifact!r}), handlers.__file__
+import s3ledger.pipeline.bulk.handler as bulk  # the bulk function's, from the same artifact
+assert callable(bulk.bulk_handler)
 workbench_only = {{"rich", "moto", "matplotlib", "hypothesis", "yaml"}} & set(sys.modules)
 assert not workbench_only, workbench_only
 print("ok")

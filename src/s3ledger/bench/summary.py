@@ -11,9 +11,9 @@ from typing import Final, Literal, TypedDict
 __all__ = [
     "FIGURES",
     "PROCESS_LABELS",
-    "BackfillSourceResult",
     "BackfillSummary",
     "BenchSummary",
+    "EngineResult",
     "FigureKey",
     "Machine",
     "ModeMeasures",
@@ -151,9 +151,9 @@ class BenchSummary(TypedDict):
     notes: list[str]
 
 
-class BackfillSourceResult(TypedDict):
-    """One source's backfill: its report (the keys of ``BackfillReport.to_json()``) and the
-    anomalies the tables show after it."""
+class EngineResult(TypedDict):
+    """One engine's backfill of one source: its report (the keys of ``BackfillReport.to_json()``),
+    the anomalies the tables show after it, and what it used and would cost on AWS."""
 
     bucket: str
     source: str
@@ -168,12 +168,21 @@ class BackfillSourceResult(TypedDict):
     objects_per_second: float
     interrupted: bool
     anomalies: int
+    requests_per_object: float
+    requests: dict[str, dict[str, int]]
+    write_units_per_object: float
+    read_units_per_object: float
+    lambda_invocations: int
+    lambda_gb_seconds: float
+    state_transitions: int
+    express_executions: int
+    cost_per_million_objects: dict[str, float]
 
 
 class BackfillSummary(TypedDict):
-    """``s3ledger bench-backfill``'s summary."""
+    """``s3ledger bench-backfill``'s summary: per engine, per source (listing, inventory)."""
 
     objects: int
     workers: int
-    listing: BackfillSourceResult
-    inventory: BackfillSourceResult
+    s3_metadata_backfill_per_million: float
+    engines: dict[str, dict[str, EngineResult]]

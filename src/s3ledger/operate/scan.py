@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import queue
-import random
 import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from s3ledger.core.config import RetryPolicy
 from s3ledger.core.consistency import ConsistencyReport, check_consistency
-from s3ledger.core.errors import RetryableError
-from s3ledger.core.ledger import audit_key, from_item
+from s3ledger.core.ledger import from_item
+
+# BatchGetItem of a list of ids lives in the pipeline (the Step Functions engine's bulk handler
+# reads with it too); re-exported here for the operator commands, the proof and the bench.
+from s3ledger.pipeline.bulk.reads import get_audit_items, get_items
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -20,56 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["check_tables", "get_audit_items", "get_items", "scan_items"]
 
 _DONE = object()
-_BATCH_GET_LIMIT = 100
-# Unprocessed keys are asked for again with the handler's backoff (full jitter), just more often.
-_UNPROCESSED_RETRY = RetryPolicy(attempts=8)
-
-
-def get_items(
-    client: DynamoDBClient, table: str, key: str, ids: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    """The items whose ``key`` attribute (the table's only key) is one of ``ids`` (consistent
-    reads), by id. Absent ids are simply missing from the answer."""
-    return _batch_get(client, table, key, [{key: {"S": i}} for i in dict.fromkeys(ids)])
-
-
-def get_audit_items(
-    client: DynamoDBClient, table: str, event_ids: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    """The audit items of ``event_ids`` (consistent reads), by event id."""
-    keys = [audit_key(event_id) for event_id in dict.fromkeys(event_ids)]
-    return _batch_get(client, table, "event_id", keys)
-
-
-def _batch_get(
-    client: DynamoDBClient, table: str, id_attribute: str, keys: list[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    """``BatchGetItem`` of ``keys``, 100 at a time, by ``id_attribute``.
-
-    Throttled keys come back as UnprocessedKeys, not as an error, so only they are asked for
-    again, after a jittered, growing pause.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(keys), _BATCH_GET_LIMIT):
-        request: dict[str, Any] = {
-            table: {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ConsistentRead": True}
-        }
-        for attempt in range(_UNPROCESSED_RETRY.attempts):
-            response = client.batch_get_item(RequestItems=request)
-            for raw in response.get("Responses", {}).get(table, []):
-                item = from_item(raw)
-                found[item[id_attribute]] = item
-            request = dict(response.get("UnprocessedKeys") or {})
-            if not request:
-                break
-            jitter = random.random()  # noqa: S311 -- a pause, not a secret
-            time.sleep(_UNPROCESSED_RETRY.delay(attempt, jitter))
-        else:
-            raise RetryableError(
-                f"{table}: BatchGetItem left keys unprocessed after "
-                f"{_UNPROCESSED_RETRY.attempts} attempts"
-            )
-    return found
 
 
 def scan_items(

@@ -23,6 +23,7 @@ from s3ledger.workbench.runner import (
     LocalRunner,
     RunnerSettings,
 )
+from s3ledger.workbench.stepfunctions.standin import BulkStandIn, start_bulk_standin
 from s3ledger.workbench.template import DEFAULT_STACK_NAME, PipelineSpec, load_pipeline_spec
 
 if TYPE_CHECKING:
@@ -37,13 +38,20 @@ class Session:
     workbench: Workbench
     resources: Resources
     runner: LocalRunner
+    # The bulk state machine's stand-in and its API endpoint (--engine stepfunctions).
+    bulk: BulkStandIn | None = None
+    bulk_endpoint: str = ""
 
     @property
     def aws_endpoint(self) -> str:
         return self.workbench.aws_endpoint
 
     def environment(self) -> dict[str, str]:
-        return self.workbench.env(self.resources)
+        variables = self.workbench.env(self.resources)
+        if self.bulk is not None:
+            variables["AWS_ENDPOINT_URL_SFN"] = self.bulk_endpoint
+            variables["S3LEDGER_STATE_MACHINE_ARN"] = self.bulk.state_machine_arn
+        return variables
 
 
 def queue_arn(sqs: SQSClient, queue_url: str) -> str:
@@ -162,7 +170,23 @@ def start_session(
             sqs_factory=workbench.sqs,
             workers=workers,
         )
+        bulk = start_bulk_standin(
+            workbench.dynamodb_endpoint,
+            workbench.aws_endpoint,
+            ledger_table=resources.ledger_table,
+            audit_table=resources.audit_table,
+            overrides=parameters,
+            stack_name=stack_name,
+        )
         try:
-            yield Session(parse_mode(spec.parameters["Mode"]), workbench, resources, runner)
+            yield Session(
+                parse_mode(spec.parameters["Mode"]),
+                workbench,
+                resources,
+                runner,
+                bulk,
+                bulk.serve(),
+            )
         finally:
+            bulk.close()
             runner.stop()

@@ -64,11 +64,16 @@ def chaos_command(args: argparse.Namespace) -> int:
 
 
 def bench_backfill_command(args: argparse.Namespace) -> int:
-    from s3ledger.bench.backfill import run_backfill_bench  # noqa: PLC0415 -- on demand
+    from s3ledger.bench.backfill import ENGINES, run_backfill_bench  # noqa: PLC0415 -- on demand
 
     if args.objects < 1 or args.workers < 1:
         fail("--objects and --workers must be at least 1")
-    return run_backfill_bench(objects=args.objects, workers=args.workers, as_json=args.json)
+    engines = tuple(dict.fromkeys(e.strip() for e in args.engines.split(",") if e.strip()))
+    if not engines or set(engines) - set(ENGINES):
+        fail(f"--engines: choose from {', '.join(ENGINES)}")
+    return run_backfill_bench(
+        objects=args.objects, workers=args.workers, engines=engines, as_json=args.json
+    )
 
 
 def bench_command(args: argparse.Namespace) -> int:

@@ -12,35 +12,23 @@ the list's fields and the URL-encoding of CSV keys are on *Amazon S3 Inventory*
 with ``unquote_plus``, right whether a space is written ``+`` or ``%20`` (a literal ``+`` is
 always ``%2B``). Parquet columns are snake case (``version_id``, ``is_latest``); both spellings
 are read. Both formats are read with pyarrow (measured against DuckDB on one 200,000-row
-report: faster for both; see the README). ORC is refused.
+report: faster for both; see the README). ORC is refused. The manifest's checks and the rule
+for one row are :mod:`s3ledger.core.inventory`'s, shared with the Step Functions engine.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus, urlparse
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
-from s3ledger.core.ledger import ObjectState, version_of
-from s3ledger.core.order import normalize_event_time
+from s3ledger.core.inventory import InventoryError, Manifest, parse_manifest, row_state
+from s3ledger.core.ledger import ObjectState
 from s3ledger.operate.backfill.errors import BackfillError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 __all__ = ["Manifest", "read_inventory_file", "read_manifest"]
-
-
-@dataclass(frozen=True)
-class Manifest:
-    source_bucket: str
-    destination_bucket: str
-    file_format: str
-    schema: tuple[str, ...]
-    files: tuple[str, ...]
-    as_of: str
 
 
 def _s3_uri(uri: str) -> tuple[str, str]:
@@ -51,32 +39,12 @@ def _s3_uri(uri: str) -> tuple[str, str]:
 
 
 def read_manifest(s3: S3Client, uri: str) -> Manifest:
-    """Read and check an inventory ``manifest.json``."""
+    """Read and check an inventory ``manifest.json`` (see ``parse_manifest``)."""
     bucket, key = _s3_uri(uri)
     try:
-        data = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        destination = str(data["destinationBucket"])
-        millis = int(data["creationTimestamp"])
-        manifest = Manifest(
-            source_bucket=str(data["sourceBucket"]),
-            # "arn:aws:s3:::bucket" in the documented example.
-            destination_bucket=destination.rsplit(":", 1)[-1],
-            file_format=str(data["fileFormat"]),
-            schema=tuple(c.strip() for c in str(data.get("fileSchema", "")).split(",")),
-            files=tuple(str(f["key"]) for f in data["files"]),
-            as_of=normalize_event_time(datetime.fromtimestamp(millis / 1000, UTC).isoformat()),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BackfillError(f"{uri}: not an S3 Inventory manifest ({exc!r})") from exc
-    if manifest.file_format not in {"CSV", "Parquet"}:
-        raise BackfillError(f"{uri}: fileFormat {manifest.file_format} is not supported")
-    if "Key" not in manifest.schema and manifest.file_format == "CSV":
-        raise BackfillError(f"{uri}: fileSchema has no Key column")
-    return manifest
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
+        return parse_manifest(s3.get_object(Bucket=bucket, Key=key)["Body"].read(), uri)
+    except InventoryError as exc:
+        raise BackfillError(str(exc)) from exc
 
 
 def read_inventory_file(data: bytes, manifest: Manifest, prefix: str) -> dict[str, ObjectState]:
@@ -105,11 +73,10 @@ def read_inventory_file(data: bytes, manifest: Manifest, prefix: str) -> dict[st
     columns = {
         name.replace("_", "").lower(): table.column(name).to_pylist() for name in table.column_names
     }
-    encoded = manifest.file_format == "CSV"
     rows = len(columns.get("key", []))
     nones = [None] * rows
     states: dict[str, ObjectState] = {}
-    for key, version_id, latest, marker, size, etag in zip(
+    for row in zip(
         columns["key"],
         columns.get("versionid", nones),
         columns.get("islatest", nones),
@@ -118,18 +85,9 @@ def read_inventory_file(data: bytes, manifest: Manifest, prefix: str) -> dict[st
         columns.get("etag", nones),
         strict=True,
     ):
-        if latest is not None and not _truthy(latest):
-            continue
-        if marker is not None and _truthy(marker):
-            continue
-        name = unquote_plus(key) if encoded else str(key)
-        if not name.startswith(prefix):
-            continue
-        states[name] = ObjectState(
-            exists=True,
-            version_id=version_of(version_id),
-            etag=None if etag in (None, "") else str(etag).strip('"'),
-            size=None if size in (None, "") else int(size),
-            as_of=manifest.as_of,
+        found = row_state(
+            row, encoded=manifest.file_format == "CSV", prefix=prefix, as_of=manifest.as_of
         )
+        if found is not None:
+            states[found[0]] = found[1]
     return states

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from s3ledger.core.ledger import ObjectState, version_of
-from s3ledger.operate.reconcile import iso_time
+from s3ledger.core.ledger import ObjectState
 from s3ledger.pipeline.bucket import server_time
+from s3ledger.pipeline.bulk.reads import listed_state
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -28,18 +28,6 @@ __all__: list[str] = []
 
 # The unit of the objects directly under the prefix (listed with the delimiter).
 _ROOT: Final = ""
-
-
-def _state(entry: Mapping[str, Any], as_of: str | None) -> ObjectState:
-    etag = entry.get("ETag")
-    return ObjectState(
-        exists=True,
-        version_id=version_of(entry.get("VersionId")),
-        etag=None if etag is None else str(etag).strip('"'),
-        size=entry.get("Size"),
-        last_modified=iso_time(entry.get("LastModified")),
-        as_of=as_of,
-    )
 
 
 def _list_page(
@@ -66,7 +54,7 @@ def _list_page(
         page: Mapping[str, Any] = s3.list_objects_v2(**request)
         as_of = server_time(page)
         for obj in page.get("Contents") or []:
-            states[obj["Key"]] = _state(obj, as_of)
+            states[obj["Key"]] = listed_state(obj, as_of)
         following = (
             {"ContinuationToken": page["NextContinuationToken"]}
             if page.get("IsTruncated")
@@ -81,7 +69,7 @@ def _list_page(
         as_of = server_time(page)
         for version in page.get("Versions") or []:
             if version.get("IsLatest"):
-                states[version["Key"]] = _state(version, as_of)
+                states[version["Key"]] = listed_state(version, as_of)
         following = None
         if page.get("IsTruncated"):
             following = {"KeyMarker": page.get("NextKeyMarker")}

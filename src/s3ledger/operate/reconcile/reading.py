@@ -4,14 +4,13 @@ items (batch reads, and a scan of one bucket's ``processed`` items).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from s3ledger.core import ledger
 from s3ledger.core.ledger import ObjectState, version_of
 from s3ledger.core.order import normalize_event_time
-from s3ledger.operate.scan import get_items
+from s3ledger.pipeline.bulk.reads import processed_page
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -80,30 +79,16 @@ def _listed_pages(
 # ----------------------------------------------------------------------------- DynamoDB side
 
 
-def _ledger_items(
-    dynamodb: DynamoDBClient, table: str, ids: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    """The ledger items of ``ids`` (consistent reads), by id; absent ids are simply missing."""
-    return get_items(dynamodb, table, "id", ids)
-
-
 def _processed_pages(
     dynamodb: DynamoDBClient, table: str, bucket: str, page_size: int, prefix: str = ""
 ) -> Iterator[list[dict[str, Any]]]:
     """This bucket's ``processed`` ledger items (keys under ``prefix``), one scan page at a time
     (consistent reads, so the first pass's repairs are seen)."""
-    for page in dynamodb.get_paginator("scan").paginate(
-        TableName=table,
-        ConsistentRead=True,
-        FilterExpression=(
-            "#bucket = :bucket AND #status = :processed AND begins_with(#key, :prefix)"
-        ),
-        ExpressionAttributeNames={"#bucket": "bucket", "#status": "status", "#key": "key"},
-        ExpressionAttributeValues={
-            ":bucket": {"S": bucket},
-            ":processed": {"S": ledger.PROCESSED},
-            ":prefix": {"S": prefix},
-        },
-        PaginationConfig={"PageSize": page_size},
-    ):
-        yield [ledger.from_item(raw) for raw in page.get("Items", [])]
+    start: dict[str, Any] | None = None
+    while True:
+        items, start = processed_page(
+            dynamodb, table, bucket, prefix=prefix, start_key=start, limit=page_size
+        )
+        yield items
+        if start is None:
+            return
