@@ -807,8 +807,10 @@ def test_without_streams_drops_only_the_streams() -> None:
 
 
 def test_default_template_path_is_the_repository_template() -> None:
-    """Without a path, the loader reads the repository's template.yaml."""
-    assert DEFAULT_TEMPLATE_PATH == TEMPLATE
+    """Without a path, the loader reads the template shipped as package data, which in a
+    checkout is the repository's template.yaml itself (a symlink: one file, never a copy)."""
+    assert DEFAULT_TEMPLATE_PATH.is_symlink()
+    assert DEFAULT_TEMPLATE_PATH.resolve() == TEMPLATE.resolve()
 
 
 def test_every_event_file_is_valid_json() -> None:

@@ -31,8 +31,8 @@ __all__ = [
     "load_pipeline_spec",
 ]
 
-# src/s3ledger/workbench/template.py -> the repository root.
-DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[3] / "template.yaml"
+# Package data: in a checkout a symlink to the repository's template.yaml, in a wheel its copy.
+DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parent / "template.yaml"
 
 # Which table plays which role: the function's variable that names it (``!Ref <Table>``).
 _TABLE_ROLES = {
@@ -262,10 +262,10 @@ def load_pipeline_spec(
 ) -> PipelineSpec:
     """Read the pipeline's settings from ``template.yaml``.
 
-    ``path`` defaults to the repository's ``template.yaml``. ``overrides`` replaces parameter
-    defaults, as ``--parameter-overrides`` would (e.g. ``{"LedgerTableName": "x"}``), and
-    ``stack_name`` stands for ``AWS::StackName``, as ``--stack-name`` would: the table names
-    derive from it unless a parameter names them.
+    ``path`` defaults to the ``template.yaml`` shipped with the package (the repository's).
+    ``overrides`` replaces parameter defaults, as ``--parameter-overrides`` would (e.g.
+    ``{"LedgerTableName": "x"}``), and ``stack_name`` stands for ``AWS::StackName``, as
+    ``--stack-name`` would: the table names derive from it unless a parameter names them.
     Raises :class:`TemplateError` naming what is missing or invalid.
     """
     template_path = DEFAULT_TEMPLATE_PATH if path is None else path
