@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from s3ledger.cli.commands.common import fail
+from s3ledger.cli.commands.common import fail, missing_extra
 from s3ledger.cli.commands.harness import (
     bench_backfill_command,
     bench_command,
@@ -296,6 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except S3LedgerError as exc:
         fail(str(exc))
+    except ImportError as exc:
+        if (message := missing_extra(args.command, exc)) is None:
+            raise
+        fail(message)
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
