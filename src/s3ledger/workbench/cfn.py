@@ -107,6 +107,7 @@ class Template:
         resources = document.get("Resources")
         if not isinstance(resources, dict) or not resources:
             raise TemplateError("template has no Resources section")
+        self.document = document
         self.resources: dict[str, Any] = resources
         declared = document.get("Parameters") or {}
         if not isinstance(declared, dict):

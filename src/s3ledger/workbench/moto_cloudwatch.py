@@ -34,6 +34,8 @@ __all__ = ["install_cloudwatch_fidelity", "percentile"]
 
 _PERCENTILE: Final = re.compile(r"p(\d{1,2}(?:\.\d+)?)")
 _INSTALLED_MARK: Final = "_s3ledger_cloudwatch"
+# moto finds both classes below through __subclasses__(), which holds weak references only.
+_REGISTERED: list[type] = []
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -74,7 +76,7 @@ def _alarm_arguments(name: str, properties: dict[str, Any]) -> dict[str, Any]:
         "extended_statistic": properties.get("ExtendedStatistic"),
         "description": properties.get("AlarmDescription", ""),
         "dimensions": [
-            {"name": d["Name"], "value": d["Value"]} for d in properties.get("Dimensions", [])
+            {"Name": d["Name"], "Value": d["Value"]} for d in properties.get("Dimensions", [])
         ],
         "alarm_actions": properties.get("AlarmActions", []),
         "ok_actions": properties.get("OKActions", []),
@@ -130,6 +132,7 @@ def _install_alarm_resource() -> None:
         ) -> None:
             cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
 
+    _REGISTERED.append(AlarmResource)
     model_map.cache_clear()  # the map is built from CloudFormationModel's subclasses, cached
     getattr(parsing, "get_model_list").cache_clear()  # noqa: B009 -- moto's internals
 
@@ -171,6 +174,8 @@ def _install_sqs_metrics() -> None:
                     unit = units.get(name, "Count")
                     found.append(MetricDatum("AWS/SQS", name, value, dimensions, now, unit))
             return found
+
+    _REGISTERED.append(SqsMetrics)
 
 
 def install_cloudwatch_fidelity() -> None:
