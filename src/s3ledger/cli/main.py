@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,20 +23,15 @@ from s3ledger.cli.commands.operate import (
     check_command,
     reconcile_command,
     redrive_command,
+    status_command,
 )
 from s3ledger.cli.commands.rebuild import add_rebuild_parser
+from s3ledger.cli.commands.targets import add_stack_argument, add_target_arguments
 from s3ledger.cli.commands.workbench import invoke_command, up_command
-from s3ledger.core.config import DEFAULT_STACK_NAME, MODES, Settings
-from s3ledger.core.errors import ConfigurationError, S3LedgerError
+from s3ledger.core.config import DEFAULT_STACK_NAME, MODES
+from s3ledger.core.errors import S3LedgerError
 
 __all__ = ["build_parser", "main"]
-
-
-def _add_env_argument(parser: argparse.ArgumentParser, flag: str, variable: str, what: str) -> None:
-    """A flag whose default is an environment variable (what ``s3ledger up`` exports)."""
-    parser.add_argument(
-        flag, default=os.environ.get(variable), help=f"{what} (default: ${variable})"
-    )
 
 
 def _stack_name(value: str) -> str:
@@ -48,16 +42,6 @@ def _stack_name(value: str) -> str:
             "(128 at most)"
         )
     return value
-
-
-def _add_table_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--ledger-table`` and ``--audit-table``, defaulting to the variables ``up`` prints."""
-    try:
-        settings = Settings.from_env()  # the variables the handler reads, read the same way
-    except ConfigurationError as exc:
-        fail(str(exc))
-    parser.add_argument("--ledger-table", default=settings.ledger_table)
-    parser.add_argument("--audit-table", default=settings.audit_table)
 
 
 def _add_bench_parser(
@@ -106,9 +90,7 @@ def _add_operator_parsers(
             "as it was; print what changed. With EventBridge on, the stack's rule (or the one "
             "`s3ledger up` creates) feeds the bucket's object events to the pipeline.",
         )
-        switch.add_argument(
-            "--bucket", default=None, required=True, help="an existing bucket's name"
-        )
+        add_target_arguments(switch, "bucket")
         switch.add_argument("--json", action="store_true", help="machine-readable output")
         switch.set_defaults(run=attach_command)
 
@@ -120,8 +102,7 @@ def _add_operator_parsers(
         "instead (at least once: a message may come back twice, never be lost). Then run "
         "`s3ledger reconcile --apply`. Exit 1 if a message could not be moved.",
     )
-    _add_env_argument(redrive, "--dlq-url", "S3LEDGER_DLQ_URL", "the dead-letter queue")
-    _add_env_argument(redrive, "--queue-url", "S3LEDGER_QUEUE_URL", "the events queue")
+    add_target_arguments(redrive, "dlq_url", "queue_url")
     redrive.add_argument("--json", action="store_true", help="machine-readable output")
     redrive.set_defaults(run=redrive_command)
 
@@ -137,7 +118,7 @@ def _add_backfill_parser(
         "event that lands first wins and a second run writes nothing. Resumable: a checkpoint "
         "file records the finished prefixes. Exit 1 if some writes failed (run it again).",
     )
-    _add_env_argument(fill, "--bucket", "S3LEDGER_BUCKET", "the bucket to backfill")
+    add_target_arguments(fill, "bucket", "ledger_table", "audit_table")
     fill.add_argument("--prefix", default="", help="only keys that start with this")
     fill.add_argument(
         "--inventory",
@@ -155,7 +136,6 @@ def _add_backfill_parser(
         help="resume from and save progress to FILE (default: "
         "./.s3ledger-backfill-<bucket>[-<digest>].json, removed when the run completes)",
     )
-    _add_table_arguments(fill)
     fill.add_argument("--json", action="store_true", help="machine-readable output")
     fill.set_defaults(run=backfill_command)
 
@@ -170,6 +150,23 @@ def _add_backfill_parser(
     timing.add_argument("--workers", type=int, default=4, metavar="W", help="default 4")
     timing.add_argument("--json", action="store_true", help="machine-readable output")
     timing.set_defaults(run=bench_backfill_command)
+
+
+def _add_status_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    status = commands.add_parser(
+        "status",
+        help="is the pipeline healthy now: queues, DLQ, alarms, the last hour's events and lag",
+        description="Read the stack's queues (SQS), its alarms in ALARM and the last hour's "
+        "handler metrics (CloudWatch): queue depth and age of the oldest message, DLQ depth, "
+        "events applied / unchanged / duplicates / superseded / failed, and the lag from S3's "
+        "event time to the ledger write at p50 and p99. Exit 1 when something needs a person: "
+        "a message in the DLQ, an alarm in ALARM, or a queue older than QueueAgeThreshold.",
+    )
+    add_stack_argument(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=status_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         "last event has no audit item, applied audit items without a ledger item, and ledger "
         "states older than the newest applied event of their object.",
     )
-    _add_table_arguments(check)
+    add_target_arguments(check, "ledger_table", "audit_table")
     check.add_argument("--segments", type=int, default=4, help="parallel scan segments")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(run=check_command)
@@ -269,16 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
         "it with the ledger: objects missing from the ledger, ledger items whose object is gone, "
         "states that differ. With --apply, repair through the inbox path, exactly once.",
     )
-    _add_env_argument(recon, "--bucket", "S3LEDGER_BUCKET", "the bucket to compare")
+    add_target_arguments(recon, "bucket", "ledger_table", "audit_table")
     recon.add_argument(
         "--settle",
         type=float,
         default=None,
         metavar="SECONDS",
         help="leave alone objects changed more recently than this: their own events may still "
-        "be queued (default: the template's visibility timeout x maxReceiveCount + 300 s)",
+        "be queued (default: the stack's QueueVisibilityTimeout x MaxReceiveCount + 300 s; "
+        "without a stack, the template's: 1,200 s)",
     )
-    _add_table_arguments(recon)
     recon.add_argument("--prefix", default="", help="only keys that start with this")
     recon.add_argument("--apply", action="store_true", help="repair (default: report only)")
     recon.add_argument("--json", action="store_true", help="machine-readable output")
@@ -287,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_operator_parsers(commands)
     _add_backfill_parser(commands)
     add_rebuild_parser(commands)
+    _add_status_parser(commands)
     return parser
 
 

@@ -134,8 +134,7 @@ def create_workbench_stack(cloudformation: Any, name: str, body: StackBody) -> s
         StackName=name,
         TemplateBody=json.dumps(body.template),
         Parameters=[
-            {"ParameterKey": key, "ParameterValue": value}
-            for key, value in body.parameters.items()
+            {"ParameterKey": key, "ParameterValue": value} for key, value in body.parameters.items()
         ],
     )
     return str(answer["StackId"])
