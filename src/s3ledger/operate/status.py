@@ -129,7 +129,12 @@ def _alarms_in_alarm(cloudformation: Any, cloudwatch: Any, stack: Stack) -> list
         answer = cloudwatch.describe_alarms(
             AlarmNames=names[start : start + 100], StateValue="ALARM"
         )
-        firing += [alarm["AlarmName"] for alarm in answer.get("MetricAlarms", [])]
+        # The state is checked here too: moto ignores StateValue when AlarmNames is given.
+        firing += [
+            alarm["AlarmName"]
+            for alarm in answer.get("MetricAlarms", [])
+            if alarm.get("StateValue") == "ALARM"
+        ]
     return sorted(firing)
 
 
