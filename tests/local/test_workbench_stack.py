@@ -7,8 +7,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from s3ledger.operate.stack import Stack, StackName, describe_stack, stack_alarm_names
 from s3ledger.operate.status import read_status
 from s3ledger.workbench.metrics import CloudWatchMetrics
@@ -154,7 +152,6 @@ def test_cloudwatch_sees_the_age_of_a_queues_oldest_message(aws_endpoint: str) -
     assert age() == 0.0
 
 
-@pytest.mark.slow
 def test_status_reads_queues_metrics_and_alarms_and_says_what_needs_a_person(
     aws_endpoint: str,
 ) -> None:
