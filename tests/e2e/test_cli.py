@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -487,28 +487,24 @@ def up(tmp_path: Path) -> Iterator[Callable[..., UpProcess]]:
     """
     started: list[UpProcess] = []
 
-    def start(dynamodb_port: int | None = None) -> UpProcess:
+    def start(
+        dynamodb_port: int | None = None,
+        *,
+        command: Sequence[str] = (sys.executable, "-m", "s3ledger.cli"),
+        cwd: Path = ROOT,
+        env: Mapping[str, str] | None = None,
+    ) -> UpProcess:
         dynamodb_port = dynamodb_port or free_port()
         aws_port = free_port()
         while aws_port == dynamodb_port:
             aws_port = free_port()
         stderr_path = tmp_path / f"up-{len(started)}.stderr"
+        ports = ["--dynamodb-port", str(dynamodb_port), "--aws-port", str(aws_port)]
         with stderr_path.open("w") as stderr:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [
-                    sys.executable,
-                    "-m",
-                    "s3ledger.cli",
-                    "up",
-                    "--dynamodb-port",
-                    str(dynamodb_port),
-                    "--aws-port",
-                    str(aws_port),
-                    "--workers",
-                    "1",
-                ],
-                cwd=ROOT,
-                env=base_env(),
+            process = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
+                [*command, "up", *ports, "--workers", "1"],
+                cwd=cwd,
+                env=dict(base_env() if env is None else env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
