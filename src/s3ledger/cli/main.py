@@ -54,8 +54,9 @@ def _add_bench_parser(
         "again (duplicates) through every mode's own pipeline and the local runner, and report "
         "DynamoDB requests and write units per event and per duplicate (metered on the handler's "
         "client, Powertools' calls included), events per second, per-event handler latency, "
-        "and cold start, each also as a ratio to powertools. Exit 1 if inbox or inbox-batch "
-        "ends with anomalies.",
+        "and cold start, each also as a ratio to powertools; then, on a pipeline of its own, the "
+        "lag end to end of U real uploads (S3 -> SQS -> runner -> handler -> ledger). Exit 1 if "
+        "inbox or inbox-batch ends with anomalies.",
     )
     bench.add_argument("--events", type=int, default=500, metavar="N", help="default 500")
     bench.add_argument("--modes", default=",".join(MODES), help="comma-separated (default all)")
@@ -73,6 +74,14 @@ def _add_bench_parser(
     )
     bench.add_argument(
         "--chart", type=Path, default=None, metavar="FILE", help="write a PNG or SVG chart"
+    )
+    bench.add_argument(
+        "--uploads",
+        type=int,
+        default=100,
+        metavar="U",
+        help="real uploads per mode, one at a time, timed from the PutObject response to a "
+        "ledger read that shows it (end_to_end_ms; default 100, 0 skips)",
     )
     bench.set_defaults(run=bench_command)
 

@@ -246,6 +246,10 @@ _BENCH_COUNTS: tuple[
 )
 
 
+def _lags(lag: Mapping[str, Any] | None) -> str:
+    return "not run" if lag is None else f"{lag['p50']:.0f} / {lag['p99']:.0f} / {lag['max']:.0f}"
+
+
 def print_bench(summary: BenchSummary) -> None:
     """The figures as rows, the modes as columns, ratios to powertools in brackets."""
     console = _console()
@@ -281,6 +285,11 @@ def print_bench(summary: BenchSummary) -> None:
                 for result in modes.values()
             ),
         )
+    table.add_section()
+    table.add_row(
+        "end to end: upload -> ledger, p50 / p99 / max (ms)",
+        *(_lags(result["end_to_end_ms"]) for result in modes.values()),
+    )
     table.add_section()
     for count, label in _BENCH_COUNTS:
         table.add_row(label, *(str(result[count]) for result in modes.values()))
