@@ -28,6 +28,7 @@ import s3ledger.pipeline.handlers as handlers
 from s3ledger.pipeline.writers import inbox, inbox_batch, naive, transact, powertools
 assert callable(handlers.sqs_handler) and callable(handlers.eventbridge_handler)
 assert handlers.__file__.startswith({artifact!r}), handlers.__file__
+from s3ledger import Settings, ledger_writer, parse_sqs_batch  # the library's facade ships too
 workbench_only = {{"rich", "moto", "matplotlib", "hypothesis", "yaml"}} & set(sys.modules)
 assert not workbench_only, workbench_only
 print("ok")

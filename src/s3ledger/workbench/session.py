@@ -24,7 +24,7 @@ from s3ledger.workbench.runner import (
     LocalRunner,
     RunnerSettings,
 )
-from s3ledger.workbench.stack import create_workbench_stack, workbench_stack_body
+from s3ledger.workbench.stack import StackBody, create_workbench_stack, workbench_stack_body
 from s3ledger.workbench.template import (
     DEFAULT_STACK_NAME,
     PipelineSpec,
@@ -136,6 +136,26 @@ def start_runner(
     return runner.start()
 
 
+def _describe_as_stack(
+    workbench: Workbench,
+    spec: PipelineSpec,
+    resources: Resources,
+    runner: LocalRunner,
+    parameters: Mapping[str, str],
+) -> StackBody:
+    """Create the stack that describes this pipeline in moto (:mod:`s3ledger.workbench.stack`)."""
+    body = workbench_stack_body(
+        load_template(overrides=parameters, stack_name=spec.stack_name),
+        spec,
+        resources,
+        function_name=runner.settings.function_name,
+        queue_arn=runner.settings.queue_arn,
+        dlq_arn=queue_arn(workbench.sqs(), resources.dlq_url),
+    )
+    create_workbench_stack(workbench.cloudformation(), spec.stack_name, body)
+    return body
+
+
 @contextmanager
 def start_session(
     *,
@@ -186,15 +206,7 @@ def start_session(
             metrics=metrics,
         )
         try:
-            body = workbench_stack_body(
-                load_template(overrides=parameters, stack_name=stack_name),
-                spec,
-                resources,
-                function_name=runner.settings.function_name,
-                queue_arn=runner.settings.queue_arn,
-                dlq_arn=queue_arn(workbench.sqs(), resources.dlq_url),
-            )
-            create_workbench_stack(workbench.cloudformation(), stack_name, body)
+            body = _describe_as_stack(workbench, spec, resources, runner, parameters)
             metrics.start()
             chosen = parse_mode(spec.parameters["Mode"])
             yield Session(chosen, workbench, resources, runner, stack_name, body.left_out)
