@@ -7,7 +7,8 @@ sandboxes, long polls of :data:`RUNNER_WAIT_SECONDS`). Then, one upload at a tim
 
 1. ``PutObject`` of a new key to the bucket; the clock starts when its response arrives;
 2. moto's S3 sends the notification to the queue (before it answers; on AWS, S3's own delivery
-   comes on top: "typically ... within seconds, but can sometimes take a minute or longer");
+   comes on top: "Typically, event notifications are delivered in seconds but can sometimes
+   take a minute or longer", https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html);
 3. a poller of the runner receives it, a sandbox runs the handler, which writes the ledger;
 4. this thread reads the ledger item (``GetItem``, strongly consistent) every
    :data:`POLL_INTERVAL_S` seconds; the clock stops at the first read that shows the upload's
