@@ -672,6 +672,9 @@ def test_every_operator_command_finds_ups_pipeline_by_its_stack_name(
 
     check = run_json("check", "--stack", "s3ledger", env=env)
     assert (check["ledger_items"], check["audit_items"], check["anomalies_total"]) == (1, 1, 0)
+    flagged = run_cli("check", "--stack", "s3ledger", "--ledger-table", "not-the-stacks", env=env)
+    assert flagged.returncode == 2  # the flag wins over the stack's output
+    assert "'not-the-stacks'" in one_error_line(flagged.stderr)
     reconcile = run_json("reconcile", "--stack", "s3ledger", env=env)
     assert reconcile["bucket"] == exports["S3LEDGER_BUCKET"]
     backfill = run_json("backfill", "--stack", "s3ledger", env=env)

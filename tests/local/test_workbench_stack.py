@@ -3,10 +3,15 @@ metrics CloudWatch holds, and ``s3ledger status`` reading both, over HTTP."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from s3ledger.cli.commands.targets import resolve_targets
 from s3ledger.operate.stack import Stack, StackName, describe_stack, stack_alarm_names
 from s3ledger.operate.status import read_status
 from s3ledger.workbench.metrics import CloudWatchMetrics
@@ -202,3 +207,47 @@ def test_status_reads_queues_metrics_and_alarms_and_says_what_needs_a_person(
     assert "dead-letter queue" in unhealthy.problems[0]
     assert alarm in unhealthy.problems[1]
     assert unhealthy.to_json()["healthy"] is False
+
+
+def test_names_come_from_the_flag_then_the_stack_then_the_variable(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``resolve_targets``: a flag wins over the stack's output, the stack's output over the
+    ``S3LEDGER_*`` variable, and without a stack the variable (then the default) applies; the
+    stack is read only when a name is missing."""
+    resources, _ = make_stack(aws_endpoint, "wbtargets")
+    monkeypatch.chdir(tmp_path)  # no samconfig.toml here
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", aws_endpoint)
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("S3LEDGER_LEDGER_TABLE", "ledger-from-env")
+    monkeypatch.setenv("S3LEDGER_BUCKET", "bucket-from-env")
+    monkeypatch.delenv("S3LEDGER_STACK", raising=False)
+    monkeypatch.delenv("S3LEDGER_AUDIT_TABLE", raising=False)
+
+    def resolved(**given: str | None) -> tuple[argparse.Namespace, Stack | None]:
+        args = argparse.Namespace(
+            **{"stack": None, "ledger_table": None, "audit_table": None, "bucket": None, **given}
+        )
+        return args, resolve_targets(args, "ledger_table", "audit_table", "bucket")
+
+    args, stack = resolved(stack="wbtargets", ledger_table="flagged")
+    assert stack is not None
+    assert stack.name == "wbtargets"
+    assert (args.ledger_table, args.audit_table, args.bucket) == (
+        "flagged",
+        resources.audit_table,
+        resources.bucket,
+    )
+    args, stack = resolved()
+    assert stack is None
+    assert (args.ledger_table, args.audit_table, args.bucket) == (
+        "ledger-from-env",
+        "s3ledger-audit",
+        "bucket-from-env",
+    )
+    monkeypatch.setenv("S3LEDGER_STACK", "wbtargets")
+    args, stack = resolved(ledger_table="a", audit_table="b", bucket="c")
+    assert stack is None  # nothing to read from it: no DescribeStacks
+    assert (args.ledger_table, args.audit_table, args.bucket) == ("a", "b", "c")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -36,19 +37,15 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
 class Target:
     """One name a command may need: its flag, the stack's value, its variable, its default."""
 
-    def __init__(
-        self,
-        flag: str,
-        from_stack: Callable[[Stack], str],
-        variable: str,
-        default: str | None,
-        help: str,
-    ) -> None:
-        self.flag, self.from_stack, self.variable = flag, from_stack, variable
-        self.default, self.help = default, help
+    flag: str
+    from_stack: Callable[[Stack], str]
+    variable: str
+    default: str | None
+    help: str
 
     @property
     def dest(self) -> str:
