@@ -38,6 +38,7 @@ from s3ledger.workbench.dynamodb_local import (
     dynamodb_client,
     free_port,
 )
+from s3ledger.workbench.moto_server import aws_client
 from tests.support.tables import TableNames, scan_all
 from tests.support.waiting import wait_for
 
@@ -647,14 +648,7 @@ def test_every_operator_command_finds_ups_pipeline_by_its_stack_name(
     exports = running.read_exports(timeout=60)
     assert exports["S3LEDGER_STACK"] == "s3ledger"
     env = endpoints_only(exports)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=exports["AWS_ENDPOINT_URL_S3"],
-        region_name=REGION,
-        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = aws_client("s3", exports["AWS_ENDPOINT_URL_S3"])
     s3.put_object(Bucket=exports["S3LEDGER_BUCKET"], Key="in/report.csv", Body=b"a,b\n")
 
     def applied() -> bool:
@@ -684,13 +678,7 @@ def test_every_operator_command_finds_ups_pipeline_by_its_stack_name(
     redrive = run_json("redrive", "--stack", "s3ledger", env=env)
     assert redrive["to_move"] == 0
 
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=exports["AWS_ENDPOINT_URL_SQS"],
-        region_name=REGION,
-        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
-    )
+    sqs = aws_client("sqs", exports["AWS_ENDPOINT_URL_SQS"])
     sqs.send_message(QueueUrl=exports["S3LEDGER_DLQ_URL"], MessageBody="{not json")
     parked = run_json("status", "--stack", "s3ledger", env=env, code=1)
     assert parked["dlq_depth"] == 1

@@ -15,14 +15,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from s3ledger.workbench.dynamodb_local import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, REGION
 from s3ledger.workbench.fetch import JAR_NAME, user_cache_home
+from s3ledger.workbench.moto_server import aws_client
 from tests.e2e.test_cli import UpProcess, base_env, endpoints_only, one_error_line, up
 from tests.support.waiting import wait_for
 from tests.support.wheelhouse import ROOT, wheelhouse
@@ -92,14 +89,7 @@ def test_the_installed_cli_runs_the_workbench_outside_the_checkout(
     fetched = tmp_path / "cache" / "s3ledger" / user_cache_home().name / JAR_NAME
     assert fetched.is_file(), running.stderr()
 
-    s3: Any = boto3.client(
-        "s3",
-        endpoint_url=exports["AWS_ENDPOINT_URL_S3"],
-        region_name=REGION,
-        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = aws_client("s3", exports["AWS_ENDPOINT_URL_S3"])
     s3.put_object(Bucket=exports["S3LEDGER_BUCKET"], Key="q3/report.csv", Body=b"a,b\n")
     operator_env = {**endpoints_only(exports), "XDG_CACHE_HOME": str(tmp_path / "cache")}
 

@@ -7,10 +7,10 @@ passes the clock.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
-from s3ledger.core.errors import MalformedRecordError
+from s3ledger.core.order import normalize_event_time
 
 __all__ = ["LAG_METRIC", "lag_ms"]
 
@@ -19,12 +19,7 @@ LAG_METRIC: Final = "EventLag"
 
 
 def lag_ms(event_time: str, now: datetime) -> float:
-    """Milliseconds from ``event_time`` (ISO 8601) to ``now``; 0 if clock skew puts ``now``
-    before it."""
-    try:
-        moment = datetime.fromisoformat(event_time)
-    except (TypeError, ValueError):
-        raise MalformedRecordError(f"event time is not ISO 8601: {event_time!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    """Milliseconds from ``event_time`` (ISO 8601, read as the order rule reads it) to ``now``;
+    0 if clock skew puts ``now`` before it."""
+    moment = datetime.fromisoformat(normalize_event_time(event_time))
     return max(0.0, (now - moment).total_seconds() * 1000)
