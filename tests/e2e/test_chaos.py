@@ -29,12 +29,16 @@ def test_the_same_seed_gives_the_same_faults_and_counts() -> None:
     """Two runs with one seed agree on every fault and every count (request counts aside; the
     summary carries no run time or memory, which the CLI prints to stderr).
 
-    Every fault kind is on (drops and poison more often than by default, so that a small run
-    meets them). inbox ends with zero anomalies after reconcile (exit 0); naive,
-    under the same faults, does not.
+    Every fault kind is on (drops, poison and the racing backfills and reconciles more often
+    than by default, so that a small run meets them), and events arrive by S3 → SQS, SNS and
+    EventBridge. inbox and lean end with zero anomalies after reconcile, and before it with only
+    the events AWS dropped (exit 0); naive, under the same faults, does not.
     """
-    faults = "duplicate,reorder,crash,lost-response,error,deadline,drop=0.1,poison=0.05"
-    args = ("--events", "80", "--seed", "11", "--modes", "inbox,naive", "--faults", faults)
+    faults = (
+        "duplicate,reorder,crash,lost-response,error,deadline,between,drop=0.1,poison=0.05,"
+        "backfill=0.1,reconcile=0.1"
+    )
+    args = ("--events", "80", "--seed", "11", "--modes", "inbox,lean,naive", "--faults", faults)
     first_code, first, stderr = chaos(*args)
     assert first_code == 0, stderr[-2000:]
     second_code, second, _ = chaos(*args)
@@ -44,10 +48,16 @@ def test_the_same_seed_gives_the_same_faults_and_counts() -> None:
         summary.pop("measured")
     assert first == second
     inbox, naive = first["modes"]["inbox"], first["modes"]["naive"]
-    assert inbox["anomalies_total"] == 0
-    assert sum(inbox["faults_injected"].values()) > 0
+    for mode in ("inbox", "lean"):
+        result = first["modes"][mode]
+        assert result["anomalies_total"] == 0
+        before = result["before_reconcile"]["anomalies"]
+        assert before["dropped"] > 0  # reconcile had work to do
+        assert sum(before.values()) == before["dropped"], before
+        assert all(result["paths"][path] > 0 for path in ("s3", "sns", "eventbridge"))
+        assert result["faults_injected"]["backfill"] > 0
+        assert result["faults_injected"]["reconcile"] > 0
     assert inbox["faults_injected"]["drop"] > 0
-    assert inbox["before_reconcile"]["anomalies"]["dropped"] > 0  # reconcile had work to do
     assert naive["before_reconcile"]["anomalies_total"] > 0
 
 

@@ -176,7 +176,8 @@ def test_removing_a_noncurrent_version_is_audited_unchanged(
     bucket: str,
 ) -> None:
     """In order: the ledger keeps v2; the removal of v1 is audited ``unchanged``, counted as
-    ``EventsUnchanged``, and the ledger's last event moves to it (its order mark)."""
+    ``EventsUnchanged``; the ledger's last event stays v2's PUT, and only its ``sequencer`` rises
+    to the removal's (S3's read came after it: no event before it may apply later)."""
     key = VersionedKey(s3, bucket, KEY)
     noncurrent_version_removed(key)
     harness = make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint)
@@ -190,7 +191,10 @@ def test_removing_a_noncurrent_version_is_audited_unchanged(
     (item,) = (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger))
     assert item["status"] == ledger.PROCESSED
     assert item["etag"] == key.state().etag
-    assert item["event_name"] == "ObjectRemoved:Delete"
+    assert item["event_name"] == "ObjectCreated:Put"
+    removal = parse_s3_record(key.records[-1])
+    assert removal is not None
+    assert item["sequencer"] == removal.order.sequencer
     assert harness.metrics.snapshot() == {"EventsApplied": 2, "EventsUnchanged": 1}
 
 

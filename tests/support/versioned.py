@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote_plus
 
 from s3ledger.core.ledger import ObjectState, version_of
@@ -20,7 +21,7 @@ from s3ledger.core.ledger import ObjectState, version_of
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["VersionedKey", "bucket_state"]
+__all__ = ["Clock", "VersionedKey", "bucket_state", "server_second"]
 
 _BASE_SECONDS = 10 * 3600
 
@@ -42,6 +43,19 @@ def bucket_state(s3: S3Client, bucket: str, key: str) -> ObjectState:
     )
 
 
+def server_second(answer: Any) -> str:
+    """S3's own clock when it answered a request (its ``Date`` header: whole seconds), in the
+    form EventBridge gives an S3 event's ``time`` (*EventBridge event message structure*)."""
+    date = answer["ResponseMetadata"]["HTTPHeaders"]["date"]
+    return parsedate_to_datetime(date).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# How a record's eventTime is set: one second after the previous record ("ticking": the clock
+# always orders them), all in one second ("one-second": it never does), or S3's ``Date`` of the
+# request's answer, whole seconds as EventBridge sends them ("server").
+Clock = Literal["ticking", "one-second", "server"]
+
+
 @dataclass
 class VersionedKey:
     """One key of a versioned bucket, and the records of the requests made on it."""
@@ -49,15 +63,27 @@ class VersionedKey:
     s3: S3Client
     bucket: str
     key: str
+    clock: Clock = "ticking"
     records: list[dict[str, Any]] = field(default_factory=list)
-    _clock: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _ticks: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def _time(self, tick: int, answer: Any) -> str:
+        if self.clock == "server":
+            return server_second(answer)
+        seconds = _BASE_SECONDS + (1 if self.clock == "one-second" else tick)
+        return f"2026-11-26T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.000Z"
 
     def _record(
-        self, name: str, obj: dict[str, Any], *, sequenced: bool = True, principal: str = ""
+        self,
+        name: str,
+        obj: dict[str, Any],
+        answer: Any,
+        *,
+        sequenced: bool = True,
+        principal: str = "",
     ) -> dict[str, Any]:
-        tick = next(self._clock)
-        seconds = _BASE_SECONDS + tick
-        time = f"2026-11-26T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.000Z"
+        tick = next(self._ticks)
+        time = self._time(tick, answer)
         if sequenced:
             # 16 hex digits that grow, every other one with two more: right-padding orders them.
             value = 0x0062E99A88DC4000 + tick
@@ -86,36 +112,41 @@ class VersionedKey:
         self._record(
             "ObjectCreated:Put",
             {"size": len(body), "eTag": answer["ETag"].strip('"'), "versionId": version},
+            answer,
         )
         return version
 
     def delete(self) -> str:
         """DeleteObject without a version id: a delete marker."""
-        marker = self.s3.delete_object(Bucket=self.bucket, Key=self.key)["VersionId"]
-        self._record("ObjectRemoved:DeleteMarkerCreated", {"versionId": marker})
+        answer = self.s3.delete_object(Bucket=self.bucket, Key=self.key)
+        marker = answer["VersionId"]
+        self._record("ObjectRemoved:DeleteMarkerCreated", {"versionId": marker}, answer)
         return marker
 
     def delete_version(self, version_id: str) -> None:
         """DeleteObject with a version id: that version (or delete marker) is gone for good."""
-        self.s3.delete_object(Bucket=self.bucket, Key=self.key, VersionId=version_id)
-        self._record("ObjectRemoved:Delete", {"versionId": version_id})
+        answer = self.s3.delete_object(Bucket=self.bucket, Key=self.key, VersionId=version_id)
+        self._record("ObjectRemoved:Delete", {"versionId": version_id}, answer)
 
     def expire_version(self, version_id: str) -> None:
         """S3 Lifecycle removes a noncurrent version: no sequencer."""
-        self.s3.delete_object(Bucket=self.bucket, Key=self.key, VersionId=version_id)
+        answer = self.s3.delete_object(Bucket=self.bucket, Key=self.key, VersionId=version_id)
         self._record(
             "LifecycleExpiration:Delete",
             {"versionId": version_id},
+            answer,
             sequenced=False,
             principal="s3.amazonaws.com",
         )
 
     def expire_current(self) -> str:
         """S3 Lifecycle expires the current version: a delete marker, no sequencer."""
-        marker = self.s3.delete_object(Bucket=self.bucket, Key=self.key)["VersionId"]
+        answer = self.s3.delete_object(Bucket=self.bucket, Key=self.key)
+        marker = answer["VersionId"]
         self._record(
             "LifecycleExpiration:DeleteMarkerCreated",
             {"versionId": marker},
+            answer,
             sequenced=False,
             principal="s3.amazonaws.com",
         )

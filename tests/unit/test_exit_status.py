@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from s3ledger.cli.commands.common import exactly_once_broken
@@ -22,3 +24,16 @@ def test_the_articles_modes_may_fail_without_breaking_the_run() -> None:
     """naive, transact and powertools are shown failing on purpose: their anomalies are the
     demonstration, not a broken run."""
     assert not exactly_once_broken(summary(inbox=0, naive=222, transact=1437, powertools=1349))
+
+
+@pytest.mark.parametrize("kind", ["wrong_state", "half_done", "lost", "applied_twice"])
+def test_a_wrong_ledger_before_reconcile_breaks_a_chaos_run(kind: str) -> None:
+    """Reconcile repairs what AWS dropped; a ledger wrong after the drain for any other reason
+    is exactly-once broken, even though the final reconcile (no settle window) repaired it."""
+
+    def run(count: int) -> dict[str, Any]:
+        before = {"anomalies": {kind: count, "dropped": 3}}
+        return {"modes": {"inbox": {"anomalies_total": 0, "before_reconcile": before}}}
+
+    assert exactly_once_broken(run(1))
+    assert not exactly_once_broken(run(0))

@@ -11,14 +11,16 @@ from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.order import (
     EventOrder,
     LedgerMarks,
+    Place,
     is_newer,
     normalize_event_time,
     pad_sequencer,
+    place,
 )
 
 T0 = "2026-11-26T10:00:00.000Z"
-T1 = "2026-11-26T10:00:01.000Z"
-T2 = "2026-11-26T10:00:02.000Z"
+T1 = "2026-11-26T10:00:10.000Z"
+T2 = "2026-11-26T10:00:20.000Z"
 
 
 def sequenced(sequencer: str, time: str = T1) -> EventOrder:
@@ -42,14 +44,14 @@ def test_the_documented_pair_is_ordered_by_right_padding() -> None:
     """S3: right-pad the shorter sequencer, then compare: ``…4075`` is newer than ``…407460``."""
     older, newer = sequenced("0062E99A88DC407460"), sequenced("0062E99A88DC4075")
     assert is_newer(newer, marks_after(older))
-    assert not is_newer(older, marks_after(newer))
+    assert place(older, marks_after(newer)) is Place.OLDER
 
 
 def test_an_event_is_not_newer_than_itself() -> None:
     order = sequenced("0A")
-    assert not is_newer(order, marks_after(order))
+    assert place(order, marks_after(order)) is Place.OLDER
     lifecycle = unsequenced(T1)
-    assert not is_newer(lifecycle, marks_after(lifecycle))
+    assert place(lifecycle, marks_after(lifecycle)) is Place.OLDER
 
 
 def test_a_later_sequenced_event_follows_a_lifecycle_event() -> None:
@@ -58,27 +60,49 @@ def test_a_later_sequenced_event_follows_a_lifecycle_event() -> None:
     assert is_newer(sequenced("02", T2), marks)
 
 
-def test_a_sequenced_event_older_than_a_lifecycle_event_is_stale() -> None:
-    """A PUT that S3 finished before the lifecycle expiry, delivered after it, is older."""
+def test_a_sequenced_event_clearly_older_than_a_lifecycle_event_is_older() -> None:
+    """A PUT that S3 finished seconds before the lifecycle expiry, delivered after it."""
     marks = marks_after(sequenced("01", T0), unsequenced(T2))
-    assert not is_newer(sequenced("02", T1), marks)
+    assert place(sequenced("02", T1), marks) is Place.OLDER
 
 
-def test_a_lifecycle_event_older_than_the_ledgers_state_is_stale() -> None:
-    assert not is_newer(unsequenced(T0), marks_after(sequenced("05", T1)))
-    assert is_newer(unsequenced(T2), marks_after(sequenced("05", T1)))
+def test_a_lifecycle_event_is_placed_against_the_ledgers_last_event() -> None:
+    assert place(unsequenced(T0), marks_after(sequenced("05", T1))) is Place.OLDER
+    assert place(unsequenced(T2), marks_after(sequenced("05", T1))) is Place.NEWER
 
 
-def test_in_one_millisecond_the_unsequenced_event_counts_as_later() -> None:
-    """Ties between the tiers go one way, both ways round: no cycle."""
-    assert is_newer(unsequenced(T1), marks_after(sequenced("05", T1)))
-    assert not is_newer(sequenced("06", T1), marks_after(unsequenced(T1)))
+@pytest.mark.parametrize(
+    ("mark_time", "event_time", "expected"),
+    [
+        # Whole seconds either side and a second of skew: whole seconds two apart are "clearly".
+        ("2026-11-26T10:00:07.000Z", "2026-11-26T10:00:07.000Z", Place.UNORDERED),
+        ("2026-11-26T10:00:07.000Z", "2026-11-26T10:00:08.999Z", Place.UNORDERED),
+        ("2026-11-26T10:00:07.999Z", "2026-11-26T10:00:09.000Z", Place.NEWER),
+        ("2026-11-26T10:00:09.000Z", "2026-11-26T10:00:08.000Z", Place.UNORDERED),
+        ("2026-11-26T10:00:09.999Z", "2026-11-26T10:00:08.000Z", Place.UNORDERED),
+        ("2026-11-26T10:00:09.000Z", "2026-11-26T10:00:07.999Z", Place.OLDER),
+    ],
+)
+def test_clocks_order_only_what_is_clearly_apart(
+    mark_time: str, event_time: str, expected: Place
+) -> None:
+    """A repair's whole-second mark and an EventBridge event's whole-second time: within one
+    second plus the margin, neither is newer, whatever the strings say."""
+    marks = LedgerMarks(None, f"{mark_time}~reconcile~abc", mark_time)
+    assert place(sequenced("01", event_time), marks) is expected
 
 
-def test_unsequenced_events_of_one_millisecond_are_ordered_by_digest() -> None:
+def test_in_one_second_neither_tier_is_newer() -> None:
+    """The old rule counted the unsequenced event as later in a tie; now S3 is asked both ways."""
+    assert place(unsequenced(T1), marks_after(sequenced("05", T1))) is Place.UNORDERED
+    assert place(sequenced("06", T1), marks_after(unsequenced(T1))) is Place.UNORDERED
+
+
+def test_unsequenced_events_of_one_second_are_unordered() -> None:
+    """No tie-break by digest: two lifecycle events of one second are placed by S3."""
     a, b = unsequenced(T1, "aaa"), unsequenced(T1, "bbb")
-    assert is_newer(b, marks_after(a))
-    assert not is_newer(a, marks_after(b))
+    assert place(b, marks_after(a)) is Place.UNORDERED
+    assert place(a, marks_after(b)) is Place.UNORDERED
 
 
 def test_marks_only_grow() -> None:

@@ -456,15 +456,18 @@ def test_alarms_notify_only_when_an_email_is_given(sam_template: dict[str, Any])
         "DuplicatesSkipped",
         "RecordsFailed",
         "EventLag",
+        "IdentityConflicts",
     }
     for logical_id, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"]["Fn::If"][0] == "HasAlarmEmail", logical_id
 
 
-def test_records_failed_alarm_fires_on_any_failure(sam_template: dict[str, Any]) -> None:
-    """RecordsFailed (the handlers' EMF metric) summed over 5 minutes above 0 raises an alarm."""
-    alarm = sam_template["Resources"]["RecordsFailedAlarm"]["Properties"]
-    assert (alarm["Namespace"], alarm["MetricName"]) == ("s3ledger", "RecordsFailed")
+@pytest.mark.parametrize("metric", ["RecordsFailed", "IdentityConflicts"])
+def test_a_failure_metric_alarms_on_any_failure(sam_template: dict[str, Any], metric: str) -> None:
+    """RecordsFailed and IdentityConflicts (the handlers' EMF metrics) summed over 5 minutes
+    above 0 raise an alarm."""
+    alarm = sam_template["Resources"][f"{metric}Alarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("s3ledger", metric)
     # The service dimension is the stack's name, as the function's POWERTOOLS_SERVICE_NAME.
     assert alarm["Dimensions"] == [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}]
     assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 300, 1)

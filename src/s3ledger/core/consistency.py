@@ -25,15 +25,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from s3ledger.core.lean import RECORDED
-from s3ledger.core.ledger import APPLIED, UNCHANGED
+from s3ledger.core.ledger import MOVES_THE_LEDGER, NEEDS_A_LEDGER_ITEM
 from s3ledger.core.order import EventOrder, LedgerMarks, is_newer
 
 __all__ = ["TABLE_ANOMALIES", "ConsistencyReport", "audit_order", "check_consistency"]
-
-# Audit outcomes whose event set the ledger's state or order marks. ``lean``'s ``recorded`` events
-# moved it unless a newer one already had: once drained, none may be newer than the ledger.
-_MOVED_THE_LEDGER: Final = frozenset({APPLIED, UNCHANGED, RECORDED})
 
 # What `s3ledger check` finds between the two tables alone (the proof's checker has its own set,
 # `proof.checker.HISTORY_ANOMALIES`, against the workload; reconcile compares with the bucket).
@@ -88,16 +83,20 @@ def check_consistency(
     """Count the anomalies of a ledger and its audit log (audit is read first, once).
 
     ``stale_ledger`` asks the order rule itself: an applied event that the ledger would still
-    take as newer is one it does not reflect. Per object, the newest sequenced and the newest
-    unsequenced applied events are kept (memory: two per object, not one per event).
+    take as clearly newer is one it does not reflect (an event the clocks cannot place against
+    the ledger is not counted: only S3 can tell, and reconcile asks it). Per object, the newest
+    sequenced and the newest unsequenced applied events are kept (memory: two per object).
     """
     report = ConsistencyReport()
     audit_ids: set[str] = set()
+    needs_item: set[str] = set()
     newest: dict[str, dict[bool, EventOrder]] = {}
     for item in audit_items:
         report.audit_items += 1
         audit_ids.add(item["event_id"])
-        if item.get("outcome") in _MOVED_THE_LEDGER:
+        if item.get("outcome") in NEEDS_A_LEDGER_ITEM:
+            needs_item.add(item["object_id"])
+        if item.get("outcome") in MOVES_THE_LEDGER:
             order = audit_order(item)
             sequenced = order.sequencer is not None
             kept = newest.setdefault(item["object_id"], {})
@@ -114,7 +113,7 @@ def check_consistency(
         marks = LedgerMarks.of(item)
         if any(is_newer(order, marks) for order in newest.get(object_id, {}).values()):
             report.flag("stale_ledger", object_id)
-    for object_id in newest.keys() - in_ledger:
+    for object_id in needs_item - in_ledger:
         report.flag("audit_without_ledger", object_id)
     return report
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "AmbiguousWriteError",
     "ConfigurationError",
+    "IdentityConflictError",
     "MalformedRecordError",
     "PoisonError",
     "RejectedWriteError",
@@ -76,3 +77,11 @@ class SequencerError(MalformedRecordError):
 
 class RejectedWriteError(PoisonError):
     """DynamoDB rejected the write for a reason a retry cannot change (validation, item size)."""
+
+
+class IdentityConflictError(PoisonError):
+    """An event's id is recorded already, with other facts (event name, version id, eTag).
+
+    Not a duplicate: two different events share an id (one sequencer reused, as AWS's SDK sample
+    payloads do). Skipping it would lose it in silence; the message fails and ends in the DLQ.
+    """

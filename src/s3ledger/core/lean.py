@@ -47,13 +47,12 @@ __all__ = [
     "target_state",
 ]
 
-RECORDED: Final = "recorded"
+RECORDED: Final = ledger.RECORDED
 # The audit attribute that holds the state a removal of a version left (read from S3).
 TARGET: Final = "target"
-# A failed condition returns the item that failed it, at no extra capacity (no read units).
 # On a failed condition, DynamoDB returns the item as it is, at no extra cost: a duplicate learns
 # what was recorded (or what the ledger holds) from the failed write itself.
-RETURN_OLD: Final = "ALL_OLD"
+RETURN_OLD: Final = ledger.RETURN_OLD
 
 
 def lean_audit_put(
@@ -80,7 +79,6 @@ def lean_audit_put(
     if event.effect is Effect.RESOLVE:
         attributes = {k: v for k, v in state.attributes().items() if v is not None}
         put["Item"] = {**put["Item"], TARGET: to_attribute_value(attributes)}
-    put["ReturnValuesOnConditionCheckFailure"] = RETURN_OLD
     return put
 
 
@@ -136,11 +134,9 @@ def target_state(item: Mapping[str, Any]) -> ObjectState | None:
 
 def replay_update(item: Mapping[str, Any], table: str) -> UpdateTypeDef | None:
     """Write 2: the ledger Update an audit item (plain form) asks for, applied only if its event
-    is newer than the ledger (``order.SEQUENCED_IS_NEWER`` / ``UNSEQUENCED_IS_NEWER``); a failure
-    returns the ledger item. ``None`` when the item does not say what the ledger becomes."""
+    is clearly newer than the ledger (``order.SEQUENCED_IS_NEWER`` / ``UNSEQUENCED_IS_NEWER``); a
+    failure returns the ledger item. ``None`` when the item does not say what the ledger becomes."""
     state = target_state(item)
     if state is None:
         return None
-    update = ledger.ledger_update(event_of_audit(item), table, state=state)
-    update["ReturnValuesOnConditionCheckFailure"] = RETURN_OLD
-    return update
+    return ledger.ledger_update(event_of_audit(item), table, state=state)

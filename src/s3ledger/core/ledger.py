@@ -16,14 +16,19 @@ action                     condition                           when it fails
 audit Put (inbox,          ``attribute_not_exists(event_id)``  the event was recorded before: a
 supersede)                                                     duplicate, or our own earlier
                                                                attempt whose response was lost
-ledger Update (inbox)      ``order.SEQUENCED_IS_NEWER`` or     the ledger holds a newer event of
-                           ``order.UNSEQUENCED_IS_NEWER``      the object: this one is stale
+ledger Update (inbox)      ``order.SEQUENCED_IS_NEWER`` or     the event is not clearly newer than
+                           ``order.UNSEQUENCED_IS_NEWER``      the ledger: older (superseded), or
+                                                               unordered (the writer asks S3)
 ledger Update (inbox, a    ``attribute_not_exists(id)`` or     the ledger moved since the writer
 state read from S3)        ``last_event_id = :pinned``         read it: read again and re-decide
 ledger Put (transact)      ``attribute_not_exists(id)``        the object is known: a duplicate
                                                                *or a re-upload* (the article's
                                                                flaw)
 =========================  ==================================  ===================================
+
+Every conditional write here asks for the item that failed it
+(``ReturnValuesOnConditionCheckFailure=ALL_OLD``, no read units): a failed audit Put tells the
+writer the facts recorded under the event's id, a failed ledger Update where the ledger stands.
 """
 
 from __future__ import annotations
@@ -50,12 +55,16 @@ __all__ = [
     "AUDIT_POSITION",
     "DELETED",
     "LEDGER_POSITION",
+    "MOVES_THE_LEDGER",
+    "NEEDS_A_LEDGER_ITEM",
     "PROCESSED",
+    "RECORDED",
     "SUPERSEDED",
     "UNCHANGED",
     "ObjectState",
     "audit_item",
     "audit_put",
+    "conflicting_facts",
     "from_attribute_value",
     "from_item",
     "inbox_actions",
@@ -63,6 +72,8 @@ __all__ = [
     "ledger_put",
     "ledger_update",
     "pinned_actions",
+    "pinned_update",
+    "sequencer_update",
     "to_attribute_value",
     "to_item",
     "version_of",
@@ -73,9 +84,15 @@ DELETED: Final = "deleted"
 # Audit outcomes: what the event did to the ledger.
 APPLIED: Final = "applied"  # the ledger's state is now the one this event left
 SUPERSEDED: Final = "superseded"  # older than the ledger's state: the ledger was left alone
-# Newer, but what a GET returns did not change (a noncurrent version or delete marker was
-# removed): the state stayed, the ledger's order marks moved to this event.
+# What a GET returns did not change (a noncurrent version or delete marker was removed, or S3
+# shows the state the ledger already has): the ledger was left alone, order marks included.
 UNCHANGED: Final = "unchanged"
+# lean: recorded in the audit log; the ledger takes it if it is newer (core.lean).
+RECORDED: Final = "recorded"
+# Outcomes whose event set the ledger's state and order marks (a recorded one did, unless a newer
+# event had already), and those that also imply the object has a ledger item.
+MOVES_THE_LEDGER: Final = frozenset({APPLIED, RECORDED})
+NEEDS_A_LEDGER_ITEM: Final = MOVES_THE_LEDGER | {UNCHANGED}
 
 # Positions of the two actions in the inbox transaction. CancellationReasons come back in request
 # order, so these positions are how a cancellation is read.
@@ -85,6 +102,10 @@ LEDGER_POSITION: Final = 1
 AUDIT_IS_NEW: Final = "attribute_not_exists(event_id)"
 LEDGER_IS_ABSENT: Final = "attribute_not_exists(id)"
 LEDGER_IS_UNMOVED: Final = "#last_event_id = :pinned"
+# A failed condition returns the item that failed it, at no extra capacity.
+RETURN_OLD: Final = "ALL_OLD"
+# The facts that tell two events with one id apart (one sequencer reused for a PUT and a DELETE).
+_IDENTIFYING_FACTS: Final = ("event_name", "version_id", "etag")
 
 # Ledger attributes an object's state may lack (a deleted object has no size or eTag; an
 # unversioned bucket no versionId). The ledger holds the current state: an absent value removes
@@ -125,6 +146,16 @@ class ObjectState:
     @property
     def visible(self) -> tuple[bool, str | None, str | None, int | None]:
         return (self.exists, self.version_id, self.etag, self.size)
+
+    def matches(self, other: ObjectState) -> bool:
+        """Is ``other`` this state, as far as both say? (A field one of them lacks is unknown.)
+
+        S3's listing says every field; an event may lack its eTag or size (some emulators).
+        """
+        if self.exists != other.exists:
+            return False
+        pairs = zip(self.visible[1:], other.visible[1:], strict=True)
+        return all(a == b for a, b in pairs if a is not None and b is not None)
 
     @classmethod
     def gone(cls, last_modified: str | None = None, as_of: str | None = None) -> ObjectState:
@@ -221,6 +252,20 @@ def audit_item(
     return {name: value for name, value in item.items() if value is not None}
 
 
+def conflicting_facts(
+    event: ObjectEvent, recorded: Mapping[str, Any]
+) -> dict[str, tuple[Any, Any]]:
+    """The facts in which ``event`` differs from the audit item recorded under its id (plain
+    form): ``{fact: (recorded, this event's)}``, empty for a true duplicate. A fact the item
+    lacks (written by an older release) is unknown, not different."""
+    mine = audit_item(event, outcome="", request_id="", processed_at="")
+    return {
+        fact: (recorded[fact], mine.get(fact))
+        for fact in _IDENTIFYING_FACTS
+        if fact in recorded and recorded[fact] != mine.get(fact)
+    }
+
+
 def audit_put(
     event: ObjectEvent,
     table: str,
@@ -239,6 +284,7 @@ def audit_put(
     }
     if only_if_new:
         put["ConditionExpression"] = AUDIT_IS_NEW
+        put["ReturnValuesOnConditionCheckFailure"] = RETURN_OLD
     return put
 
 
@@ -274,6 +320,7 @@ def _update(
         "ConditionExpression": condition,
         "ExpressionAttributeNames": {f"#{name}": name for name in sorted(names)},
         "ExpressionAttributeValues": values,
+        "ReturnValuesOnConditionCheckFailure": RETURN_OLD,
     }
 
 
@@ -281,11 +328,12 @@ def ledger_update(
     event: ObjectEvent, table: str, *, state: ObjectState | None = None
 ) -> UpdateTypeDef:
     """An Update of the ledger to the state ``event`` carries (or ``state``), applied only if the
-    event is newer.
+    event is clearly newer.
 
     DynamoDB decides "newer" with the rule of :mod:`s3ledger.core.order`, so one request both orders
-    and writes. Only the mark the event moves is set: a sequenced event leaves ``time_mark``, an
-    unsequenced one ``sequencer``, as they were.
+    and writes; a refusal returns the ledger item, which tells older from unordered. Only the mark
+    the event moves is set: a sequenced event leaves ``time_mark``, an unsequenced one
+    ``sequencer``, as they were.
     """
     order = event.order
     marks = _own_marks(event)
@@ -302,7 +350,7 @@ def ledger_update(
             table,
             attributes,
             SEQUENCED_IS_NEWER,
-            {":sequencer": order.sequencer, ":event_time": order.event_time},
+            {":sequencer": order.sequencer, ":clear": order.clear},
         )
     attributes.pop("sequencer")
     return _update(
@@ -310,7 +358,7 @@ def ledger_update(
         table,
         attributes,
         UNSEQUENCED_IS_NEWER,
-        {":time_key": order.time_key},
+        {":clear": order.clear},
     )
 
 
@@ -338,25 +386,17 @@ def inbox_actions(
     return actions
 
 
-def pinned_actions(
+def pinned_update(
     event: ObjectEvent,
+    table: str,
     *,
     state: ObjectState,
     marks: LedgerMarks,
     pinned: str | None,
-    outcome: str,
-    ledger_table: str,
-    audit_table: str,
-    request_id: str,
-    processed_at: str,
-) -> list[TransactWriteItemTypeDef]:
-    """The transaction for an event whose state was read (from S3), not carried.
-
-    The writer read the ledger item (its ``last_event_id`` is ``pinned``, ``None`` for no item)
-    and decided in Python that the event is newer; the Update applies only if the ledger has not
-    moved since, so the decision holds. It sets ``state`` and the order ``marks`` (the marks
-    after this event), with ``outcome`` recorded in the audit item.
-    """
+) -> UpdateTypeDef:
+    """An Update of the ledger to ``state`` and the order ``marks``, applied only if the ledger
+    item is still the one the writer read (its ``last_event_id`` is ``pinned``; ``None`` for no
+    item): the writer decided from that item (and S3), and the pin makes the decision hold."""
     attributes = {
         "bucket": event.bucket,
         "key": event.key,
@@ -364,9 +404,32 @@ def pinned_actions(
         **_order_attributes(event, marks),
     }
     if pinned is None:
-        update = _update(event, ledger_table, attributes, LEDGER_IS_ABSENT, {})
-    else:
-        update = _update(event, ledger_table, attributes, LEDGER_IS_UNMOVED, {":pinned": pinned})
+        return _update(event, table, attributes, LEDGER_IS_ABSENT, {})
+    return _update(event, table, attributes, LEDGER_IS_UNMOVED, {":pinned": pinned})
+
+
+def sequencer_update(event: ObjectEvent, table: str, *, pinned: str) -> UpdateTypeDef:
+    """An Update that raises the ledger's ``sequencer`` to ``event``'s and changes nothing else,
+    if the ledger item is still the one read (an ``unchanged`` sequenced event:
+    :mod:`s3ledger.core.settle`)."""
+    if event.order.sequencer is None:
+        raise ValueError(f"{event.event_id} has no sequencer to raise the ledger's to")
+    attributes = {"sequencer": event.order.sequencer}
+    return _update(event, table, attributes, LEDGER_IS_UNMOVED, {":pinned": pinned})
+
+
+def pinned_actions(
+    event: ObjectEvent,
+    *,
+    update: UpdateTypeDef,
+    outcome: str,
+    audit_table: str,
+    request_id: str,
+    processed_at: str,
+) -> list[TransactWriteItemTypeDef]:
+    """The transaction for an event whose state or place was read (from S3), not carried: the
+    audit Put (with ``outcome``) and a pinned ledger ``update`` (:func:`pinned_update`,
+    :func:`sequencer_update`)."""
     actions: list[TransactWriteItemTypeDef] = [{}, {}]
     actions[AUDIT_POSITION] = {
         "Put": audit_put(

@@ -1,46 +1,24 @@
-"""The order of one object's events: S3's sequencer rule, and the fallback where there is none.
+"""The order of one object's events: S3's sequencer rule, and what to do where the clocks cannot
+tell.
 
-Pure: no boto3, no I/O. The rule is stated twice, in Python (:func:`is_newer`) and as the
-DynamoDB conditions the ledger's update carries (:data:`SEQUENCED_IS_NEWER`,
-:data:`UNSEQUENCED_IS_NEWER`); ``tests/local/test_order_conditions.py`` checks on DynamoDB Local
-that the two statements agree.
+Pure: no boto3, no I/O. The rule is stated twice, in Python (:func:`place`) and as the DynamoDB
+conditions the ledger's update carries (:data:`SEQUENCED_IS_NEWER`, :data:`UNSEQUENCED_IS_NEWER`);
+``tests/local/test_order_conditions.py`` checks on DynamoDB Local that the two agree.
 
 **Sequenced events.** S3's *Event message structure* page
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html):
 the sequencer "provides a way to determine the sequence of events", for PUTs and DELETEs of one
-key; "the sequencers can be of different lengths. So, to compare these values, first right pad
-the shorter value with zeros, and then do a lexicographical comparison." So a sequencer is
-upper-cased and right-padded with zeros to :data:`SEQUENCER_WIDTH` hex digits; plain string
-order is then S3's order, in Python and in a DynamoDB condition. ``0062E99A88DC4075`` is newer
-than ``0062E99A88DC407460`` (left-padding, which an older copy of the page suggested, says the
-opposite). Sequencers order the events of one key only, never across keys.
+key; "to compare these values, first right pad the shorter value with zeros, and then do a
+lexicographical comparison." So a sequencer is upper-cased and right-padded with zeros to
+:data:`SEQUENCER_WIDTH` hex digits; plain string order is then S3's order, in Python and in a
+DynamoDB condition. Sequencers order the events of one key only.
 
-**Events without a sequencer.** The sequencer is documented for PUT and DELETE events only;
-S3 Lifecycle's expiration events may carry none (see the example on *Configuring S3 Lifecycle
-event notifications*), and some emulators send none at all. Between such an event and any other
-event of its key the only clock left is ``eventTime`` ("when Amazon S3 finished processing the
-request"), so the ledger keeps two marks:
-
-* ``sequencer``: the greatest sequencer it applied (sequenced events compare with it);
-* ``time_mark``: the greatest *time key* of an unsequenced event it applied (or of a repair,
-  see reconcile), where a time key is the event time in milliseconds, ``~`` and a digest of the
-  event, so two unsequenced events of one millisecond are still ordered, and ordered the same
-  way on every delivery.
-
-========================  ==================================================================
-event                     newer than the ledger's state when
-========================  ==================================================================
-sequenced (s, time t)     s > ``sequencer`` (or none yet) **and** t > ``time_mark`` (or none)
-unsequenced (time key k)  k > ``time_mark`` (or none) **and** k > the state's ``event_time``
-========================  ==================================================================
-
-A sequenced event is therefore never frozen out by an unsequenced one: it only has to be later
-in time than the unsequenced events applied before it (the old rule put every unsequenced key
-after every sequencer, which froze the key). Limits, stated in the README: between a sequenced
-and an unsequenced event of one key, order is eventTime's, so two of them within S3's clock
-skew (or within the same millisecond: the unsequenced one counts as later) may be misordered.
-Lifecycle acts on versions at least a day old, so in practice only a user's request racing the
-lifecycle action itself can meet that case.
+**Where only a clock is left.** S3 Lifecycle's expirations may carry no sequencer, and the
+ledger's repairs (backfill, reconcile) are reads of S3, not events. They can be placed only by a
+clock: ``eventTime`` (milliseconds; EventBridge's ``time`` has whole seconds) or S3's ``Date``
+header (whole seconds). AWS documents no skew bound between those clocks, so two times closer
+than one whole second plus :data:`CLOCK_MARGIN_SECONDS` are :attr:`Place.UNORDERED`: the writer
+then asks S3 (docs/semantics.md#identity-and-order) and never breaks the tie itself.
 """
 
 from __future__ import annotations
@@ -48,39 +26,58 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final
 
 from s3ledger.core.errors import MalformedRecordError, SequencerError
 
 __all__ = [
+    "CLOCK_MARGIN_SECONDS",
     "SEQUENCED_IS_NEWER",
     "SEQUENCER_WIDTH",
     "UNSEQUENCED_IS_NEWER",
     "EventOrder",
     "LedgerMarks",
+    "Place",
+    "clearly_before",
     "compare_sequencers",
     "is_newer",
     "normalize_event_time",
     "pad_sequencer",
+    "place",
+    "utc_now",
 ]
 
 # S3's sequencers are 16 to 18 hex digits in practice; 32 leaves room and keeps items small.
 SEQUENCER_WIDTH: Final = 32
+# The skew allowed between two AWS clocks (eventTime, EventBridge's time, the Date header) on top
+# of their whole-second resolution. AWS documents none; a wider margin costs only S3 reads.
+CLOCK_MARGIN_SECONDS: Final = 1
 
 _HEX: Final = frozenset(string.hexdigits)
 
-# The same rule as is_newer, as DynamoDB evaluates it on the ledger item. Placeholders:
-# :sequencer (padded), :event_time (normalized), :time_key.
+# The same rule as place(...) is Place.NEWER, as DynamoDB evaluates it on the ledger item.
+# Placeholders: :sequencer (padded) and :clear (the event's clearly_before, see EventOrder).
 SEQUENCED_IS_NEWER: Final = (
     "attribute_not_exists(#id) OR ("
     "(attribute_not_exists(#sequencer) OR #sequencer < :sequencer) AND "
-    "(attribute_not_exists(#time_mark) OR #time_mark < :event_time))"
+    "(attribute_not_exists(#time_mark) OR #time_mark < :clear))"
 )
 UNSEQUENCED_IS_NEWER: Final = (
     "attribute_not_exists(#id) OR ("
-    "(attribute_not_exists(#time_mark) OR #time_mark < :time_key) AND #event_time < :time_key)"
+    "(attribute_not_exists(#time_mark) OR #time_mark < :clear) AND "
+    "(attribute_not_exists(#event_time) OR #event_time < :clear))"
 )
+
+
+class Place(StrEnum):
+    """Where an event stands against the ledger's state."""
+
+    NEWER = "newer"  # it comes after what the ledger shows: it may move the ledger
+    OLDER = "older"  # it comes before (or the ledger shows it already): it must not
+    UNORDERED = "unordered"  # the clocks at hand cannot tell: ask S3
 
 
 def pad_sequencer(sequencer: str) -> str:
@@ -125,6 +122,23 @@ def _utc_form(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=4096)
+def clearly_before(time: str) -> str:
+    """The instant every time *clearly before* ``time`` is earlier than (normalized form).
+
+    ``time`` and the other time may each be whole seconds (EventBridge, ``Date``), and their
+    clocks may differ by :data:`CLOCK_MARGIN_SECONDS`: ``u`` is clearly before ``time`` only if
+    its whole second is at least ``1 + margin`` seconds before ``time``'s, that is, if
+    ``u < floor(time) - margin``. A time key (``time~digest``) compares the same way as a string.
+    """
+    moment = datetime.fromisoformat(time[:23] + "+00:00").replace(microsecond=0)
+    return _utc_form(moment - timedelta(seconds=CLOCK_MARGIN_SECONDS))
+
+
+def _time_of(time_key: str) -> str:
+    return time_key.split("~", 1)[0]
+
+
 @dataclass(frozen=True, slots=True)
 class EventOrder:
     """Where one event stands among its key's events.
@@ -136,6 +150,11 @@ class EventOrder:
     sequencer: str | None
     event_time: str
     time_key: str
+
+    @property
+    def clear(self) -> str:
+        """Ledger times below this are clearly before this event (the conditions' ``:clear``)."""
+        return clearly_before(self.event_time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +178,10 @@ class LedgerMarks:
         )
 
     def after(self, order: EventOrder) -> LedgerMarks:
-        """The marks once an event at ``order`` is applied over this state.
+        """The marks once an event at ``order`` moved the ledger from this state.
 
-        Marks only grow: ``max`` is a no-op for an event that :func:`is_newer` let through, and
-        keeps a repair (whose place is not decided by the marks) from moving one back.
+        Marks only grow: ``max`` keeps a write whose place was decided by S3 (not by the marks)
+        from moving one back.
         """
         if order.sequencer is not None:
             sequencer = max(filter(None, (self.sequencer, order.sequencer)))
@@ -171,13 +190,25 @@ class LedgerMarks:
         return LedgerMarks(self.sequencer, time_mark, order.event_time)
 
 
-def is_newer(order: EventOrder, marks: LedgerMarks | None) -> bool:
-    """Is an event at ``order`` newer than the ledger state that has ``marks``? (see the table)"""
+def place(order: EventOrder, marks: LedgerMarks | None) -> Place:
+    """Where an event at ``order`` stands against the ledger state that has ``marks``."""
     if marks is None:
-        return True
-    after_unsequenced = marks.time_mark is None or marks.time_mark < (
-        order.event_time if order.sequencer is not None else order.time_key
-    )
+        return Place.NEWER
     if order.sequencer is not None:
-        return after_unsequenced and (marks.sequencer is None or marks.sequencer < order.sequencer)
-    return after_unsequenced and marks.event_time < order.time_key
+        if marks.sequencer is not None and marks.sequencer >= order.sequencer:
+            return Place.OLDER  # S3's own order: this event, or one before it
+        clocks = [marks.time_mark] if marks.time_mark else []
+    else:
+        if marks.time_mark == order.time_key:
+            return Place.OLDER  # this very event is the ledger's newest unsequenced write
+        clocks = [mark for mark in (marks.time_mark, marks.event_time) if mark]
+    if all(clock < order.clear for clock in clocks):
+        return Place.NEWER
+    if any(order.event_time < clearly_before(_time_of(clock)) for clock in clocks):
+        return Place.OLDER
+    return Place.UNORDERED
+
+
+def is_newer(order: EventOrder, marks: LedgerMarks | None) -> bool:
+    """Would the ledger's conditional update take an event at ``order``? (``place`` is NEWER)"""
+    return place(order, marks) is Place.NEWER

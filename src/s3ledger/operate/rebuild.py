@@ -1,7 +1,7 @@
 """``s3ledger rebuild-ledger``: the ledger from the audit log alone, exactly once.
 
 The audit log is the source of truth (``lean`` writes it first, every mode writes it): each audit
-item that moved, or asked to move, the ledger (outcome ``applied``, ``unchanged`` or ``lean``'s
+item that moved, or asked to move, the ledger (outcome ``applied`` or ``lean``'s
 ``recorded``) says what the ledger became (:func:`s3ledger.core.lean.target_state`) and where the
 event stands in its object's order. Rebuilding is replaying those items with the ledger update the
 writer itself sends (:func:`s3ledger.core.lean.replay_update`), guarded by the order rule, so:
@@ -22,29 +22,31 @@ sent per object (1 write unit each, or a failed condition, billed the same).
 
 An object whose newest event's audit item does not say the state (a removal of a version audited
 by ``inbox``, which read that state from S3 and did not store it) is left alone and counted:
-``reconcile`` repairs it from the bucket.
+``reconcile`` repairs it from the bucket. So is an object whose newest events the clocks cannot
+order against what the ledger holds (``objects_unordered``, docs/semantics.md#never-guess-an-order):
+the audit log alone cannot tell, and reconcile asks S3.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from s3ledger.core.consistency import audit_order
-from s3ledger.core.lean import RECORDED, replay_update
-from s3ledger.core.ledger import APPLIED, UNCHANGED
+from s3ledger.core.lean import replay_update
+from s3ledger.core.ledger import MOVES_THE_LEDGER
+from s3ledger.core.order import LedgerMarks, Place, place
 from s3ledger.operate.scan import scan_items
 from s3ledger.pipeline.aws import CONDITION_FAILED, error_code
+from s3ledger.pipeline.writers.dynamo import returned_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = ["RebuildReport", "newest_events", "rebuild_ledger"]
-
-_REPLAYED: Final = frozenset({APPLIED, UNCHANGED, RECORDED})
 
 
 @dataclass
@@ -54,6 +56,9 @@ class RebuildReport:
     ledger_items_written: int = 0  # updates the ledger took
     already_current: int = 0  # updates the guard refused: the ledger had it, or newer
     objects_without_state: int = 0  # newest event's state unknown to the audit log: left alone
+    # Objects whose newest events the clocks cannot order against the ledger: only S3 can, so
+    # they are left as the guard found them, for reconcile.
+    objects_unordered: int = 0
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -62,6 +67,7 @@ class RebuildReport:
             "ledger_items_written": self.ledger_items_written,
             "already_current": self.already_current,
             "objects_without_state": self.objects_without_state,
+            "objects_unordered": self.objects_unordered,
         }
 
 
@@ -82,7 +88,7 @@ def newest_events(
     kept: dict[str, dict[bool, Mapping[str, Any]]] = {}
     for item in audit_items:
         report.audit_items_read += 1
-        if item.get("outcome") not in _REPLAYED:
+        if item.get("outcome") not in MOVES_THE_LEDGER:
             continue
         sequenced = audit_order(item).sequencer is not None
         slots = kept.setdefault(str(item["object_id"]), {})
@@ -104,7 +110,8 @@ def rebuild_ledger(
         if any(update is None for update in updates):
             report.objects_without_state += 1
             continue
-        for update in updates:
+        unordered = False
+        for item, update in zip(items, updates, strict=True):
             assert update is not None  # noqa: S101 -- checked just above
             try:
                 client.update_item(**update)
@@ -112,6 +119,9 @@ def rebuild_ledger(
                 if error_code(exc) != CONDITION_FAILED:
                     raise
                 report.already_current += 1
+                marks = LedgerMarks.of(returned_item(exc))
+                unordered |= place(audit_order(item), marks) is Place.UNORDERED
             else:
                 report.ledger_items_written += 1
+        report.objects_unordered += unordered
     return report

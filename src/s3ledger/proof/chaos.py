@@ -5,10 +5,14 @@ For each mode, on its own pipeline (prefixed bucket and tables provisioned from 
 1. the workload makes N real requests on the versioned bucket (uploads, overwrites, delete
    markers, removals of current and noncurrent versions and of delete markers, lifecycle
    expirations), and S3 (the workbench's moto, which emits events as AWS documents them)
-   sends one event per request to the pipeline's queue, from where they are collected;
+   sends each event three ways (S3 → SQS, S3 → SNS → SQS, S3 → EventBridge → SQS:
+   :mod:`s3ledger.proof.paths`), of which each key keeps one, chosen by the seed; between
+   the requests, seeded ``backfill`` and ``reconcile --apply`` runs of a key race the requests
+   after them (the operator commands themselves, reading S3 as it is at that moment);
 2. those events are delivered at least once through ``delivery.Lane``s, with duplicates
    (sequential and concurrent), reordering, crashes, lost responses, errors, deadline overruns,
-   dropped events and poison messages;
+   dropped events and poison messages, and seeded ``reconcile --apply`` runs of a key between
+   a lane's batches, while its other events are still in flight;
 3. the history checker compares the tables and their streams with S3: the events it emitted,
    and the state a GET returns for every key at the end;
 4. reconcile repairs the ledger from the bucket, and the checker runs again.
@@ -21,7 +25,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -32,6 +35,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from s3ledger.core.config import Mode
+from s3ledger.operate.backfill import backfill
 from s3ledger.operate.reconcile import reconcile
 from s3ledger.operate.scan import get_items
 from s3ledger.proof.checker import (
@@ -43,9 +47,10 @@ from s3ledger.proof.checker import (
     check_history,
 )
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
+from s3ledger.proof.paths import PATHS, Collectors, Path, open_paths
 from s3ledger.proof.stream_log import StreamCursor
 from s3ledger.proof.summary import ChaosMeasured, ChaosModeResult, ChaosSummary, ChaosTally
-from s3ledger.proof.windows import observed, two_write_windows
+from s3ledger.proof.windows import WindowObserver, observed, two_write_windows
 from s3ledger.proof.workload import (
     Request,
     perform,
@@ -60,7 +65,7 @@ from s3ledger.workbench.dynamodb_local import (
 from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.provision import Resources, provision
 from s3ledger.workbench.session import environment_factory
-from s3ledger.workbench.template import load_pipeline_spec
+from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
 
 __all__ = ["CHAOS_OVERRIDES", "ChaosPlan", "plan_deliveries", "run_chaos"]
 
@@ -85,6 +90,21 @@ class ChaosPlan:
 
 def _lane_of(key: str, lanes: int) -> int:
     return zlib.crc32(key.encode()) % lanes
+
+
+# How often each delivery path is a key's (EventBridge's whole-second times are the ones the
+# clocks cannot order, so it gets the largest share; SNS carries S3's own notification).
+PATH_WEIGHTS: Final[dict[Path, int]] = {"s3": 2, "sns": 1, "eventbridge": 2}
+
+
+def path_of(key: str, seed: int) -> Path:
+    """The path a key's events take, fixed by the seed and the key (as its lane is)."""
+    point = zlib.crc32(f"{seed}:{key}".encode()) % sum(PATH_WEIGHTS.values())
+    for path in PATHS:
+        point -= PATH_WEIGHTS[path]
+        if point < 0:
+            return path
+    raise AssertionError("unreachable: the weights cover every point")  # pragma: no cover
 
 
 def plan_deliveries(
@@ -135,41 +155,92 @@ def plan_deliveries(
     return ChaosPlan(ordered, truth, injected)
 
 
+class Repairs:
+    """The operator commands chaos runs while traffic flows: ``backfill`` and ``reconcile
+    --apply`` of one key, as a user runs them (the real commands, no settle window)."""
+
+    def __init__(self, workbench: Workbench, resources: Resources, rates: FaultRates) -> None:
+        self._s3, self._dynamodb = workbench.s3(), workbench.dynamodb()
+        self._resources = resources
+        self._rates = rates
+        self._lock = threading.Lock()
+        self.runs: Counter[str] = Counter()
+        self.written = 0
+
+    def after_request(self, key: str, rng: random.Random) -> None:
+        """Right after a request of ``key``: a seeded backfill or reconcile of it, or nothing
+        (both draws are made every time, so the seed's stream never depends on outcomes)."""
+        backfilling = rng.random() < self._rates["backfill"]
+        reconciling = rng.random() < self._rates["reconcile"]
+        if backfilling:
+            self.backfill(key)
+        elif reconciling:
+            self.reconcile(key)
+
+    def backfill(self, key: str) -> None:
+        report = backfill(
+            self._s3,
+            self._dynamodb,
+            bucket=self._resources.bucket,
+            ledger_table=self._resources.ledger_table,
+            audit_table=self._resources.audit_table,
+            prefix=key,
+            workers=1,
+        )
+        self._count("backfill", report.objects_written)
+
+    def reconcile(self, key: str) -> None:
+        report = reconcile(
+            self._s3,
+            self._dynamodb,
+            bucket=self._resources.bucket,
+            ledger_table=self._resources.ledger_table,
+            audit_table=self._resources.audit_table,
+            apply=True,
+            prefix=key,
+            settle_seconds=0,  # no window: the point is to race the events in flight
+        )
+        self._count("reconcile", report.repaired)
+
+    def _count(self, kind: str, written: int) -> None:
+        with self._lock:
+            self.runs[kind] += 1
+            self.written += written
+
+
 def _make_requests(
-    workbench: Workbench, queue_url: str, bucket: str, histories: Sequence[list[Request]]
+    workbench: Workbench,
+    collectors: Collectors,
+    histories: Sequence[list[Request]],
+    *,
+    seed: int,
+    repairs: Repairs,
 ) -> list[list[Notification]]:
-    """Make every request on the bucket, in order; collect the event S3 sent for each.
+    """Make every request on the bucket, in order (with the seeded repairs between them);
+    collect the event S3 sent for each, by the path its key takes.
 
     An event is tied to its request by S3's request id (which the event carries), so the key is
     the one the workload used, not one decoded from the event.
     """
-    s3, sqs = workbench.s3(), workbench.sqs()
+    s3 = workbench.s3()
+    rng = random.Random(seed * 31 + 7)
     by_request_id: dict[str, Request] = {}
     for history in histories:
         for request in history:
-            by_request_id[perform(s3, bucket, request)] = request
+            by_request_id[perform(s3, collectors.bucket, request)] = request
+            repairs.after_request(request.key, rng)
+    bodies = collectors.collect(workbench, set(by_request_id))
     found: dict[int, Notification] = {}
-    deadline = time.monotonic() + 30
-    while len(found) < len(by_request_id) and time.monotonic() < deadline:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", [])
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            payload = json.loads(message["Body"])
-            for record in payload.get("Records", []):
-                request_id = record["responseElements"]["x-amz-request-id"]
-                request = by_request_id[request_id]
-                found[request.index] = Notification(
-                    index=request.index,
-                    key=request.key,
-                    request_id=request_id,
-                    event_name=record["eventName"],
-                    body=json.dumps({"Records": [record]}),
-                )
-    if len(found) < len(by_request_id):
-        raise RuntimeError(
-            f"S3 sent {len(found)} events for {len(by_request_id)} requests within 30 s"
+    for request_id, request in by_request_id.items():
+        path = path_of(request.key, seed)
+        record = json.loads(bodies[request_id]["s3"])["Records"][0]
+        found[request.index] = Notification(
+            index=request.index,
+            key=request.key,
+            request_id=request_id,
+            event_name=record["eventName"],
+            body=bodies[request_id][path],
+            path=path,
         )
     return [[found[request.index] for request in history] for history in histories]
 
@@ -253,6 +324,151 @@ def _rounds(histories: Iterator[list[Request]], round_size: int) -> Iterator[lis
         yield current
 
 
+def _lanes(
+    mode: Mode, rates: FaultRates, seed: int, workers: int, context: _ModeContext
+) -> list[Lane]:
+    """One lane per worker, each with its own sandboxes (fault hooks on) and seed."""
+    spec, resources = context.spec, context.resources
+    sandboxes = environment_factory(
+        context.workbench.dynamodb_endpoint,
+        resources.settings(mode),
+        aws_endpoint=context.workbench.aws_endpoint,
+        fault_hooks=True,
+    )
+    windows = context.windows
+    return [
+        Lane(
+            mode=mode,
+            sandboxes=lambda: observed(sandboxes(0), windows),
+            rates=rates,
+            seed=seed * 1_000 + index,
+            batch_size=spec.function.batch_size,
+            max_receive_count=spec.queue.max_receive_count,
+            function_timeout=float(spec.function.timeout),
+            between_writes=resources.audit_table if windows is not None else None,
+            repair=context.repairs.reconcile,
+        )
+        for index in range(workers)
+    ]
+
+
+@dataclass
+class _ModeContext:
+    """One mode's pipeline on the workbench: its resources, paths, repairs and windows."""
+
+    workbench: Workbench
+    spec: PipelineSpec
+    resources: Resources
+    collectors: Collectors
+    repairs: Repairs
+    windows: WindowObserver | None
+
+    @classmethod
+    def provision(cls, workbench: Workbench, mode: Mode, rates: FaultRates) -> _ModeContext:
+        spec = load_pipeline_spec(overrides={**CHAOS_OVERRIDES, "Mode": mode})
+        resources = provision(
+            workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"chaos-{mode}-"
+        )
+        _drain(workbench, resources.queue_url)  # the s3:TestEvent of the notification's set-up
+        return cls(
+            workbench,
+            spec,
+            resources,
+            open_paths(workbench, resources, spec.notification.events),
+            Repairs(workbench, resources, rates),
+            two_write_windows(mode, resources),
+        )
+
+
+class _ModeRun:
+    """Chaos for one mode, round by round: requests, deliveries, checks, reconcile."""
+
+    def __init__(
+        self, context: _ModeContext, lanes: list[Lane], *, seed: int, rates: FaultRates
+    ) -> None:
+        self.context, self.lanes, self.seed, self.rates = context, lanes, seed, rates
+        self.checker = _RoundChecker(context.workbench, context.resources)
+        self.before, self.after = _Tally(), _Tally()
+        self.injected: Counter[str] = Counter()
+        self.paths: Counter[str] = Counter()
+        self.reconciled = self.poison_parked = 0
+
+    def round(self, number: int, round_requests: list[list[Request]]) -> int:
+        """Run one round; return how many events it had."""
+        workbench, resources = self.context.workbench, self.context.resources
+        histories = _make_requests(
+            workbench,
+            self.context.collectors,
+            round_requests,
+            seed=self.seed * 10_007 + number,
+            repairs=self.context.repairs,
+        )
+        plan = plan_deliveries(
+            histories, self.rates, self.seed * 10_007 + number, len(self.lanes), resources.bucket
+        )
+        self.injected.update(plan.injected)
+        self.paths.update(h[0].path for h in histories for _ in h)
+        self.checker.start_round()
+        self._deliver(plan)
+        keys = [history[0].key for history in histories]
+        bucket_state = read_bucket_truth(workbench.s3(), resources.bucket, keys)
+        self.before.add(self.checker.check(plan.truth, bucket_state, reconciled=False))
+        self.reconciled += reconcile(
+            workbench.s3(),
+            workbench.dynamodb(),
+            bucket=resources.bucket,
+            ledger_table=resources.ledger_table,
+            audit_table=resources.audit_table,
+            apply=True,
+            prefix=round_prefix(number),
+            settle_seconds=0,  # the lanes are drained: no event of this round is in flight
+        ).repaired
+        self.after.add(self.checker.check(plan.truth, bucket_state, reconciled=True))
+        return len(plan.truth.notifications)
+
+    def _deliver(self, plan: ChaosPlan) -> None:
+        threads = [
+            threading.Thread(target=lane.run, args=(messages,))
+            for lane, messages in zip(self.lanes, plan.lanes, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for lane in self.lanes:
+            for message in lane.dlq:
+                if message.notification is not None:
+                    plan.truth.parked.add(message.notification.index)
+                else:
+                    plan.truth.poison_parked += 1
+            lane.dlq.clear()
+        self.poison_parked += plan.truth.poison_parked
+
+    def result(self, events: int) -> tuple[ChaosModeResult, ChaosMeasured]:
+        for lane in self.lanes:
+            self.injected.update(lane.injected)
+        repairs = self.context.repairs
+        self.injected.update(repairs.runs)
+        result: ChaosModeResult = {
+            **self.after.to_json(),
+            "before_reconcile": self.before.to_json(),
+            "reconciled": self.reconciled,
+            "faults_injected": {kind: self.injected.get(kind, 0) for kind in FAULT_KINDS},
+            "poison_parked": self.poison_parked,
+            "paths": {path: self.paths.get(path, 0) for path in PATHS},
+        }
+        measured: ChaosMeasured = {
+            "requests_per_event": round(
+                sum(lane.requests for lane in self.lanes) / max(events, 1), 2
+            ),
+            # How many of the racing repairs wrote depends on how far the lanes had got.
+            "repairs_written_during_traffic": repairs.written,
+        }
+        if self.context.windows is not None:
+            measured["disagreement"] = self.context.windows.summary()
+        return result, measured
+
+
 def _run_mode(
     workbench: Workbench,
     mode: Mode,
@@ -263,95 +479,14 @@ def _run_mode(
     workers: int,
     progress: Progress,
 ) -> tuple[ChaosModeResult, ChaosMeasured]:
-    spec = load_pipeline_spec(overrides={**CHAOS_OVERRIDES, "Mode": mode})
-    resources = provision(
-        workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, prefix=f"chaos-{mode}-"
-    )
-    _drain(workbench, resources.queue_url)  # the s3:TestEvent of the notification's set-up
-    settings = resources.settings(mode)
-    sandboxes = environment_factory(
-        workbench.dynamodb_endpoint,
-        settings,
-        aws_endpoint=workbench.aws_endpoint,
-        fault_hooks=True,
-    )
+    context = _ModeContext.provision(workbench, mode, rates)
+    run = _ModeRun(context, _lanes(mode, rates, seed, workers, context), seed=seed, rates=rates)
     task = progress.add_task(mode, total=events)
-    windows = two_write_windows(mode, resources)
-    lanes = [
-        Lane(
-            mode=mode,
-            sandboxes=lambda: observed(sandboxes(0), windows),
-            rates=rates,
-            seed=seed * 1_000 + index,
-            batch_size=spec.function.batch_size,
-            max_receive_count=spec.queue.max_receive_count,
-            function_timeout=float(spec.function.timeout),
-            between_writes=resources.audit_table if windows is not None else None,
-        )
-        for index in range(workers)
-    ]
-    checker = _RoundChecker(workbench, resources)
-    before, after = _Tally(), _Tally()
-    injected: Counter[str] = Counter()
-    reconciled = poison_parked = 0
     requests = plan_requests(events, seed, ROUND_EVENTS)
     for number, round_requests in enumerate(_rounds(requests, ROUND_EVENTS)):
-        round_histories = _make_requests(
-            workbench, resources.queue_url, resources.bucket, round_requests
-        )
-        keys = [history[0].key for history in round_histories]
-        plan = plan_deliveries(
-            round_histories, rates, seed * 10_007 + number, workers, resources.bucket
-        )
-        injected.update(plan.injected)
-        checker.start_round()
-        threads = [
-            threading.Thread(target=lane.run, args=(messages,))
-            for lane, messages in zip(lanes, plan.lanes, strict=True)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for lane in lanes:
-            for message in lane.dlq:
-                if message.notification is not None:
-                    plan.truth.parked.add(message.notification.index)
-                else:
-                    plan.truth.poison_parked += 1
-            lane.dlq.clear()
-        poison_parked += plan.truth.poison_parked
-        bucket_state = read_bucket_truth(workbench.s3(), resources.bucket, keys)
-        before.add(checker.check(plan.truth, bucket_state, reconciled=False))
-        repaired = reconcile(
-            workbench.s3(),
-            workbench.dynamodb(),
-            bucket=resources.bucket,
-            ledger_table=resources.ledger_table,
-            audit_table=resources.audit_table,
-            apply=True,
-            prefix=round_prefix(number),
-            settle_seconds=0,  # the lanes are drained: no event of this round is in flight
-        )
-        reconciled += repaired.repaired
-        after.add(checker.check(plan.truth, bucket_state, reconciled=True))
-        progress.advance(task, len(plan.truth.notifications))
-    for lane in lanes:
-        injected.update(lane.injected)
+        progress.advance(task, run.round(number, round_requests))
     progress.update(task, description=f"{mode}: done")
-    result: ChaosModeResult = {
-        **after.to_json(),
-        "before_reconcile": before.to_json(),
-        "reconciled": reconciled,
-        "faults_injected": {kind: injected.get(kind, 0) for kind in FAULT_KINDS},
-        "poison_parked": poison_parked,
-    }
-    measured: ChaosMeasured = {
-        "requests_per_event": round(sum(lane.requests for lane in lanes) / max(events, 1), 2)
-    }
-    if windows is not None:
-        measured["disagreement"] = windows.summary()
-    return result, measured
+    return run.result(events)
 
 
 def run_chaos(

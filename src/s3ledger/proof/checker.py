@@ -16,8 +16,9 @@ applied_twice          its effect was written more than once (a second audit wri
 ledger_without_audit   the ledger's last event has no audit item (from the tables)
 audit_without_ledger   an applied audit item whose object has no ledger item (from the tables)
 half_done              (``lean``) a ``recorded`` event whose request came after the request of
-                       the ledger's last event, once the pipeline drained: its first write landed
-                       and its second never did (judged by the workload's request order)
+                       the ledger's last event, on a ledger that does not show what a GET
+                       returns, once the pipeline drained: its first write landed and the second
+                       it needed never did (judged by the workload's request order and S3)
 wrong_state            the ledger does not show what a GET returns (the current version's eTag,
                        size and version id, or deleted) though every event of the object was
                        delivered and none parked; after reconcile, for every object
@@ -36,8 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from s3ledger.core.lean import RECORDED
-from s3ledger.core.ledger import APPLIED, UNCHANGED
+from s3ledger.core.ledger import NEEDS_A_LEDGER_ITEM, RECORDED
 
 __all__ = [
     "HISTORY_ANOMALIES",
@@ -60,8 +60,6 @@ HISTORY_ANOMALIES: Final = (
     "parked_in_dlq",
     "dropped",
 )
-# Audit outcomes whose event set the ledger's state or order marks.
-_MOVED_THE_LEDGER: Final = frozenset({APPLIED, UNCHANGED, RECORDED})
 
 
 @dataclass(eq=False)
@@ -69,7 +67,9 @@ class Notification:
     """One event S3 emitted for one request of the workload, as S3 sent it.
 
     ``key`` is the request's key as the workload made it (never decoded from the record);
-    ``request_id`` and ``event_name`` are the record's own fields.
+    ``request_id`` and ``event_name`` are the record's own fields. ``body`` is the message of the
+    path it is delivered by (``path``: ``s3``, ``sns`` or ``eventbridge``, see
+    :mod:`s3ledger.proof.paths`), as S3 sent it that way.
     """
 
     index: int
@@ -78,6 +78,7 @@ class Notification:
     event_name: str
     body: str
     faults: set[str] = field(default_factory=set)
+    path: str = "s3"
 
     @property
     def match(self) -> tuple[str, str]:
@@ -141,14 +142,19 @@ class HistoryReport:
         }
 
 
-def _stream_counts(records: Iterable[Mapping[str, Any]], attribute: str) -> Counter[str]:
-    """How many times each value of ``attribute`` was written (INSERT or MODIFY)."""
+def _stream_counts(
+    records: Iterable[Mapping[str, Any]], attribute: str, *, changes_only: bool = False
+) -> Counter[str]:
+    """How many times each value of ``attribute`` was written (INSERT or MODIFY); with
+    ``changes_only``, only the writes that changed it (the old image held another value: a
+    write that raised the ledger's ``sequencer`` alone did not move the ledger to an event)."""
     counts: Counter[str] = Counter()
     for record in records:
         if record.get("eventName") in ("INSERT", "MODIFY"):
-            image = record["dynamodb"].get("NewImage", {})
-            value = image.get(attribute, {}).get("S")
-            if value is not None:
+            images = record["dynamodb"]
+            value = images.get("NewImage", {}).get(attribute, {}).get("S")
+            old = images.get("OldImage", {}).get(attribute, {}).get("S")
+            if value is not None and not (changes_only and old == value):
                 counts[value] += 1
     return counts
 
@@ -193,7 +199,7 @@ def check_history(  # noqa: PLR0912 -- one pass per invariant reads best side by
             report.flag("lost", notification.faults)
 
     audit_writes = _stream_counts(audit_stream, "event_id")
-    ledger_moves = _stream_counts(ledger_stream, "last_event_id")
+    ledger_moves = _stream_counts(ledger_stream, "last_event_id", changes_only=True)
     for event_id in sorted(
         {e for e, n in audit_writes.items() if n > 1}
         | {e for e, n in ledger_moves.items() if n > 1}
@@ -209,13 +215,15 @@ def check_history(  # noqa: PLR0912 -- one pass per invariant reads best side by
     for object_id, item in ledger.items():
         if item.get("last_event_id") not in audit_by_id:
             report.flag("ledger_without_audit", object_faults(object_id))
-    moved = {a["object_id"] for a in audit_items if a.get("outcome") in _MOVED_THE_LEDGER}
+    moved = {a["object_id"] for a in audit_items if a.get("outcome") in NEEDS_A_LEDGER_ITEM}
     for object_id in sorted(moved - ledger.keys()):
         report.flag("audit_without_ledger", object_faults(object_id))
 
     # half_done is judged by the workload's order (a notification's index is its request's place
-    # in the history, one request at a time), not by the order rule the writers use: a recorded
-    # event whose request came after the request of the ledger's last event never reached it.
+    # in the history, one request at a time) and the bucket's state, not by the order rule the
+    # writers use: a recorded event whose request came after the request of the ledger's last
+    # event never reached it, and that matters where the ledger is not what a GET returns. (On a
+    # right ledger such an event was superseded by a later request's state, which S3 showed.)
     def request_index(event_id: object) -> int | None:
         item = audit_by_id.get(event_id)
         if item is None:
@@ -226,6 +234,9 @@ def check_history(  # noqa: PLR0912 -- one pass per invariant reads best side by
     for audit in audit_items:
         current = ledger.get(str(audit["object_id"]))
         if audit.get("outcome") != RECORDED or current is None:
+            continue
+        truth_of_key = bucket_state.get(str(audit["object_id"]).removeprefix(prefix))
+        if truth_of_key is None or truth_of_key.shown_by(current):
             continue
         mine, shown = request_index(audit["event_id"]), request_index(current.get("last_event_id"))
         # A ledger moved by a repair (reconcile, backfill: no request of the workload) shows S3's

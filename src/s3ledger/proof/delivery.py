@@ -45,6 +45,8 @@ FAULT_KINDS: Final = (
     "drop",
     "poison",
     "between",
+    "backfill",
+    "reconcile",
 )
 
 _DEFAULT_RATES: Final = {
@@ -59,6 +61,10 @@ _DEFAULT_RATES: Final = {
     # lean only: the invocation dies right after its first audit Put committed, before the
     # ledger Update (the crash point of two writes without a transaction).
     "between": 0.05,
+    # Operator commands racing the traffic, not faults: after a request, the real `backfill` of
+    # its key; after a request or a lane's batch, the real `reconcile --apply` of one key.
+    "backfill": 0.02,
+    "reconcile": 0.02,
 }
 
 
@@ -155,6 +161,7 @@ class Lane:
         queue_arn: str = "arn:aws:sqs:us-east-1:000000000000:s3ledger-chaos",
         on_progress: Callable[[int], None] | None = None,
         between_writes: str | None = None,
+        repair: Callable[[str], None] | None = None,
     ) -> None:
         self.mode = mode
         # Text of the first write's request (lean: the audit table's name) after which the
@@ -171,6 +178,8 @@ class Lane:
         self._timeout = function_timeout
         self._queue_arn = queue_arn
         self._on_progress = on_progress
+        # `reconcile --apply` of one key of a batch, run between batches (None: never).
+        self._repair = repair
         self.dlq: list[Message] = []
         self.injected: Counter[str] = Counter()
         self.requests = 0
@@ -201,9 +210,19 @@ class Lane:
                 retry.extend(failed)
                 if self._on_progress is not None:
                     self._on_progress(len(batch) - len(failed))
+                self._maybe_repair(batch)
         self.requests = sum(
             len(env.faults.calls) for env in (self._main, self._twin, self._retry) if env.faults
         )
+
+    def _maybe_repair(self, batch: Sequence[Message]) -> None:
+        """A seeded ``reconcile --apply`` of one of the batch's keys, while this lane's other
+        events are in flight (both draws are made every time: the seed's stream stays put)."""
+        strikes = self._rng.random() < self._rates["reconcile"]
+        pick = self._rng.randrange(len(batch))
+        notification = batch[pick].notification
+        if strikes and self._repair is not None and notification is not None:
+            self._repair(notification.key)
 
     def _arm(self, env: ExecutionEnvironment, batch: Sequence[Message], *, racing: bool) -> bool:
         """Arm this invocation's faults; return True for a deadline fault.

@@ -37,6 +37,7 @@ class ChaosModeResult(ChaosTally):
     reconciled: int
     faults_injected: dict[str, int]
     poison_parked: int
+    paths: dict[str, int]  # events per delivery path (s3, sns, eventbridge)
 
 
 class Disagreement(TypedDict):
@@ -56,6 +57,7 @@ class ChaosMeasured(TypedDict):
     """What is measured rather than fixed by the seed (two sandboxes racing may retry or not)."""
 
     requests_per_event: float
+    repairs_written_during_traffic: int
     disagreement: NotRequired[Disagreement]
 
 

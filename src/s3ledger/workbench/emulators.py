@@ -127,6 +127,10 @@ class Workbench(StartStop):
         """A CloudWatch client for moto (untyped: no stubs installed)."""
         return aws_client("cloudwatch", self.aws_endpoint)
 
+    def sns(self) -> Any:
+        """An SNS client for moto (untyped: no stubs installed)."""
+        return aws_client("sns", self.aws_endpoint)
+
     def env(self, resources: Resources) -> dict[str, str]:
         """Environment variables that point the product (and boto3) at this workbench.
 

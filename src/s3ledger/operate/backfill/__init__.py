@@ -21,16 +21,15 @@ sequencer) carries the snapshot's time as its time mark (:mod:`s3ledger.core.ord
 S3's clock when it answered the page (the ``Date`` header, whole seconds, as reconcile's reads;
 see :func:`s3ledger.pipeline.bucket.server_time`); for an inventory, the manifest's
 ``creationTimestamp``. A
-live event of a request older than the snapshot that arrives later is audited as superseded
-(the snapshot already shows its effect, or a later one); an event of a later request applies.
-The limits are reconcile's: the ``Date`` header has whole seconds, so a request that finished
-while a listing call was being served, when that call spanned a second boundary, may be missing
-from the page and yet older than its mark (its late event is then superseded); and an S3
-Inventory is eventually consistent (recently added or deleted objects may be missing or still
-listed), so an object deleted just before the report was written may be backfilled as existing,
-and its delete event, if still in flight, superseded. Both leave a ledger state older than the
-bucket's, which is what ``s3ledger reconcile --apply`` repairs: run it (after its settle window)
-once a backfill is done.
+live event clearly older than the snapshot that arrives later is audited as superseded (the
+snapshot already shows its effect, or a later one); one clearly later applies; one the clocks
+cannot place (the same second or the next: docs/semantics.md#never-guess-an-order) moves the
+ledger only if S3 shows its state. The limit left is the inventory's: an S3 Inventory is
+eventually consistent (recently added or deleted objects may be missing or still listed), so an
+object deleted well before the report was written may be backfilled as existing, and its delete
+event, if still in flight, superseded. That leaves a ledger state older than the bucket's, which
+is what ``s3ledger reconcile --apply`` repairs: run it (after its settle window) once a backfill
+from an inventory is done.
 
 **Current versions only.** A key's latest entry (``IsLatest``) that is a version is written; a key
 whose latest entry is a delete marker is deleted and needs no ledger item; older versions say

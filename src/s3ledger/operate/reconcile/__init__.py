@@ -26,15 +26,15 @@ ledger item was read, and the repair is written only if the ledger item is still
 (pinned on ``last_event_id``): a real event that lands in between makes the repair fail, and the
 next run looks again. So what the repair writes is never older than what it replaces. It is not
 undone either: the repair sets the ledger's ``time_mark`` (:mod:`s3ledger.core.order`) to the
-time S3
-answered the read (its ``Date`` header), so a late event of a request older than the read (still
-in the queue, or redriven from the DLQ) is audited as superseded, while an event of a later
-request applies. Two limits are left, both covered by the **settle window**: the ``Date`` header
-has whole seconds, so events of the read's own second are not ordered against it; and a clock
-skew between S3's hosts. Objects whose current version or delete marker is younger than the
-window (``settle_seconds``; the CLI's default covers the queue's whole redelivery span, visibility
-timeout times maxReceiveCount, plus five minutes for S3's own delivery, from ``template.yaml``) are
-left for a later run and counted as ``settling``.
+time S3 answered the read (its ``Date`` header), so a late event clearly older than the read
+(still in the queue, or redriven from the DLQ) is audited as superseded, one clearly later
+applies, and one of the read's own second (or the next) moves the ledger only if S3 shows its
+state (docs/semantics.md#never-guess-an-order). The **settle window** leaves alone objects whose
+current version or delete marker is younger than ``settle_seconds`` (the CLI's default covers
+the queue's whole redelivery span, visibility timeout times maxReceiveCount, plus five minutes for
+S3's own delivery, from ``template.yaml``): their own events may still be on the way, and
+repairing them would only race those events. They are counted as ``settling`` and left for a
+later run.
 
 Clients: pass clients configured with botocore's ``standard`` retry mode; listing, scanning and
 reading states rely on it, and the writes add the writer's own bounded retries.

@@ -30,8 +30,9 @@ class Outcome(StrEnum):
     APPLIED = "applied"  # the ledger now reflects this event, and the audit log records it
     DUPLICATE = "duplicate"  # the event had been recorded before; nothing was written
     SUPERSEDED = "superseded"  # a newer event of the object was already applied (as audited)
-    # Newer, but what a GET returns did not change (a noncurrent version or a delete marker was
-    # removed for good): the ledger's order moved, its state did not; audited as unchanged.
+    # What a GET returns did not change (a noncurrent version or a delete marker was removed for
+    # good, or S3 shows the state the ledger has): the ledger stays; a sequenced event raises its
+    # sequencer only (core.settle); audited as unchanged.
     UNCHANGED = "unchanged"
 
 
@@ -77,7 +78,8 @@ class Writer(Protocol):
     """Write one S3 event to the ledger and audit tables.
 
     Raises ``RetryableError`` when the event may succeed later and ``PoisonError`` when it never
-    will; returns the outcome otherwise. Implementations: naive, transact, powertools, inbox.
+    will; returns the outcome otherwise. Implementations: naive, transact, powertools, inbox,
+    inbox-batch, lean.
     """
 
     mode: str

@@ -25,7 +25,7 @@ import random
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from botocore.exceptions import (
@@ -39,6 +39,7 @@ from s3ledger.core.attributes import from_item
 from s3ledger.core.config import RetryPolicy, Settings
 from s3ledger.core.errors import (
     AmbiguousWriteError,
+    IdentityConflictError,
     RejectedWriteError,
     RetryableError,
     ThrottledError,
@@ -47,6 +48,7 @@ from s3ledger.core.errors import (
     TransientWriteError,
 )
 from s3ledger.core.events import ObjectEvent
+from s3ledger.core.ledger import conflicting_facts
 from s3ledger.pipeline.aws import error_code
 from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
 from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, NullMetrics, Outcome
@@ -55,14 +57,17 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = [
+    "AUDIT_FACTS_PROJECTION",
     "CONDITIONAL_CHECK_FAILED",
     "DynamoDBWriter",
     "LookAheadWriter",
     "RecentlyRecorded",
     "RequestToken",
     "cancellation_codes",
+    "cancellation_items",
     "classify",
     "error_code",
+    "returned_item",
     "with_retries",
 ]
 
@@ -93,6 +98,8 @@ _AMBIGUOUS: Final = (ReadTimeoutError, ConnectionClosedError)
 
 # Reads of an item pair before giving up when DynamoDB keeps keys unprocessed.
 _READ_ATTEMPTS: Final = 5
+# What a read of audit items needs to tell a duplicate from another event with its id.
+AUDIT_FACTS_PROJECTION: Final = "event_id, event_name, version_id, etag"
 
 
 def cancellation_codes(error: ClientError) -> list[str | None]:
@@ -106,6 +113,19 @@ def cancellation_codes(error: ClientError) -> list[str | None]:
         code = reason.get("Code")
         codes.append(None if code in (None, "None") else str(code))
     return codes
+
+
+def cancellation_items(error: ClientError) -> list[dict[str, Any] | None]:
+    """The item each action of a cancelled transaction failed on (plain form), in request
+    order; ``None`` where DynamoDB returned none (the action asked for none, or did not fail)."""
+    reasons: list[Any] = list(error.response.get("CancellationReasons") or [])
+    return [from_item(reason["Item"]) if reason.get("Item") else None for reason in reasons]
+
+
+def returned_item(error: ClientError) -> dict[str, Any] | None:
+    """The item a failed single-item condition returned (``ALL_OLD``), plain form."""
+    item: Any = error.response.get("Item")
+    return from_item(item) if item else None
 
 
 def classify(error: Exception, what: str) -> Exception:
@@ -188,26 +208,34 @@ class DynamoDBWriter:
 
 
 class RecentlyRecorded:
-    """Event ids this sandbox knows are done, the newest ``capacity`` of them (inbox: recorded in
-    the audit log; lean: both writes done).
+    """Events this sandbox knows are done, the newest ``capacity`` of them (inbox: recorded in
+    the audit log; lean: both writes done), each with the facts it was recorded with.
 
     A duplicate that lands in the same warm sandbox is then skipped without a request. It cannot
-    weaken exactly-once: an id enters only once its writes are known to exist, and s3ledger
-    never deletes audit items.
+    weaken exactly-once: an event enters only once its writes are known to exist, and s3ledger
+    never deletes audit items. An event with a known id but other facts is not known: it goes to
+    DynamoDB, whose record of the id makes it fail (``IdentityConflictError``).
     """
 
     def __init__(self, capacity: int) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._facts: OrderedDict[str, tuple[str | None, ...]] = OrderedDict()
         self._capacity = capacity
 
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._ids
+    @staticmethod
+    def _facts_of(event: ObjectEvent) -> tuple[str | None, ...]:
+        return (event.event_name, event.version_id, event.etag)
 
-    def add(self, event_id: str) -> None:
-        self._ids[event_id] = None
-        self._ids.move_to_end(event_id)
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
+    def knows(self, event: ObjectEvent) -> bool:
+        return self._facts.get(event.event_id) == self._facts_of(event)
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._facts
+
+    def add(self, event: ObjectEvent) -> None:
+        self._facts[event.event_id] = self._facts_of(event)
+        self._facts.move_to_end(event.event_id)
+        if len(self._facts) > self._capacity:
+            self._facts.popitem(last=False)
 
 
 class LookAheadWriter(DynamoDBWriter):
@@ -239,13 +267,31 @@ class LookAheadWriter(DynamoDBWriter):
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         self._upcoming.pop(event.event_id, None)
-        if event.event_id in self._done:
+        if self._done.knows(event):
             return Outcome.DUPLICATE
         outcome = self._write(event, context)
-        self._done.add(event.event_id)
+        self._done.add(event)
         if outcome is Outcome.DUPLICATE and self._upcoming:
             self._look_ahead()
         return outcome
+
+    def _duplicate(self, event: ObjectEvent, recorded: Mapping[str, Any] | None) -> Outcome:
+        """The event's id is recorded: a duplicate, unless the record says other facts."""
+        conflicts = {} if recorded is None else conflicting_facts(event, recorded)
+        if conflicts:
+            self._metrics.count("IdentityConflicts")
+            said = ", ".join(
+                f"{k} {old!r} (this one: {new!r})" for k, (old, new) in conflicts.items()
+            )
+            raise IdentityConflictError(f"{event.event_id} is recorded with {said}")
+        return Outcome.DUPLICATE
+
+    def _remember_found(self, found: Mapping[str, Mapping[str, Any]]) -> None:
+        """Mark done the upcoming events whose audit items a look-ahead found with their facts."""
+        for event_id, item in found.items():
+            event = self._upcoming.get(event_id)
+            if event is not None and not conflicting_facts(event, item):
+                self._done.add(event)
 
     def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         raise NotImplementedError

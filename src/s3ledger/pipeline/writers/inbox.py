@@ -2,7 +2,9 @@
 
 The audit log is the inbox: its conditional Put both records the event and detects a duplicate,
 and the ledger's ordering guard keeps the newest state. One request per fresh event, one per
-duplicate, and exactly once across both tables.
+duplicate, and exactly once across both tables. Where the guard cannot place an event (the clocks
+at hand cannot order it against a repair or a lifecycle event: ``Place.UNORDERED``), the writer
+asks S3 and writes pinned to the ledger item it saw (:mod:`s3ledger.core.settle`).
 """
 
 from __future__ import annotations
@@ -21,22 +23,26 @@ from s3ledger.core.errors import (
 )
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.ledger import ObjectState
-from s3ledger.core.order import LedgerMarks, is_newer, utc_now
+from s3ledger.core.order import LedgerMarks, Place, place, utc_now
+from s3ledger.core.settle import settle
 from s3ledger.pipeline.aws import CONDITION_FAILED
 from s3ledger.pipeline.writers.base import InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import (
+    AUDIT_FACTS_PROJECTION,
     CONDITIONAL_CHECK_FAILED,
     TRANSACTION_CANCELED,
     LookAheadWriter,
     RequestToken,
     cancellation_codes,
+    cancellation_items,
     classify,
     error_code,
+    returned_item,
     with_retries,
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
 
 __all__ = ["LOOK_AHEAD_KEYS", "InboxWriter"]
 
@@ -46,6 +52,9 @@ LOOK_AHEAD_KEYS: Final = 100
 _PIN_ATTEMPTS: Final = 5
 
 _log = logging.getLogger(__name__)
+
+# What a refused ledger update does next, given the ledger item DynamoDB returned.
+LedgerRefused = Callable[[dict[str, Any] | None], Outcome]
 
 
 class InboxWriter(LookAheadWriter):
@@ -67,16 +76,16 @@ class InboxWriter(LookAheadWriter):
         table = self._settings.audit_table
         # list() copies the ids in one step, so a write on another thread cannot change the
         # dict while it is read.
-        upcoming = list(self._upcoming)[:LOOK_AHEAD_KEYS]
-        ids = [event_id for event_id in upcoming if event_id not in self._done]
+        upcoming = list(self._upcoming.values())[:LOOK_AHEAD_KEYS]
+        ids = [event.event_id for event in upcoming if not self._done.knows(event)]
         if not ids:
             return
         try:
             response = self._client.batch_get_item(
                 RequestItems={
                     table: {
-                        "Keys": [{"event_id": {"S": event_id}} for event_id in ids],
-                        "ProjectionExpression": "event_id",
+                        "Keys": [{"event_id": {"S": event_id}} for event_id in dict.fromkeys(ids)],
+                        "ProjectionExpression": AUDIT_FACTS_PROJECTION,
                     }
                 }
             )
@@ -88,26 +97,33 @@ class InboxWriter(LookAheadWriter):
             _log.warning("duplicate look-ahead failed; writing each event", extra={"error": code})
             return
         # Keys left unprocessed (throttling) are simply not skipped.
-        for item in response.get("Responses", {}).get(table, []):
-            self._done.add(item["event_id"]["S"])
+        found = (ledger.from_item(i) for i in response.get("Responses", {}).get(table, []))
+        self._remember_found({str(item["event_id"]): item for item in found})
 
     def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         if event.effect is Effect.RESOLVE:
             return self._write_resolved(event, context)
-        request_id = context.aws_request_id
         actions = ledger.inbox_actions(
             event,
             ledger_table=self._settings.ledger_table,
             audit_table=self._settings.audit_table,
-            request_id=request_id,
+            request_id=context.aws_request_id,
             processed_at=utc_now(),
         )
 
-        def ledger_refused() -> Outcome:
-            # The ordering guard failed: the ledger holds a newer event of the object.
-            return self._supersede(event, request_id)
+        def ledger_refused(item: dict[str, Any] | None) -> Outcome:
+            return self.after_refusal(event, item, context)
 
         return self._transact(actions, event, context, Outcome.APPLIED, ledger_refused)
+
+    def after_refusal(
+        self, event: ObjectEvent, item: Mapping[str, Any] | None, context: InvocationContext
+    ) -> Outcome:
+        """The ledger's guard refused ``event`` with the ledger at ``item``: older → audited
+        superseded; unordered by the clocks → S3 decides."""
+        if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
+            return self._audit_only(event, ledger.SUPERSEDED, context)
+        return self._settle_with_s3(event, item, context)
 
     def _transact(
         self,
@@ -115,7 +131,7 @@ class InboxWriter(LookAheadWriter):
         event: ObjectEvent,
         context: InvocationContext,
         success: Outcome,
-        ledger_refused: Callable[[], Outcome],
+        ledger_refused: LedgerRefused,
     ) -> Outcome:
         """Send one event's transaction with bounded retries; read a cancellation by position.
 
@@ -133,17 +149,7 @@ class InboxWriter(LookAheadWriter):
             except ClientError as exc:
                 if error_code(exc) != TRANSACTION_CANCELED:
                     raise classify(exc, event.event_id) from exc
-                codes = cancellation_codes(exc)
-                if len(codes) != len(actions):
-                    raise RejectedWriteError(
-                        f"{event.event_id}: unexpected cancellation reasons {codes}"
-                    ) from exc
-                if codes[ledger.AUDIT_POSITION] == CONDITIONAL_CHECK_FAILED:
-                    # Recorded before: a duplicate, or our own attempt whose answer was lost.
-                    return Outcome.DUPLICATE
-                if codes[ledger.LEDGER_POSITION] == CONDITIONAL_CHECK_FAILED and codes[0] is None:
-                    return ledger_refused()
-                raise classify(exc, event.event_id) from exc
+                return self._read_cancellation(exc, actions, event, ledger_refused)
             except BotoCoreError as exc:
                 error = classify(exc, event.event_id)
                 token.keep = isinstance(error, AmbiguousWriteError)
@@ -158,42 +164,65 @@ class InboxWriter(LookAheadWriter):
             what=event.event_id,
         )
 
+    def _read_cancellation(
+        self,
+        exc: ClientError,
+        actions: list[TransactWriteItemTypeDef],
+        event: ObjectEvent,
+        ledger_refused: LedgerRefused,
+    ) -> Outcome:
+        codes, items = cancellation_codes(exc), cancellation_items(exc)
+        if len(codes) != len(actions):
+            raise RejectedWriteError(
+                f"{event.event_id}: unexpected cancellation reasons {codes}"
+            ) from exc
+        if codes[ledger.AUDIT_POSITION] == CONDITIONAL_CHECK_FAILED:
+            # Recorded before: a duplicate, or our own attempt whose answer was lost.
+            return self._duplicate(event, items[ledger.AUDIT_POSITION])
+        if codes[ledger.LEDGER_POSITION] == CONDITIONAL_CHECK_FAILED and codes[0] is None:
+            return ledger_refused(items[ledger.LEDGER_POSITION])
+        raise classify(exc, event.event_id) from exc
+
     def _write_resolved(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         """An event that removed a version for good: its state is read from S3, not carried.
 
-        Read the ledger item (and whether the audit log has the event) → if the event is not
-        newer than the ledger, audit it as superseded → read the object's current state from S3
-        → write that state with the event's order marks, pinned to the ledger item just read.
-
-        Why this keeps exactly-once and the per-key order:
-
-        * duplicates: the audit Put is conditional, as for every event; a duplicate costs reads
-          only, since the read finds its audit item first;
-        * order: "newer" is decided by :func:`s3ledger.core.order.is_newer` on the item read, and
-          the
-          pin (``last_event_id`` unchanged, or no item) makes the write fail if any other event
-          moved the ledger since; the writer then reads again and decides again;
-        * the state read may be newer than the event (later requests happened before the
-          read). That is safe: every later request has its own event, with a greater sequencer,
-          and each of them, when it lands, sets its own state; the last request's event (or
-          read) leaves the bucket's final state. The marks set are the event's own, never
-          "newer" ones, so no later event is refused;
-        * crashes and lost answers: the transaction is atomic and a retry resends it with the
-          same ClientRequestToken; a crash before it leaves nothing, and the message comes back.
+        Read the ledger item and the event's audit item in one consistent read: recorded → a
+        duplicate; older than the ledger → superseded; else S3 decides (:func:`settle`).
         """
+        item, recorded = self._read_ledger_and_audit(event, audit_projection=AUDIT_FACTS_PROJECTION)
+        if recorded is not None:
+            return self._duplicate(event, recorded)
+        if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
+            return self._audit_only(event, ledger.SUPERSEDED, context)
+        return self._settle_with_s3(event, item, context)
+
+    def _settle_with_s3(
+        self, event: ObjectEvent, item: Mapping[str, Any] | None, context: InvocationContext
+    ) -> Outcome:
+        """Read the object's state from S3, decide (:func:`settle`), and write pinned to the
+        ledger ``item``; if another event moved the ledger in between, place and decide again.
+
+        Exactly once and in order: the audit Put is conditional as always; the pin makes the
+        decision hold at the write; a crash before the transaction leaves nothing, and a lost
+        answer is resent with the same ClientRequestToken.
+        """
+        own = None if event.effect is Effect.RESOLVE else ObjectState.of_event(event)
         for _ in range(_PIN_ATTEMPTS):
-            item, recorded = self._read_ledger_and_audit_ids(event)
-            if recorded:
-                return Outcome.DUPLICATE
-            if not is_newer(event.order, LedgerMarks.of(item)):
-                return self._supersede(event, context.aws_request_id)
-            state = self._state_reader.current(event.bucket, event.key)
-            unchanged = item is not None and ObjectState.of_ledger(item) == state
-            outcome = Outcome.UNCHANGED if unchanged else Outcome.APPLIED
+            current = self._state_reader.current(event.bucket, event.key)
+            settlement = settle(own, current, item, sequencer=event.order.sequencer)
+            if settlement.state is not None:
+                update = self._state_update(event, settlement.state, item)
+            elif settlement.raise_sequencer and item is not None:
+                pinned = str(item.get("last_event_id", ""))
+                update = ledger.sequencer_update(event, self._settings.ledger_table, pinned=pinned)
+            else:
+                return self._audit_only(event, settlement.outcome, context)
             try:
-                return self._write_pinned(event, state, item, outcome, context)
-            except _LedgerMovedError:
-                continue  # another event moved the ledger between our read and our write
+                return self._write_pinned(event, update, Outcome(settlement.outcome), context)
+            except _LedgerMovedError as moved:
+                item = moved.item  # another event landed between our read and our write
+            if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
+                return self._audit_only(event, ledger.SUPERSEDED, context)
         raise TransientWriteError(
             f"{event.event_id}: the ledger item kept changing under {_PIN_ATTEMPTS} attempts"
         )
@@ -207,50 +236,56 @@ class InboxWriter(LookAheadWriter):
     ) -> Outcome:
         """Set the ledger to ``state`` if it is still ``item`` (plain form; ``None``: absent).
 
-        For repairs (reconcile), whose state was read from the bucket after ``item`` was read:
-        ``APPLIED`` when written, ``SUPERSEDED`` when the ledger moved since (a real event landed:
-        the next reconcile looks again), ``DUPLICATE`` when this very repair was written before.
+        For repairs (reconcile, backfill), whose state was read from the bucket after ``item``
+        was read: ``APPLIED`` when written, ``SUPERSEDED`` when the ledger moved since (a real
+        event landed: the next reconcile looks again), ``DUPLICATE`` when this very repair was
+        written before.
         """
         try:
-            return self._write_pinned(event, state, item, Outcome.APPLIED, context)
+            update = self._state_update(event, state, item)
+            return self._write_pinned(event, update, Outcome.APPLIED, context)
         except _LedgerMovedError:
             return Outcome.SUPERSEDED
+
+    def _state_update(
+        self, event: ObjectEvent, state: ObjectState, item: Mapping[str, Any] | None
+    ) -> UpdateTypeDef:
+        """The ledger update to ``state`` and the order marks after ``event``, pinned to
+        ``item`` (plain form; ``None``: no item)."""
+        return ledger.pinned_update(
+            event,
+            self._settings.ledger_table,
+            state=state,
+            marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
+            pinned=None if item is None else str(item.get("last_event_id", "")),
+        )
 
     def _write_pinned(
         self,
         event: ObjectEvent,
-        state: ObjectState,
-        item: Mapping[str, Any] | None,
+        update: UpdateTypeDef,
         outcome: Outcome,
         context: InvocationContext,
     ) -> Outcome:
-        """Write ``state`` and the order marks after ``event``, if the ledger is still ``item``;
-        raise ``_LedgerMovedError`` if it moved."""
+        """Send the audit Put and a pinned ledger ``update`` in one transaction; raise
+        ``_LedgerMovedError`` (with the ledger item now) if the ledger moved since its read."""
         actions = ledger.pinned_actions(
             event,
-            state=state,
-            marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
-            pinned=None if item is None else str(item.get("last_event_id", "")),
+            update=update,
             outcome=outcome.value,
-            ledger_table=self._settings.ledger_table,
             audit_table=self._settings.audit_table,
             request_id=context.aws_request_id,
             processed_at=utc_now(),
         )
         return self._transact(actions, event, context, outcome, _ledger_moved)
 
-    def _read_ledger_and_audit_ids(self, event: ObjectEvent) -> tuple[dict[str, Any] | None, bool]:
-        """The ledger item (consistent, plain form) and whether the audit log has the event."""
-        item, audit = self._read_ledger_and_audit(event, audit_projection="event_id")
-        return item, audit is not None
-
-    def _supersede(self, event: ObjectEvent, request_id: str) -> Outcome:
-        """Record a superseded event in the audit log only; the ledger keeps its newer state."""
+    def _audit_only(self, event: ObjectEvent, outcome: str, context: InvocationContext) -> Outcome:
+        """Record an event that leaves the ledger alone (``superseded``, ``unchanged``)."""
         put = ledger.audit_put(
             event,
             self._settings.audit_table,
-            outcome=ledger.SUPERSEDED,
-            request_id=request_id,
+            outcome=outcome,
+            request_id=context.aws_request_id,
             processed_at=utc_now(),
             only_if_new=True,
         )
@@ -258,19 +293,23 @@ class InboxWriter(LookAheadWriter):
             self._client.put_item(**put)
         except ClientError as exc:
             if error_code(exc) == CONDITION_FAILED:
-                return Outcome.DUPLICATE  # superseded and recorded by an earlier delivery
+                return self._duplicate(event, returned_item(exc))  # recorded by an earlier try
             raise classify(exc, event.event_id) from exc
         except BotoCoreError as exc:
             raise classify(exc, event.event_id) from exc
-        return Outcome.SUPERSEDED
+        return Outcome(outcome)
 
 
 class _LedgerMovedError(Exception):
     """The pinned ledger item changed between the writer's read and its write."""
 
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("the ledger item moved")
+        self.item = item
 
-def _ledger_moved() -> Outcome:
-    raise _LedgerMovedError
+
+def _ledger_moved(item: dict[str, Any] | None) -> Outcome:
+    raise _LedgerMovedError(item)
 
 
 _NO_MARKS: Final = LedgerMarks(None, None, "")

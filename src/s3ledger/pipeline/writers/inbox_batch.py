@@ -7,10 +7,11 @@ most one event per object; the other events of an object go in the following wav
 order.
 
 When a wave is cancelled, its reasons are read by position: an event whose audit Put failed its
-condition was recorded before (a duplicate); one whose ledger Update failed is superseded (the
-ledger holds a newer event) and gets audited so. Nothing of a cancelled transaction was written,
-so every other event of the wave falls back to the one-event ``inbox`` path, with its own
-retries and errors.
+condition was recorded before (a duplicate, unless the record says other facts); one whose
+ledger Update failed goes where ``inbox`` sends a refused event (superseded if older, S3 asked if
+the clocks cannot place it), from the ledger item the reason returned. Nothing of a cancelled
+transaction was written, so every other event of the wave falls back to the one-event ``inbox``
+path, with its own retries and errors.
 
 When a wave's answer is lost (a timeout, a closed connection), the wave is sent again with the
 same ClientRequestToken, so DynamoDB answers a wave that did commit with success: its events are
@@ -24,7 +25,7 @@ one-event path, all its events in batch order: that event's state is read from S
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,6 +39,7 @@ from s3ledger.pipeline.writers.dynamo import (
     TRANSACTION_CANCELED,
     RequestToken,
     cancellation_codes,
+    cancellation_items,
     classify,
     error_code,
     with_retries,
@@ -80,7 +82,7 @@ class InboxBatchWriter(InboxWriter):
         resolving = {e.object_id for e in events if e.effect is Effect.RESOLVE}
         fresh, one_by_one = [], []
         for position, event in enumerate(events):
-            if event.event_id in self._done:
+            if self._done.knows(event):
                 results[position] = Outcome.DUPLICATE
             elif event.object_id in resolving:
                 one_by_one.append(position)
@@ -123,8 +125,8 @@ class InboxBatchWriter(InboxWriter):
         what = f"a wave of {len(wave)} events ({wave[0].event_id}, ...)"
         token = RequestToken()
 
-        def attempt() -> list[str | None] | None:
-            """``None`` once committed; the cancellation reasons if DynamoDB cancelled it."""
+        def attempt() -> ClientError | None:
+            """``None`` once committed; the cancellation if DynamoDB cancelled it."""
             try:
                 self._client.transact_write_items(
                     TransactItems=actions,
@@ -132,7 +134,7 @@ class InboxBatchWriter(InboxWriter):
                 )
             except ClientError as exc:
                 if error_code(exc) == TRANSACTION_CANCELED:
-                    return cancellation_codes(exc)
+                    return exc
                 raise classify(exc, what) from exc
             except BotoCoreError as exc:
                 error = classify(exc, what)
@@ -141,7 +143,7 @@ class InboxBatchWriter(InboxWriter):
             return None
 
         try:
-            codes = with_retries(
+            cancelled = with_retries(
                 attempt,
                 policy=self._settings.retry,
                 context=context,
@@ -152,34 +154,51 @@ class InboxBatchWriter(InboxWriter):
             if token.keep:
                 # The wave may have committed: only its messages coming back can tell.
                 return [exc] * len(wave)
-            return self._fall_back(wave, [], context)
+            return self._fall_back(wave, None, context)
         except PoisonError:
-            return self._fall_back(wave, [], context)  # the bad event fails alone there
-        if codes is not None:
-            return self._fall_back(wave, codes, context)
+            return self._fall_back(wave, None, context)  # the bad event fails alone there
+        if cancelled is not None:
+            return self._fall_back(wave, cancelled, context)
         for event in wave:
-            self._done.add(event.event_id)
+            self._done.add(event)
         return [Outcome.APPLIED] * len(wave)
 
     def _fall_back(
-        self, wave: Sequence[ObjectEvent], codes: Sequence[str | None], context: InvocationContext
+        self, wave: Sequence[ObjectEvent], cancelled: ClientError | None, context: InvocationContext
     ) -> list[BatchResult]:
+        codes = [] if cancelled is None else cancellation_codes(cancelled)
+        items = [] if cancelled is None else cancellation_items(cancelled)
+        readable = len(codes) == _ACTIONS_PER_EVENT * len(wave) == len(items)
         results: list[BatchResult] = []
-        readable = len(codes) == _ACTIONS_PER_EVENT * len(wave)
         for k, event in enumerate(wave):
-            audit_code = codes[_ACTIONS_PER_EVENT * k + ledger.AUDIT_POSITION] if readable else None
-            ledger_code = (
-                codes[_ACTIONS_PER_EVENT * k + ledger.LEDGER_POSITION] if readable else None
-            )
-            if audit_code == CONDITIONAL_CHECK_FAILED:
-                self._done.add(event.event_id)
-                results.append(Outcome.DUPLICATE)
-            elif ledger_code == CONDITIONAL_CHECK_FAILED and audit_code is None:
-                try:
-                    results.append(self._supersede(event, context.aws_request_id))
-                    self._done.add(event.event_id)
-                except S3LedgerError as exc:
-                    results.append(exc)
+            base = _ACTIONS_PER_EVENT * k
+            audit, ledger_at = base + ledger.AUDIT_POSITION, base + ledger.LEDGER_POSITION
+            if not readable:
+                results.append(self._write_one(event, context))
+            elif codes[audit] == CONDITIONAL_CHECK_FAILED:
+                results.append(self._settled(event, items[audit], context, recorded=True))
+            elif codes[ledger_at] == CONDITIONAL_CHECK_FAILED and codes[audit] is None:
+                results.append(self._settled(event, items[ledger_at], context, recorded=False))
             else:
                 results.append(self._write_one(event, context))
         return results
+
+    def _settled(
+        self,
+        event: ObjectEvent,
+        item: dict[str, Any] | None,
+        context: InvocationContext,
+        *,
+        recorded: bool,
+    ) -> BatchResult:
+        """One event of a cancelled wave, decided from the item its failed action returned (its
+        audit record if ``recorded``, else the ledger's); its error if it fails."""
+        try:
+            if recorded:
+                outcome = self._duplicate(event, item)
+            else:
+                outcome = self.after_refusal(event, item, context)
+        except S3LedgerError as exc:
+            return exc
+        self._done.add(event)
+        return outcome

@@ -80,21 +80,24 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger.core import lean, ledger
-from s3ledger.core.errors import AmbiguousWriteError, RejectedWriteError
+from s3ledger.core.errors import AmbiguousWriteError, RejectedWriteError, TransientWriteError
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.ledger import ObjectState
-from s3ledger.core.order import LedgerMarks, is_newer, utc_now
+from s3ledger.core.order import LedgerMarks, Place, place, utc_now
+from s3ledger.core.settle import settle
 from s3ledger.pipeline.aws import CONDITION_FAILED
 from s3ledger.pipeline.writers.base import InvocationContext, Outcome
 from s3ledger.pipeline.writers.dynamo import (
+    AUDIT_FACTS_PROJECTION,
     LookAheadWriter,
     classify,
     error_code,
+    returned_item,
     with_retries,
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import PutTypeDef
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, UpdateTypeDef
 
 __all__ = ["LeanWriter"]
 
@@ -104,6 +107,9 @@ _LOOK_AHEAD_EVENTS: Final = 50
 _TOOK: Final = "took"
 _SHOWS: Final = "shows"
 _REFUSED: Final = "refused"
+_SAME: Final = "same"
+# Reads of S3 and pinned updates of one event before giving up (the message then comes back).
+_PIN_ATTEMPTS: Final = 5
 
 
 _log = logging.getLogger(__name__)
@@ -130,7 +136,7 @@ class LeanWriter(LookAheadWriter):
         item is an *older* one, which only makes the event look incomplete (it is then written,
         as without the look-ahead).
         """
-        events = [e for e in list(self._upcoming.values()) if e.event_id not in self._done]
+        events = [e for e in list(self._upcoming.values()) if not self._done.knows(e)]
         events = events[:_LOOK_AHEAD_EVENTS]
         if not events:
             return
@@ -139,7 +145,7 @@ class LeanWriter(LookAheadWriter):
         request: dict[str, Any] = {
             audit_table: {
                 "Keys": [{"event_id": {"S": e.event_id}} for e in events],
-                "ProjectionExpression": "event_id",
+                "ProjectionExpression": AUDIT_FACTS_PROJECTION,
             },
             ledger_table: {
                 "Keys": [{"id": {"S": object_id}} for object_id in objects],
@@ -158,23 +164,21 @@ class LeanWriter(LookAheadWriter):
             _log.warning("duplicate look-ahead failed; writing each event", extra={"error": code})
             return
         found = response.get("Responses", {})
-        recorded = {item["event_id"]["S"] for item in found.get(audit_table, [])}
         marks = {
             item["id"]["S"]: LedgerMarks.of(ledger.from_item(item))
             for item in found.get(ledger_table, [])
         }
-        for event in events:
-            known = event.event_id in recorded and event.object_id in marks
-            if known and not is_newer(event.order, marks[event.object_id]):
-                self._done.add(event.event_id)
+        complete = {
+            str(item["event_id"]): item
+            for item in map(ledger.from_item, found.get(audit_table, []))
+            if (event := self._upcoming.get(str(item["event_id"]))) is not None
+            and event.object_id in marks
+            and place(event.order, marks[event.object_id]) is Place.OLDER
+        }
+        self._remember_found(complete)
 
     def _record_and_apply(
-        self,
-        event: ObjectEvent,
-        state: ObjectState,
-        context: InvocationContext,
-        *,
-        unchanged: bool = False,
+        self, event: ObjectEvent, state: ObjectState, context: InvocationContext
     ) -> Outcome:
         fresh = lean.lean_audit_put(
             event,
@@ -184,19 +188,15 @@ class LeanWriter(LookAheadWriter):
             processed_at=utc_now(),
         )
         recorded = self._record(fresh, event, context)
-        if recorded is None:  # write 1 created the item
-            applied = self._apply(ledger.from_item(fresh["Item"]), event, context)
-            if applied == _REFUSED:
-                return Outcome.SUPERSEDED
-            if applied == _SHOWS:  # a concurrent delivery completed it first
-                return Outcome.DUPLICATE
-            return Outcome.UNCHANGED if unchanged else Outcome.APPLIED
-        return self._heal(recorded, event, context)
+        if recorded is not None:
+            return self._heal(recorded, event, context)
+        return _FIRST_APPLY[self._apply(ledger.from_item(fresh["Item"]), event, context)]
 
     def _heal(
         self, recorded: Mapping[str, Any], event: ObjectEvent, context: InvocationContext
     ) -> Outcome:
         """The event was recorded before: complete it from its audit item, as recorded."""
+        self._duplicate(event, recorded)  # another event with this id fails here
         if recorded.get("outcome") != lean.RECORDED:
             # Written whole by a transactional mode, or audited as superseded: nothing is owed.
             return Outcome.DUPLICATE
@@ -224,7 +224,7 @@ class LeanWriter(LookAheadWriter):
                     raise classify(exc, event.event_id) from exc
                 # DynamoDB returns the item (ALL_OLD); were it ever missing, our own item
                 # stands in (the role has no GetItem): the event's facts are the same.
-                old = self._returned_item(exc) or {**written, "request_id": ""}
+                old = returned_item(exc) or {**written, "request_id": ""}
                 own = (old.get("request_id"), old.get("processed_at")) == mine
                 return None if own else old
             except BotoCoreError as exc:
@@ -243,34 +243,91 @@ class LeanWriter(LookAheadWriter):
         self, recorded: Mapping[str, Any], event: ObjectEvent, context: InvocationContext
     ) -> str:
         """Write 2, from the audit item: ``TOOK`` if this call moved the ledger to the event,
-        ``SHOWS`` if the guard refused it because the ledger already shows this very event
-        (another delivery's update), ``REFUSED`` if the ledger holds a newer event.
+        ``SHOWS`` if the ledger already shows this very event (another delivery's update),
+        ``REFUSED`` if the event is older than the ledger (or S3 shows a later state), ``SAME``
+        if S3 shows the event's state and the ledger already has it.
+
+        A guard that refuses an event the clocks cannot place hands it to S3
+        (:meth:`_apply_settled`).
+        """
+        update = lean.replay_update(recorded, self._settings.ledger_table)
+        if update is None:
+            raise RejectedWriteError(f"{event.event_id}: its audit item does not say the state")
+        verdict, found = self._send_update(update, event, context)
+        if verdict != _REFUSED:
+            return verdict
+        if place(event.order, LedgerMarks.of(found)) is Place.OLDER:
+            return _REFUSED
+        target = lean.target_state(recorded)
+        assert target is not None  # noqa: S101 -- replay_update returned an update, so it says
+        return self._apply_settled(event, target, found, context)
+
+    def _apply_settled(
+        self,
+        event: ObjectEvent,
+        target: ObjectState,
+        item: Mapping[str, Any],
+        context: InvocationContext,
+    ) -> str:
+        """Write 2 for an event the clocks cannot place: S3 decides (:func:`settle`), and the
+        update is pinned to the ledger ``item`` it decided against; if another event moved the
+        ledger in between, place and decide again."""
+        for _ in range(_PIN_ATTEMPTS):
+            current = self._state_reader.current(event.bucket, event.key)
+            settlement = settle(target, current, item, sequencer=event.order.sequencer)
+            pinned = None if item is None else str(item.get("last_event_id", ""))
+            if settlement.state is not None:
+                update = ledger.pinned_update(
+                    event,
+                    self._settings.ledger_table,
+                    state=settlement.state,
+                    marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
+                    pinned=pinned,
+                )
+            elif settlement.raise_sequencer and pinned is not None:
+                table = self._settings.ledger_table
+                update = ledger.sequencer_update(event, table, pinned=pinned)
+            else:
+                return _SAME if settlement.outcome == ledger.UNCHANGED else _REFUSED
+            verdict, item = self._send_update(update, event, context)
+            if verdict != _REFUSED:
+                return _TOOK if settlement.state is not None else _SAME
+            if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
+                return _REFUSED
+        raise TransientWriteError(
+            f"{event.event_id}: the ledger item kept changing under {_PIN_ATTEMPTS} attempts"
+        )
+
+    def _send_update(
+        self, update: UpdateTypeDef, event: ObjectEvent, context: InvocationContext
+    ) -> tuple[str, dict[str, Any]]:
+        """Send a conditional ledger update: ``TOOK`` if it was applied (or was ours, answer
+        lost), ``SHOWS`` if its condition failed on a ledger that shows this very event, else
+        ``REFUSED`` with the ledger item the failed condition returned.
 
         A refusal after one of this call's attempts may have committed (an ambiguous error, or
         botocore's own retry after a timeout: ``RetryAttempts``) on a ledger that shows the
         event is our own update whose answer was lost: ``TOOK``.
         """
-        update = lean.replay_update(recorded, self._settings.ledger_table)
-        if update is None:
-            raise RejectedWriteError(f"{event.event_id}: its audit item does not say the state")
         ambiguous = False
 
-        def attempt() -> str:
+        def attempt() -> tuple[str, dict[str, Any]]:
             nonlocal ambiguous
             try:
                 self._client.update_item(**update)
             except ClientError as exc:
                 if error_code(exc) != CONDITION_FAILED:
                     raise classify(exc, event.event_id) from exc
-                if self._returned_item(exc).get("last_event_id") != event.event_id:
-                    return _REFUSED
+                item = returned_item(exc) or {}
+                if item.get("last_event_id") != event.event_id:
+                    return _REFUSED, item
                 retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-                return _TOOK if ambiguous or retried else _SHOWS
+                return (_TOOK if ambiguous or retried else _SHOWS), {}
             except BotoCoreError as exc:
                 error = classify(exc, event.event_id)
                 ambiguous = ambiguous or isinstance(error, AmbiguousWriteError)
                 raise error from exc
-            return _TOOK
+            return _TOOK, {}
 
         return with_retries(
             attempt,
@@ -280,35 +337,48 @@ class LeanWriter(LookAheadWriter):
             what=event.event_id,
         )
 
-    @staticmethod
-    def _returned_item(exc: ClientError) -> dict[str, Any]:
-        """The item a failed condition returned (``ALL_OLD``), plain form; ``{}`` for none."""
-        item: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
-        return ledger.from_item(item)
-
     def _write_resolved(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
-        """A removal of a version: its state is read from S3 (see the module's docstring)."""
+        """A removal of a version: its state is read from S3 (see the module's docstring).
+
+        A removal that leaves what a GET returns as the ledger has it is ``unchanged``: audited so,
+        it moves nothing (1 write unit), unless its sequencer must still be raised on the ledger
+        (:mod:`s3ledger.core.settle`): then it is recorded and replayed like any event.
+        """
         item, recorded = self._read_ledger_and_audit(event)
         if recorded is not None:
             return self._heal(recorded, event, context)
-        if not is_newer(event.order, LedgerMarks.of(item)):
-            return self._supersede(event, context)
+        if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
+            return self._audit_only(event, ledger.SUPERSEDED, context)
         state = self._state_reader.current(event.bucket, event.key)
-        unchanged = item is not None and ObjectState.of_ledger(item) == state
-        return self._record_and_apply(event, state, context, unchanged=unchanged)
+        settlement = settle(None, state, item, sequencer=event.order.sequencer)
+        unchanged = settlement.outcome == ledger.UNCHANGED
+        if unchanged and not settlement.raise_sequencer:
+            return self._audit_only(event, ledger.UNCHANGED, context)
+        # Recorded with its state, so that a redelivery or a rebuild can finish it.
+        outcome = self._record_and_apply(event, state, context)
+        return Outcome.UNCHANGED if unchanged and outcome is Outcome.APPLIED else outcome
 
-    def _supersede(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
-        """Audit an event older than the ledger; the ledger keeps its newer state (1 unit)."""
+    def _audit_only(self, event: ObjectEvent, outcome: str, context: InvocationContext) -> Outcome:
+        """Audit an event that leaves the ledger alone (superseded, unchanged): 1 unit."""
         put = ledger.audit_put(
             event,
             self._settings.audit_table,
-            outcome=ledger.SUPERSEDED,
+            outcome=outcome,
             request_id=context.aws_request_id,
             processed_at=utc_now(),
             only_if_new=True,
         )
-        put["ReturnValuesOnConditionCheckFailure"] = lean.RETURN_OLD
         recorded = self._record(put, event, context)
         if recorded is None:
-            return Outcome.SUPERSEDED
+            return Outcome(outcome)
         return self._heal(recorded, event, context)
+
+
+# What the first delivery's write 2 found, as that event's outcome.
+_FIRST_APPLY: Final = {
+    _TOOK: Outcome.APPLIED,
+    _SHOWS: Outcome.DUPLICATE,  # a concurrent delivery completed it first
+    _REFUSED: Outcome.SUPERSEDED,
+    _SAME: Outcome.UNCHANGED,
+}
+_NO_MARKS: Final = LedgerMarks(None, None, "")
