@@ -1,6 +1,7 @@
 # Everything a fresh clone needs is installed by these targets: the virtualenv with pinned
 # packages (constraints.txt), checkov's own virtualenv (constraints-checkov.txt) and Amazon's
-# DynamoDB Local (scripts/fetch-dynamodb-local.sh).
+# DynamoDB Local (s3ledger.workbench.fetch: pinned, sha512 verified; an installed CLI fetches it
+# into ~/.cache/s3ledger on first use instead).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -28,8 +29,8 @@ $(CHECKOV_STAMP): constraints-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -c constraints-checkov.txt checkov
 	touch $@
 
-$(DDB_LOCAL): scripts/fetch-dynamodb-local.sh scripts/LoopbackDynamoDBLocal.java
-	scripts/fetch-dynamodb-local.sh .cache/dynamodb-local
+$(DDB_LOCAL): $(STAMP) src/s3ledger/workbench/fetch.py src/s3ledger/workbench/java/LoopbackDynamoDBLocal.java
+	$(BIN)/python -m s3ledger.workbench.fetch .cache/dynamodb-local
 
 lint: $(STAMP) checkov
 	$(BIN)/ruff check src tests

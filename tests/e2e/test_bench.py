@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from s3ledger.bench.end_to_end import WARMUP_UPLOADS
 from s3ledger.bench.run import run_bench
 from s3ledger.bench.summary import FIGURES
 
 MODES = ("inbox", "powertools", "inbox-batch")
 EVENTS = 40
+UPLOADS = 8
 
 
 @pytest.mark.slow
@@ -32,6 +34,7 @@ def test_bench_reports_every_figure_and_the_expected_costs(tmp_path: Path) -> No
         seed=3,
         cold_start_runs=2,
         warmup_events=20,
+        uploads=UPLOADS,
     )
     json.dumps(summary)  # what --json prints: the summary must serialise as it is
 
@@ -59,6 +62,12 @@ def test_bench_reports_every_figure_and_the_expected_costs(tmp_path: Path) -> No
         cpu = result["process_cpu_ms_per_event"]
         assert set(cpu) == {"dynamodb_local", "moto", "bench"}, mode
         assert all(value > 0 for value in cpu.values()), (mode, cpu)
+        # End to end: every real upload showed in the ledger, once, through its own pipeline.
+        lag = result["end_to_end_ms"]
+        assert lag is not None
+        assert (lag["samples"], lag["timed_out"], lag["anomalies_total"]) == (UPLOADS, 0, 0)
+        assert lag["ledger_items"] == UPLOADS + WARMUP_UPLOADS
+        assert 0 < lag["p50"] <= lag["p99"] <= lag["max"]
 
     inbox = summary["modes"]["inbox"]
     assert inbox["requests_per_event"] == 1.0
@@ -79,6 +88,11 @@ def test_bench_reports_every_figure_and_the_expected_costs(tmp_path: Path) -> No
     assert batch["requests_per_event"] <= 0.25
     assert batch["write_units_source"] == "rule"
     assert batch["write_units_per_event"] == 4.0  # 2 items x 2 units, whatever Local reports
+
+    settings = summary["end_to_end"]
+    assert (settings["uploads"], settings["runner_batch_size"]) == (UPLOADS, 10)
+    assert settings["runner_wait_seconds"] == 1
+    assert "not emulated" in settings["batching_window"]
 
     assert chart.stat().st_size > 0
     assert chart.read_bytes().startswith(b"\x89PNG")

@@ -30,6 +30,7 @@ assert callable(handlers.sqs_handler) and callable(handlers.eventbridge_handler)
 assert handlers.__file__.startswith({artifact!r}), handlers.__file__
 import s3ledger.pipeline.bulk.handler as bulk  # the bulk function's, from the same artifact
 assert callable(bulk.bulk_handler)
+from s3ledger import Settings, ledger_writer, parse_sqs_batch  # the library's facade ships too
 workbench_only = {{"rich", "moto", "matplotlib", "hypothesis", "yaml"}} & set(sys.modules)
 assert not workbench_only, workbench_only
 print("ok")

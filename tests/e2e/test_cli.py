@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from s3ledger.workbench.dynamodb_local import (
     dynamodb_client,
     free_port,
 )
+from s3ledger.workbench.moto_server import aws_client
 from tests.support.tables import TableNames, scan_all
 from tests.support.waiting import wait_for
 
@@ -425,6 +426,10 @@ REQUIRED_EXPORTS = {
     "S3LEDGER_BUCKET",
     "S3LEDGER_LEDGER_TABLE",
     "S3LEDGER_AUDIT_TABLE",
+    "S3LEDGER_DLQ_URL",
+    "S3LEDGER_STACK",
+    "AWS_ENDPOINT_URL_CLOUDFORMATION",
+    "AWS_ENDPOINT_URL_CLOUDWATCH",
 }
 ENDPOINT_EXPORTS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB")
 
@@ -483,28 +488,24 @@ def up(tmp_path: Path) -> Iterator[Callable[..., UpProcess]]:
     """
     started: list[UpProcess] = []
 
-    def start(dynamodb_port: int | None = None) -> UpProcess:
+    def start(
+        dynamodb_port: int | None = None,
+        *,
+        command: Sequence[str] = (sys.executable, "-m", "s3ledger.cli"),
+        cwd: Path = ROOT,
+        env: Mapping[str, str] | None = None,
+    ) -> UpProcess:
         dynamodb_port = dynamodb_port or free_port()
         aws_port = free_port()
         while aws_port == dynamodb_port:
             aws_port = free_port()
         stderr_path = tmp_path / f"up-{len(started)}.stderr"
+        ports = ["--dynamodb-port", str(dynamodb_port), "--aws-port", str(aws_port)]
         with stderr_path.open("w") as stderr:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [
-                    sys.executable,
-                    "-m",
-                    "s3ledger.cli",
-                    "up",
-                    "--dynamodb-port",
-                    str(dynamodb_port),
-                    "--aws-port",
-                    str(aws_port),
-                    "--workers",
-                    "1",
-                ],
-                cwd=ROOT,
-                env=base_env(),
+            process = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
+                [*command, "up", *ports, "--workers", "1"],
+                cwd=cwd,
+                env=dict(base_env() if env is None else env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
@@ -618,6 +619,87 @@ def test_up_runs_the_pipeline_and_stops_cleanly_on_sigint(up: Callable[..., UpPr
     assert wait_for(lambda: port_is_free(running.dynamodb_port), timeout=3), "DynamoDB Local left"
     assert wait_for(lambda: port_is_free(running.aws_port), timeout=3), "moto left running"
     assert wait_for(lambda: not group_alive(running.process.pid), timeout=3), "children left"
+
+
+def endpoints_only(exports: Mapping[str, str]) -> dict[str, str]:
+    """:func:`base_env` plus the endpoints ``up`` printed: no table, bucket, queue or stack."""
+    env = base_env()
+    env.update({k: v for k, v in exports.items() if k.startswith("AWS_ENDPOINT_URL_")})
+    return env
+
+
+def run_json(*args: str, env: Mapping[str, str], code: int = 0) -> dict[str, Any]:
+    result = run_cli(*args, "--json", env=env)
+    assert result.returncode == code, (args, result.stdout, result.stderr)
+    answer: dict[str, Any] = json.loads(result.stdout)
+    return answer
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_every_operator_command_finds_ups_pipeline_by_its_stack_name(
+    up: Callable[..., UpProcess],
+) -> None:
+    """With only the endpoints ``up`` printed and ``--stack s3ledger``, status, check, reconcile,
+    backfill, redrive and rebuild-ledger find the bucket, tables and queues in the stack's
+    outputs (DescribeStacks on the workbench's CloudFormation). ``status`` reports the upload
+    applied, its lag, no alarm, and exits 1 once a message sits in the DLQ."""
+    running = up()
+    exports = running.read_exports(timeout=60)
+    assert exports["S3LEDGER_STACK"] == "s3ledger"
+    env = endpoints_only(exports)
+    s3 = aws_client("s3", exports["AWS_ENDPOINT_URL_S3"])
+    s3.put_object(Bucket=exports["S3LEDGER_BUCKET"], Key="in/report.csv", Body=b"a,b\n")
+
+    def applied() -> bool:
+        answer = run_json("status", "--stack", "s3ledger", env=env)
+        return bool(answer["events"]["applied"] >= 1 and answer["lag_ms"]["p99"] is not None)
+
+    assert wait_for(applied, timeout=30, interval=1.0), running.stderr()
+    status = run_json("status", "--stack", "s3ledger", env=env)
+    assert status["stack"] == "s3ledger"
+    assert status["mode"] == "inbox"
+    assert status["events"]["applied"] == 1
+    assert 0 < status["lag_ms"]["p50"] <= status["lag_ms"]["p99"] < 30_000
+    assert (status["dlq_depth"], status["alarms_in_alarm"], status["problems"]) == (0, [], [])
+    assert {"queue_depth", "queue_oldest_age_seconds"} <= status.keys()
+
+    check = run_json("check", "--stack", "s3ledger", env=env)
+    assert (check["ledger_items"], check["audit_items"], check["anomalies_total"]) == (1, 1, 0)
+    flagged = run_cli("check", "--stack", "s3ledger", "--ledger-table", "not-the-stacks", env=env)
+    assert flagged.returncode == 2  # the flag wins over the stack's output
+    assert "'not-the-stacks'" in one_error_line(flagged.stderr)
+    reconcile = run_json("reconcile", "--stack", "s3ledger", env=env)
+    assert reconcile["bucket"] == exports["S3LEDGER_BUCKET"]
+    backfill = run_json("backfill", "--stack", "s3ledger", env=env)
+    assert (backfill["objects_seen"], backfill["objects_written"]) == (1, 0)
+    rebuild = run_json("rebuild-ledger", "--stack", "s3ledger", env=env)
+    assert rebuild["ledger_items_written"] == 0
+    redrive = run_json("redrive", "--stack", "s3ledger", env=env)
+    assert redrive["to_move"] == 0
+
+    sqs = aws_client("sqs", exports["AWS_ENDPOINT_URL_SQS"])
+    sqs.send_message(QueueUrl=exports["S3LEDGER_DLQ_URL"], MessageBody="{not json")
+    parked = run_json("status", "--stack", "s3ledger", env=env, code=1)
+    assert parked["dlq_depth"] == 1
+    assert parked["healthy"] is False
+    human = run_cli("status", env={**env, "S3LEDGER_STACK": "s3ledger"})
+    assert human.returncode == 1, human.stderr
+    assert "needs a person" in human.stdout
+    assert "dead-letter queue" in human.stdout
+
+
+def test_a_stack_that_does_not_exist_fails_with_one_line(aws_endpoint: str) -> None:
+    """``--stack`` naming no stack exits 2 with one line naming it; ``status`` without any
+    stack says how to name one."""
+    env = {**base_env(), "AWS_ENDPOINT_URL_CLOUDFORMATION": aws_endpoint}
+
+    missing = run_cli("check", "--stack", "no-such-stack", env=env)
+    assert missing.returncode == 2
+    assert "stack 'no-such-stack' (--stack) does not exist" in one_error_line(missing.stderr)
+    unnamed = run_cli("status", env=env)
+    assert unnamed.returncode == 2
+    assert "give --stack NAME" in one_error_line(unnamed.stderr)
 
 
 @pytest.mark.timeout(60)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from s3ledger.core.config import Mode, Settings
 from s3ledger.core.errors import MalformedRecordError
+from s3ledger.core.lag import LAG_METRIC
+from s3ledger.pipeline.handlers import Handler
+from s3ledger.pipeline.writers import CountingMetrics
 from s3ledger.workbench.context import LocalContext
+from s3ledger.workbench.dynamodb_local import dynamodb_client
 from tests.support.pipeline import (
     cancel_transactions,
     make_harness,
@@ -166,3 +172,47 @@ def test_a_malformed_eventbridge_event_names_the_missing_field(
     del broken["detail"]["object"]["key"]
     with pytest.raises(MalformedRecordError, match=r"detail\.object\.key"):
         harness.pipeline.handle_eventbridge(broken, LocalContext())
+
+
+class TimingMetrics(CountingMetrics):
+    """A sink that also takes timings, as the Lambda's Powertools sink and the workbench's do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timings: list[tuple[str, float]] = []
+
+    def timing(self, name: str, milliseconds: float) -> None:
+        self.timings.append((name, milliseconds))
+
+
+@pytest.mark.parametrize("mode", ["inbox", "inbox-batch", "lean"])
+def test_each_written_event_reports_its_lag_and_a_duplicate_does_not(
+    dynamodb_endpoint: str, fresh_tables: TableNames, mode: Mode
+) -> None:
+    """EventLag: one value per event written, the milliseconds from its S3 event time to the
+    end of its write (bounded by the clock read before and after the invocation); the same
+    event delivered again is a duplicate and adds no value."""
+    metrics = TimingMetrics()
+    settings = Settings(
+        mode=mode,
+        ledger_table=fresh_tables.ledger,
+        audit_table=fresh_tables.audit,
+        idempotency_table=fresh_tables.idempotency,
+    )
+    handler = Handler(settings, dynamodb_client(dynamodb_endpoint), metrics)
+    sent = datetime.now(UTC) - timedelta(seconds=2)
+    sent = sent.replace(microsecond=sent.microsecond // 1000 * 1000)  # S3 stamps milliseconds
+    stamp = sent.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    records = [s3_record(f"lag-{i}.csv", event_time=stamp) for i in range(3)]
+    event = sqs_event(*(sqs_message(s3_notification(record)) for record in records))
+
+    before = datetime.now(UTC)
+    assert handler.handle_sqs(event, LocalContext()) == {"batchItemFailures": []}
+    after = datetime.now(UTC)
+    assert handler.handle_sqs(event, LocalContext()) == {"batchItemFailures": []}
+
+    assert [name for name, _ in metrics.timings] == [LAG_METRIC] * 3
+    low = (before - sent).total_seconds() * 1000
+    high = (after - sent).total_seconds() * 1000
+    assert all(low <= lag <= high for _, lag in metrics.timings), (low, metrics.timings, high)
+    assert metrics.snapshot()["DuplicatesSkipped"] == 3

@@ -401,6 +401,8 @@ def test_workbench_starts_both_provisions_and_exports_env(
         "AWS_ENDPOINT_URL_S3": workbench.aws_endpoint,
         "AWS_ENDPOINT_URL_SQS": workbench.aws_endpoint,
         "AWS_ENDPOINT_URL_EVENTBRIDGE": workbench.aws_endpoint,
+        "AWS_ENDPOINT_URL_CLOUDFORMATION": workbench.aws_endpoint,
+        "AWS_ENDPOINT_URL_CLOUDWATCH": workbench.aws_endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": workbench.dynamodb_endpoint,
         "S3LEDGER_BUCKET": "s3ledger-local-bucket",
         "S3LEDGER_LEDGER_TABLE": "s3ledger-ledger",

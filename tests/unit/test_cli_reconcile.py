@@ -8,6 +8,7 @@ here (no emulator): these tests check which bucket the command hands to it.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ class FakeReport:
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
     """The keyword arguments of every ``reconcile`` the command runs (the fake's log)."""
     made: list[dict[str, Any]] = []
 
@@ -32,6 +33,9 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(s3ledger.operate.reconcile, "reconcile", fake_reconcile)
     monkeypatch.delenv("S3LEDGER_BUCKET", raising=False)
+    # No stack is named: neither the variable nor a samconfig.toml in the working directory.
+    monkeypatch.delenv("S3LEDGER_STACK", raising=False)
+    monkeypatch.chdir(tmp_path)
     # boto3 builds clients without a network call, but needs a region.
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     return made
@@ -63,6 +67,6 @@ def test_without_flag_or_variable_it_fails_with_one_line_naming_both(
         main(["reconcile", "--settle", "0"])
     assert raised.value.code == 2
     assert capsys.readouterr().err == (
-        "s3ledger: error: --bucket is required (or set S3LEDGER_BUCKET)\n"
+        "s3ledger: error: --bucket is required (or --stack, or set S3LEDGER_BUCKET)\n"
     )
     assert calls == []

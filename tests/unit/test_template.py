@@ -23,6 +23,7 @@ from s3ledger.core.config import (
     DEFAULT_IDEMPOTENCY_TABLE,
     DEFAULT_LEDGER_TABLE,
 )
+from s3ledger.core.lag import LAG_METRIC
 from s3ledger.workbench.template import (
     DEFAULT_TEMPLATE_PATH,
     TemplateError,
@@ -464,6 +465,7 @@ def test_dashboard_body_is_json_with_every_metric(sam_template: dict[str, Any]) 
         "ApproximateNumberOfMessagesVisible",
         "Errors",
         "Duration",
+        "EventLag",
     } <= metrics
 
 
@@ -478,6 +480,7 @@ def test_alarms_notify_only_when_an_email_is_given(sam_template: dict[str, Any])
         "Errors",
         "DuplicatesSkipped",
         "RecordsFailed",
+        "EventLag",
         "IdentityConflicts",
         None,  # the bulk state machine's alarm: a sum of three metrics
     }
@@ -509,6 +512,28 @@ def test_queue_age_alarm_uses_the_threshold_parameter(sam_template: dict[str, An
     assert alarm["Threshold"] == {"Ref": "QueueAgeThreshold"}
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert sam_template["Parameters"]["QueueAgeThreshold"]["Default"] == 600
+
+
+def test_lag_alarm_and_dashboard_use_the_handlers_lag_at_p50_and_p99(
+    sam_template: dict[str, Any],
+) -> None:
+    """EventLag (the handlers' metric, milliseconds) alarms at p99 above LagThreshold, and the
+    dashboard graphs it at p50 and p99; the Mode output names the handler's mode."""
+    alarm = sam_template["Resources"]["LagAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("s3ledger", LAG_METRIC)
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}]
+    assert (alarm["ExtendedStatistic"], alarm["Threshold"]) == ("p99", {"Ref": "LagThreshold"})
+    assert "Statistic" not in alarm
+    body = sam_template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    dashboard = json.loads(re.sub(r"\$\{[^}]+\}", "placeholder", body))
+    stats = {
+        metric[4]["stat"]
+        for widget in dashboard["widgets"]
+        for metric in widget["properties"]["metrics"]
+        if metric[1] == LAG_METRIC
+    }
+    assert stats == {"p50", "p99"}
+    assert sam_template["Outputs"]["Mode"]["Value"] == {"Ref": "Mode"}
 
 
 def test_dashboard_graphs_the_events_queue(sam_template: dict[str, Any]) -> None:
@@ -836,8 +861,10 @@ def test_without_streams_drops_only_the_streams() -> None:
 
 
 def test_default_template_path_is_the_repository_template() -> None:
-    """Without a path, the loader reads the repository's template.yaml."""
-    assert DEFAULT_TEMPLATE_PATH == TEMPLATE
+    """Without a path, the loader reads the template shipped as package data, which in a
+    checkout is the repository's template.yaml itself (a symlink: one file, never a copy)."""
+    assert DEFAULT_TEMPLATE_PATH.is_symlink()
+    assert DEFAULT_TEMPLATE_PATH.resolve() == TEMPLATE.resolve()
 
 
 def test_every_event_file_is_valid_json() -> None:

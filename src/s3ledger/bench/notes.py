@@ -77,9 +77,16 @@ def bench_notes(summary: BenchSummary) -> list[str]:
 
 
 def bench_warnings(modes: Mapping[str, ModeResult], events: int) -> list[str]:
-    """A mode whose queue did not drain, or an exactly-once mode whose tables are not right."""
+    """A mode whose queue did not drain, an exactly-once mode whose tables are not right, or a
+    mode whose uploads did not all show in its ledger end to end."""
     warnings = []
     for mode, result in modes.items():
+        lag = result["end_to_end_ms"]
+        if lag is not None and (lag["timed_out"] or lag["anomalies_total"]):
+            warnings.append(
+                f"{mode} end to end: {lag['timed_out']} upload(s) never showed in the ledger "
+                f"within 30 s, {lag['anomalies_total']} anomalies in its tables"
+            )
         if not result["drained"]:
             warnings.append(f"{mode}: the queue did not drain in time; figures are partial")
         if mode in EXACTLY_ONCE_MODES and (

@@ -24,7 +24,6 @@ transaction) is reported by the rule.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import platform
 from collections.abc import Sequence
@@ -37,12 +36,27 @@ from rich.progress import Progress
 
 from s3ledger.bench.chart import write_chart
 from s3ledger.bench.cold_start import COLD_START_RUNS, cold_start_ms
+from s3ledger.bench.end_to_end import (
+    PAUSE_S,
+    POLL_INTERVAL_S,
+    RUNNER_WAIT_SECONDS,
+    WARMUP_UPLOADS,
+    EndToEnd,
+    measure_end_to_end,
+    percentile,
+)
 from s3ledger.bench.meters import Meter
 from s3ledger.bench.modes import BENCH_OVERRIDES, MODE_OVERRIDES, RULE_MODES
 from s3ledger.bench.notes import bench_notes, bench_warnings, ratios
 from s3ledger.bench.phases import Phase, run_phase
 from s3ledger.bench.probes import Probe, Sandboxes
-from s3ledger.bench.summary import BenchSummary, Machine, ModeMeasures, ModeResult
+from s3ledger.bench.summary import (
+    BenchSummary,
+    EndToEndSettings,
+    Machine,
+    ModeMeasures,
+    ModeResult,
+)
 from s3ledger.bench.workload import bench_events
 from s3ledger.core.config import Mode
 from s3ledger.operate.scan import check_tables
@@ -59,15 +73,6 @@ __all__ = ["ModeBench", "percentile", "run_bench", "summarise_mode"]
 
 _WARMUP_EVENTS: Final = 500
 _ROUNDS: Final = 2  # the modes take turns: in order, then in reverse
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile of ``values`` (nearest rank); 0 for none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(0, math.ceil(q / 100 * len(ordered)) - 1)
-    return ordered[rank]
 
 
 class ModeBench:
@@ -262,6 +267,46 @@ def machine_facts() -> Machine:
     }
 
 
+def _end_to_end(
+    workbench: Workbench,
+    modes: Sequence[Mode],
+    progress: Progress,
+    *,
+    uploads: int,
+    sandboxes: tuple[int, int],
+) -> dict[str, EndToEnd | None]:
+    """Each mode's end-to-end lags with ``sandboxes`` (workers, batch size); ``None`` for every
+    mode when ``uploads`` is 0."""
+    workers, batch = sandboxes
+    lags: dict[str, EndToEnd | None] = dict.fromkeys(modes)
+    task = progress.add_task("end to end", total=len(modes) if uploads else 0)
+    for mode in modes if uploads else ():
+        lags[mode] = measure_end_to_end(
+            workbench, mode, uploads=uploads, workers=workers, batch=batch
+        )
+        progress.advance(task)
+    return lags
+
+
+def end_to_end_settings(uploads: int, workers: int, batch: int) -> EndToEndSettings:
+    """How the end-to-end lags were measured, as the summary states it."""
+    return {
+        "uploads": uploads,
+        "warmup_uploads": WARMUP_UPLOADS,
+        "pause_ms": PAUSE_S * 1000,
+        "ledger_poll_interval_ms": POLL_INTERVAL_S * 1000,
+        "runner_wait_seconds": RUNNER_WAIT_SECONDS,
+        "runner_batch_size": batch,
+        "runner_workers": workers,
+        "batching_window": "not emulated (the template's MaximumBatchingWindowInSeconds is 1: on "
+        "AWS a lone event may wait up to 1 s for its batch to fill)",
+        "method": "one PutObject at a time to a mode's own pipeline; from its response to the "
+        "first strongly consistent GetItem of the ledger that shows its version id, through "
+        "moto's S3 notification, SQS, the runner's long poll and the handler; S3's own "
+        "delivery delay on AWS is not included",
+    }
+
+
 def run_bench(
     *,
     events: int,
@@ -274,11 +319,13 @@ def run_bench(
     streams: bool = False,
     cold_start_runs: int = COLD_START_RUNS,
     warmup_events: int | None = None,
+    uploads: int = 100,
 ) -> BenchSummary:
     """Run the bench and return its summary (the CLI prints it and writes nothing else).
 
     ``warmup_events`` (default: ``min(events, 500)``) go through a throwaway pipeline of each mode
-    first, so that no mode pays for DynamoDB Local's JIT warm-up; 0 skips it.
+    first, so that no mode pays for DynamoDB Local's JIT warm-up; 0 skips it. ``uploads`` real
+    uploads per mode measure the lag end to end (:mod:`s3ledger.bench.end_to_end`); 0 skips it.
     """
     warmup = min(events, _WARMUP_EVENTS) if warmup_events is None else warmup_events
     console = Console(stderr=True)
@@ -306,10 +353,14 @@ def run_bench(
             for bench in benches if index % 2 == 0 else reversed(benches):
                 bench.run_round(index, _ROUNDS)
         measures.update({bench.mode: bench.summary() for bench in benches})
+        lags = _end_to_end(workbench, modes, progress, uploads=uploads, sandboxes=(workers, batch))
         task = progress.add_task("cold start", total=len(modes) * cold_start_runs)
         imports = cold_start_ms(modes, cold_start_runs, on_run=lambda: progress.advance(task))
     results: dict[str, ModeResult] = {
-        mode: ModeResult(**measures[mode], import_ms=round(imports[mode], 1)) for mode in modes
+        mode: ModeResult(
+            **measures[mode], import_ms=round(imports[mode], 1), end_to_end_ms=lags[mode]
+        )
+        for mode in modes
     }
     summary: BenchSummary = {
         "modes": results,
@@ -326,6 +377,7 @@ def run_bench(
         "cold_start_runs": cold_start_runs,
         "warmup_events": warmup,
         "rounds": _ROUNDS,
+        "end_to_end": end_to_end_settings(uploads, workers, batch),
         "dlq_note": "transact rejects every duplicate, which goes to the DLQ at its first "
         "redelivery; its duplicates/s is the rate at which it rejects them (to the last "
         "invocation, not the DLQ move)",

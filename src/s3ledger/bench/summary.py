@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Final, Literal, TypedDict
 
+from s3ledger.bench.end_to_end import EndToEnd
+
 __all__ = [
     "FIGURES",
     "PROCESS_LABELS",
     "BackfillSummary",
     "BenchSummary",
+    "EndToEndSettings",
     "EngineResult",
     "FigureKey",
     "Machine",
@@ -115,9 +118,25 @@ class ModeMeasures(TypedDict):
 
 
 class ModeResult(ModeMeasures):
-    """One mode's figures in the summary: its run's and its cold start's."""
+    """One mode's figures in the summary: its run's, its cold start's and its end-to-end lag
+    (``None`` when the run had no uploads)."""
 
     import_ms: float
+    end_to_end_ms: EndToEnd | None
+
+
+class EndToEndSettings(TypedDict):
+    """How ``end_to_end_ms`` was measured (:mod:`s3ledger.bench.end_to_end`)."""
+
+    uploads: int
+    warmup_uploads: int
+    pause_ms: float
+    ledger_poll_interval_ms: float
+    runner_wait_seconds: int
+    runner_batch_size: int
+    runner_workers: int
+    batching_window: str
+    method: str
 
 
 class Machine(TypedDict):
@@ -147,6 +166,7 @@ class BenchSummary(TypedDict):
     warmup_events: int
     rounds: int
     dlq_note: str
+    end_to_end: EndToEndSettings
     warnings: list[str]
     notes: list[str]
 

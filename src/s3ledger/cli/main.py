@@ -5,14 +5,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from s3ledger.cli.commands.bulk import add_engine_arguments, with_engine
-from s3ledger.cli.commands.common import fail
+from s3ledger.cli.commands.common import fail, missing_extra
 from s3ledger.cli.commands.harness import (
     bench_backfill_command,
     bench_command,
@@ -26,20 +25,15 @@ from s3ledger.cli.commands.operate import (
     check_command,
     reconcile_command,
     redrive_command,
+    status_command,
 )
 from s3ledger.cli.commands.rebuild import add_rebuild_parser
+from s3ledger.cli.commands.targets import add_stack_argument, add_target_arguments
 from s3ledger.cli.commands.workbench import invoke_command, up_command
-from s3ledger.core.config import DEFAULT_STACK_NAME, MODES, Settings
-from s3ledger.core.errors import ConfigurationError, S3LedgerError
+from s3ledger.core.config import DEFAULT_STACK_NAME, MODES
+from s3ledger.core.errors import S3LedgerError
 
 __all__ = ["build_parser", "main"]
-
-
-def _add_env_argument(parser: argparse.ArgumentParser, flag: str, variable: str, what: str) -> None:
-    """A flag whose default is an environment variable (what ``s3ledger up`` exports)."""
-    parser.add_argument(
-        flag, default=os.environ.get(variable), help=f"{what} (default: ${variable})"
-    )
 
 
 def _stack_name(value: str) -> str:
@@ -52,16 +46,6 @@ def _stack_name(value: str) -> str:
     return value
 
 
-def _add_table_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--ledger-table`` and ``--audit-table``, defaulting to the variables ``up`` prints."""
-    try:
-        settings = Settings.from_env()  # the variables the handler reads, read the same way
-    except ConfigurationError as exc:
-        fail(str(exc))
-    parser.add_argument("--ledger-table", default=settings.ledger_table)
-    parser.add_argument("--audit-table", default=settings.audit_table)
-
-
 def _add_bench_parser(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
@@ -72,8 +56,9 @@ def _add_bench_parser(
         "again (duplicates) through every mode's own pipeline and the local runner, and report "
         "DynamoDB requests and write units per event and per duplicate (metered on the handler's "
         "client, Powertools' calls included), events per second, per-event handler latency, "
-        "and cold start, each also as a ratio to powertools. Exit 1 if inbox or inbox-batch "
-        "ends with anomalies.",
+        "and cold start, each also as a ratio to powertools; then, on a pipeline of its own, the "
+        "lag end to end of U real uploads (S3 -> SQS -> runner -> handler -> ledger). Exit 1 if "
+        "inbox or inbox-batch ends with anomalies.",
     )
     bench.add_argument("--events", type=int, default=500, metavar="N", help="default 500")
     bench.add_argument("--modes", default=",".join(MODES), help="comma-separated (default all)")
@@ -92,6 +77,14 @@ def _add_bench_parser(
     bench.add_argument(
         "--chart", type=Path, default=None, metavar="FILE", help="write a PNG or SVG chart"
     )
+    bench.add_argument(
+        "--uploads",
+        type=int,
+        default=100,
+        metavar="U",
+        help="real uploads per mode, one at a time, timed from the PutObject response to a "
+        "ledger read that shows it (end_to_end_ms; default 100, 0 skips)",
+    )
     bench.set_defaults(run=bench_command)
 
 
@@ -108,9 +101,7 @@ def _add_operator_parsers(
             "as it was; print what changed. With EventBridge on, the stack's rule (or the one "
             "`s3ledger up` creates) feeds the bucket's object events to the pipeline.",
         )
-        switch.add_argument(
-            "--bucket", default=None, required=True, help="an existing bucket's name"
-        )
+        add_target_arguments(switch, "bucket")
         switch.add_argument("--json", action="store_true", help="machine-readable output")
         switch.set_defaults(run=attach_command)
 
@@ -122,8 +113,7 @@ def _add_operator_parsers(
         "instead (at least once: a message may come back twice, never be lost). Then run "
         "`s3ledger reconcile --apply`. Exit 1 if a message could not be moved.",
     )
-    _add_env_argument(redrive, "--dlq-url", "S3LEDGER_DLQ_URL", "the dead-letter queue")
-    _add_env_argument(redrive, "--queue-url", "S3LEDGER_QUEUE_URL", "the events queue")
+    add_target_arguments(redrive, "dlq_url", "queue_url")
     redrive.add_argument("--json", action="store_true", help="machine-readable output")
     redrive.set_defaults(run=redrive_command)
 
@@ -139,7 +129,7 @@ def _add_backfill_parser(
         "event that lands first wins and a second run writes nothing. Resumable: a checkpoint "
         "file records the finished prefixes. Exit 1 if some writes failed (run it again).",
     )
-    _add_env_argument(fill, "--bucket", "S3LEDGER_BUCKET", "the bucket to backfill")
+    add_target_arguments(fill, "bucket", "ledger_table", "audit_table")
     fill.add_argument("--prefix", default="", help="only keys that start with this")
     fill.add_argument(
         "--inventory",
@@ -157,7 +147,6 @@ def _add_backfill_parser(
         help="resume from and save progress to FILE (default: "
         "./.s3ledger-backfill-<bucket>[-<digest>].json, removed when the run completes)",
     )
-    _add_table_arguments(fill)
     fill.add_argument("--json", action="store_true", help="machine-readable output")
     add_engine_arguments(fill, "backfill")
     fill.set_defaults(run=with_engine(backfill_command, "backfill"))
@@ -178,6 +167,23 @@ def _add_backfill_parser(
     )
     timing.add_argument("--json", action="store_true", help="machine-readable output")
     timing.set_defaults(run=bench_backfill_command)
+
+
+def _add_status_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    status = commands.add_parser(
+        "status",
+        help="is the pipeline healthy now: queues, DLQ, alarms, the last hour's events and lag",
+        description="Read the stack's queues (SQS), its alarms in ALARM and the last hour's "
+        "handler metrics (CloudWatch): queue depth and age of the oldest message, DLQ depth, "
+        "events applied / unchanged / duplicates / superseded / failed, and the lag from S3's "
+        "event time to the ledger write at p50 and p99. Exit 1 when something needs a person: "
+        "a message in the DLQ, an alarm in ALARM, or a queue older than QueueAgeThreshold.",
+    )
+    add_stack_argument(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=status_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         "last event has no audit item, applied audit items without a ledger item, and ledger "
         "states older than the newest applied event of their object.",
     )
-    _add_table_arguments(check)
+    add_target_arguments(check, "ledger_table", "audit_table")
     check.add_argument("--segments", type=int, default=4, help="parallel scan segments")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(run=check_command)
@@ -277,16 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
         "it with the ledger: objects missing from the ledger, ledger items whose object is gone, "
         "states that differ. With --apply, repair through the inbox path, exactly once.",
     )
-    _add_env_argument(recon, "--bucket", "S3LEDGER_BUCKET", "the bucket to compare")
+    add_target_arguments(recon, "bucket", "ledger_table", "audit_table")
     recon.add_argument(
         "--settle",
         type=float,
         default=None,
         metavar="SECONDS",
         help="leave alone objects changed more recently than this: their own events may still "
-        "be queued (default: the template's visibility timeout x maxReceiveCount + 300 s)",
+        "be queued (default: the stack's QueueVisibilityTimeout x MaxReceiveCount + 300 s; "
+        "without a stack, the template's: 1,200 s)",
     )
-    _add_table_arguments(recon)
     recon.add_argument("--prefix", default="", help="only keys that start with this")
     recon.add_argument("--apply", action="store_true", help="repair (default: report only)")
     recon.add_argument("--json", action="store_true", help="machine-readable output")
@@ -297,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backfill_parser(commands)
     add_rebuild_parser(commands)
     add_history_parsers(commands)
+    _add_status_parser(commands)
     return parser
 
 
@@ -306,6 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except S3LedgerError as exc:
         fail(str(exc))
+    except ImportError as exc:
+        if (message := missing_extra(args.command, exc)) is None:
+            raise
+        fail(message)
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 

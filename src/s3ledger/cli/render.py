@@ -197,6 +197,32 @@ def print_reconcile(report: Mapping[str, Any]) -> None:
             console.print(f"  {kind}: e.g. {', '.join(map(str, keys))}")
 
 
+def _shown(value: Any, unit: str = "") -> str:
+    return "no data" if value is None else f"{value}{unit}"
+
+
+def print_status(status: Mapping[str, Any]) -> None:
+    """``s3ledger status``: the readings, then what needs a person (or that nothing does)."""
+    console = _console()
+    table = Table(title=f"s3ledger status: stack {status['stack']} (mode {status['mode']})")
+    table.add_column("reading")
+    table.add_column("value", justify="right")
+    table.add_row("events queue: messages", str(status["queue_depth"]))
+    table.add_row("events queue: oldest message", _shown(status["queue_oldest_age_seconds"], " s"))
+    table.add_row("dead-letter queue: messages", str(status["dlq_depth"]))
+    table.add_row("alarms in ALARM", str(len(status["alarms_in_alarm"])))
+    hour = f"last {status['window_seconds'] // 60} min"
+    for name, count in status["events"].items():
+        table.add_row(f"{hour}: events {name}", str(count))
+    for stat, value in status["lag_ms"].items():
+        table.add_row(f"{hour}: lag S3 event -> ledger, {stat}", _shown(value, " ms"))
+    console.print(table)
+    for problem in status["problems"]:
+        console.print(f"  [bold red]needs a person:[/] {problem}")
+    if not status["problems"]:
+        console.print("  healthy: nothing needs a person")
+
+
 def print_backfill(report: Mapping[str, Any]) -> None:
     console = _console()
     table = Table(title=f"s3ledger backfill: {report.get('bucket', '')} ({report.get('source')})")
@@ -219,6 +245,10 @@ _BENCH_COUNTS: tuple[
     ("anomalies_total", "anomalies"),
     ("dlq_messages", "messages in the DLQ"),
 )
+
+
+def _lags(lag: Mapping[str, Any] | None) -> str:
+    return "not run" if lag is None else f"{lag['p50']:.0f} / {lag['p99']:.0f} / {lag['max']:.0f}"
 
 
 def print_bench(summary: BenchSummary) -> None:
@@ -256,6 +286,11 @@ def print_bench(summary: BenchSummary) -> None:
                 for result in modes.values()
             ),
         )
+    table.add_section()
+    table.add_row(
+        "end to end: upload -> ledger, p50 / p99 / max (ms)",
+        *(_lags(result["end_to_end_ms"]) for result in modes.values()),
+    )
     table.add_section()
     for count, label in _BENCH_COUNTS:
         table.add_row(label, *(str(result[count]) for result in modes.values()))

@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import botocore.session
 from aws_lambda_powertools import Logger, Metrics
@@ -40,6 +41,7 @@ from s3ledger.core.events import (
     parse_s3_event,
     parse_sqs_body,
 )
+from s3ledger.core.lag import LAG_METRIC, lag_ms
 from s3ledger.pipeline.writers import (
     BatchWriter,
     ExpectingWriter,
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Handler",
     "PowertoolsMetrics",
+    "TimingSink",
     "default_dynamodb_client",
     "eventbridge_handler",
     "s3_handler",
@@ -81,11 +84,23 @@ _OUTCOME_METRIC = {
 }
 
 
+@runtime_checkable
+class TimingSink(Protocol):
+    """A metrics sink that also takes timings (the lag of each event, :data:`LAG_METRIC`)."""
+
+    def timing(self, name: str, milliseconds: float) -> None: ...
+
+
 class PowertoolsMetrics:
-    """Counts go to Powertools Metrics, flushed as EMF at the end of each invocation."""
+    """Counts and timings go to Powertools Metrics, flushed as EMF at the end of each
+    invocation (a metric's values of one invocation go in one EMF record, so CloudWatch keeps
+    each value and computes percentiles from them)."""
 
     def count(self, name: str, value: int = 1) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    def timing(self, name: str, milliseconds: float) -> None:
+        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=milliseconds)
 
 
 def default_dynamodb_client() -> DynamoDBClient:
@@ -125,6 +140,13 @@ class Handler:
         # can use knowing it in advance (inbox's duplicate look-ahead) are told it first.
         self._batch_writer = self.writer if isinstance(self.writer, BatchWriter) else None
         self._expecting_writer = self.writer if isinstance(self.writer, ExpectingWriter) else None
+        self._timings = self.metrics if isinstance(self.metrics, TimingSink) else None
+
+    def _recorded(self, event: ObjectEvent, outcome: Outcome) -> None:
+        """Count the outcome; time how late a written event (not a duplicate) was recorded."""
+        self.metrics.count(_OUTCOME_METRIC[outcome])
+        if self._timings is not None and outcome is not Outcome.DUPLICATE:
+            self._timings.timing(LAG_METRIC, lag_ms(event.event_time, datetime.now(UTC)))
 
     def write(self, parsed: ParsedMessage, context: InvocationContext) -> Counter[str]:
         """Write every event of one message; raise on the first that fails."""
@@ -134,7 +156,7 @@ class Handler:
             tally["ignored"] += 1
         for event in parsed.events:
             outcome = self.writer.write(event, context)
-            self.metrics.count(_OUTCOME_METRIC[outcome])
+            self._recorded(event, outcome)
             tally[outcome.value] += 1
         return tally
 
@@ -179,11 +201,12 @@ class Handler:
                 logger.info("notification ignored", extra={"notification": what})
             owners.extend(message_id for _ in parsed.events)
             events.extend(parsed.events)
-        for owner, result in zip(owners, writer.write_batch(events, context), strict=True):
+        results = writer.write_batch(events, context)
+        for owner, event, result in zip(owners, events, results, strict=True):
             if isinstance(result, Exception):
                 failures[owner] = failures[owner] or result
             else:
-                self.metrics.count(_OUTCOME_METRIC[result])
+                self._recorded(event, result)
         return failures
 
     def handle_sqs(self, event: Mapping[str, Any], context: InvocationContext) -> dict[str, Any]:

@@ -2,9 +2,13 @@
 
 PyYAML's SafeLoader cannot read ``!Ref`` and friends; :class:`CfnLoader` turns each short-form tag
 into its long form (``{"Ref": x}``). :class:`Template` then resolves what the template's names
-need, and nothing more: ``Ref`` to a parameter, to ``AWS::StackName`` or to a table (its resolved
+need, and nothing more: ``Ref`` to a parameter, to a pseudo parameter (``AWS::StackName``,
+``AWS::Region``, ``AWS::AccountId``, ``AWS::Partition``) or to a table (its resolved
 ``TableName``); ``Fn::Sub`` over those; ``Fn::Join`` of literals or of a list parameter; ``Fn::If``
 on conditions built from ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or`` and ``Condition``.
+Where the caller names what other resources are on the workbench (:attr:`Template.physical` for
+``Ref``, :attr:`Template.attributes` for ``Fn::GetAtt`` and ``${X.Attr}``), those resolve too, and
+:meth:`Template.resolve_tree` resolves a whole property tree (``AWS::NoValue`` removes its key).
 Anything else is a :class:`TemplateError` that names the property.
 """
 
@@ -16,10 +20,20 @@ from typing import Any
 
 import yaml
 
-__all__ = ["CfnLoader", "Template", "TemplateError", "properties"]
+__all__ = ["PSEUDO_PARAMETERS", "CfnLoader", "Template", "TemplateError", "properties"]
 
 # ${Name} or ${!Literal} in an Fn::Sub string.
 _SUB_VARIABLE = re.compile(r"\$\{(!?)([^}]*)\}")
+
+# What the workbench's pseudo parameters resolve to: moto's account and region, AWS's partition.
+PSEUDO_PARAMETERS: Mapping[str, str] = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+# Ref AWS::NoValue: the property it stands in is left out (resolve_tree drops it).
+_NO_VALUE = object()
 
 
 class TemplateError(Exception):
@@ -93,6 +107,7 @@ class Template:
         resources = document.get("Resources")
         if not isinstance(resources, dict) or not resources:
             raise TemplateError("template has no Resources section")
+        self.document = document
         self.resources: dict[str, Any] = resources
         declared = document.get("Parameters") or {}
         if not isinstance(declared, dict):
@@ -108,6 +123,9 @@ class Template:
             if str(definition.get("Type", "")).startswith(("CommaDelimitedList", "List<"))
         }
         self.stack_name = stack_name
+        # Physical ids (Ref) and attributes (Fn::GetAtt "X.Attr") of resources the caller made.
+        self.physical: dict[str, str] = {}
+        self.attributes: dict[str, str] = {}
         self._truth: dict[str, bool | None] = {}  # None: being evaluated (a cycle)
 
     def resolve(self, value: Any, where: str) -> str:
@@ -118,17 +136,60 @@ class Template:
             return str(value)
         if isinstance(value, dict) and len(value) == 1:
             ((function, argument),) = value.items()
-            if function == "Ref":
-                return self._ref(argument, where)
-            if function == "Fn::If":
-                return self._if(argument, where)
-            if function == "Fn::Sub":
-                return self._sub(argument, where)
-            if function == "Fn::Join":
-                return self._join(argument, where)
+            intrinsics: dict[str, Callable[[Any, str], str]] = {
+                "Ref": self._ref,
+                "Fn::If": self._if,
+                "Fn::Sub": self._sub,
+                "Fn::Join": self._join,
+                "Fn::GetAtt": self._get_att_of,
+            }
+            if function in intrinsics:
+                return intrinsics[function](argument, where)
         raise TemplateError(
             f"{where}: cannot resolve {value!r} (the workbench resolves literals, Ref to a "
-            "parameter, AWS::StackName or a table, Fn::Sub, Fn::Join and Fn::If)"
+            "parameter, a pseudo parameter, a table or a resource it made, Fn::GetAtt, "
+            "Fn::Sub, Fn::Join and Fn::If)"
+        )
+
+    def resolve_tree(self, value: Any, where: str) -> Any:
+        """``value`` with every intrinsic in it resolved (scalars stay as they are); a property
+        whose value is ``Ref AWS::NoValue`` (or an ``Fn::If`` branch of it) is left out."""
+        resolved = self._tree(value, where)
+        if resolved is _NO_VALUE:
+            raise TemplateError(f"{where}: the whole value is AWS::NoValue")
+        return resolved
+
+    def _tree(self, value: Any, where: str) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            ((function, argument),) = value.items()
+            if function == "Ref" and argument == "AWS::NoValue":
+                return _NO_VALUE
+            if function == "Fn::If":
+                if not (isinstance(argument, list) and len(argument) == 3):
+                    raise TemplateError(f"{where}: Fn::If takes [condition, if true, if false]")
+                chosen = argument[1] if self.condition(argument[0], where) else argument[2]
+                return self._tree(chosen, where)
+            if function == "Ref" or function.startswith("Fn::"):
+                return self.resolve(value, where)
+        if isinstance(value, dict):
+            fields = {key: self._tree(item, f"{where}.{key}") for key, item in value.items()}
+            return {key: item for key, item in fields.items() if item is not _NO_VALUE}
+        if isinstance(value, list):
+            items = [self._tree(item, f"{where}[{i}]") for i, item in enumerate(value)]
+            return [item for item in items if item is not _NO_VALUE]
+        return value
+
+    def _get_att_of(self, argument: Any, where: str) -> str:
+        if not (isinstance(argument, list) and len(argument) == 2):
+            raise TemplateError(f"{where}: Fn::GetAtt takes [resource, attribute]")
+        return self._get_att(f"{argument[0]}.{argument[1]}", where)
+
+    def _get_att(self, name: str, where: str) -> str:
+        if name in self.attributes:
+            return self.attributes[name]
+        raise TemplateError(
+            f"{where}: cannot resolve Fn::GetAtt {name} (not an attribute of a resource the "
+            "workbench made)"
         )
 
     def resolve_int(self, value: Any, where: str) -> int:
@@ -143,12 +204,17 @@ class Template:
             return self.stack_name
         if isinstance(name, str) and name in self.parameters:
             return self.parameters[name]
+        if isinstance(name, str) and name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
         resource = self.resources.get(name) if isinstance(name, str) else None
         if isinstance(resource, dict) and resource.get("Type") == "AWS::DynamoDB::Table":
             table_name = properties(resource, f"table {name}").get("TableName")
             return self.resolve(table_name, f"table {name} TableName")
+        if isinstance(name, str) and name in self.physical:
+            return self.physical[name]
         raise TemplateError(
-            f"{where}: Ref to {name!r}, which is not a parameter, AWS::StackName or a table"
+            f"{where}: Ref to {name!r}, which is not a parameter, a pseudo parameter, a table "
+            "or a resource the workbench made"
         )
 
     def _if(self, argument: Any, where: str) -> str:
@@ -170,6 +236,8 @@ class Template:
                 return f"${{{name}}}"
             if name in variables:
                 return self.resolve(variables[name], where)
+            if "." in name:  # ${Resource.Attribute}: Fn::GetAtt's short form
+                return self._get_att(name, f"{where} (${{{name}}})")
             return self._ref(name, f"{where} (${{{name}}})")
 
         return _SUB_VARIABLE.sub(substitute, argument)

@@ -1,9 +1,11 @@
 """Run Amazon's DynamoDB Local (the official Java emulator) as a child process.
 
-``scripts/fetch-dynamodb-local.sh`` (run by ``make setup``) puts ``DynamoDBLocal.jar`` and
-``DynamoDBLocal_lib/`` in ``.cache/dynamodb-local`` at the repository root, and compiles
-``scripts/LoopbackDynamoDBLocal.java`` into its ``launcher/`` subdirectory (this needs a JDK:
-``javac``); set ``S3LEDGER_DYNAMODB_LOCAL_HOME`` to use another directory.
+Where it lives (:func:`default_home`): ``$S3LEDGER_DYNAMODB_LOCAL_HOME`` if set; else, in a
+checkout, ``.cache/dynamodb-local`` at the repository root, where ``make setup`` puts it; else
+(an installed ``s3ledger``) the per-user cache, ``~/.cache/s3ledger/dynamodb-local-<version>``,
+which the first start fills (:mod:`s3ledger.workbench.fetch`: pinned, sha512 verified, and the
+``java/LoopbackDynamoDBLocal.java`` launcher compiled into its ``launcher/`` subdirectory, which
+needs a JDK: ``javac``).
 
 Network exposure: the emulator LISTENS ON 127.0.0.1 ONLY. DynamoDB Local itself has no
 bind-address option (its ``-help`` lists only ``-port``, ``-inMemory``, ``-dbPath``,
@@ -28,13 +30,21 @@ import os
 import shutil
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3ledger.workbench.errors import MissingDependencyError
+from s3ledger.workbench.fetch import (
+    JAR_NAME,
+    LAUNCHER_CLASS,
+    LAUNCHER_SOURCE,
+    LIB_DIR_NAME,
+    ensure_dynamodb_local,
+    user_cache_home,
+)
 from s3ledger.workbench.process import LOOPBACK, LocalProcess
 
 if TYPE_CHECKING:
@@ -53,31 +63,31 @@ __all__ = [
     "local_client",
 ]
 
-# src/s3ledger/local/dynamodb_local.py -> parents: local, s3ledger, src, <repository root>
-_REPO_ROOT = Path(__file__).resolve().parents[3]
-
-DEFAULT_HOME = _REPO_ROOT / ".cache" / "dynamodb-local"
-"""Where ``make setup`` installs DynamoDB Local (``<repo>/.cache/dynamodb-local``)."""
+# src/s3ledger/workbench/dynamodb_local.py -> parents: workbench, s3ledger, src, <checkout>
+DEFAULT_HOME = Path(__file__).resolve().parents[3] / ".cache" / "dynamodb-local"
+"""Where ``make setup`` installs DynamoDB Local in a checkout (``<repo>/.cache/dynamodb-local``);
+an installed package has no such directory and uses the per-user cache instead."""
 
 HOME_ENV_VAR = "S3LEDGER_DYNAMODB_LOCAL_HOME"
-"""Environment variable that overrides :data:`DEFAULT_HOME`."""
+"""Environment variable that overrides :func:`default_home`."""
 
 REGION = "us-east-1"
 DUMMY_ACCESS_KEY_ID = "test"
 DUMMY_SECRET_ACCESS_KEY = "test"  # noqa: S105 - DynamoDB Local accepts any credentials
 
-_JAR_NAME = "DynamoDBLocal.jar"
-_LIB_DIR_NAME = "DynamoDBLocal_lib"
 _LAUNCHER_DIR_NAME = "launcher"
-_LAUNCHER_CLASS = "LoopbackDynamoDBLocal"
-_LAUNCHER_SOURCE = _REPO_ROOT / "scripts" / f"{_LAUNCHER_CLASS}.java"
 _JVM_OPTIONS = ("-Xmx512m", "-XX:+UseSerialGC", "-Djava.net.preferIPv4Stack=true")
 
 
 def default_home() -> Path:
-    """Return the DynamoDB Local directory: ``$S3LEDGER_DYNAMODB_LOCAL_HOME`` or the default."""
+    """The DynamoDB Local directory: ``$S3LEDGER_DYNAMODB_LOCAL_HOME``, else the checkout's
+    (:data:`DEFAULT_HOME`, if ``make setup`` filled it), else the per-user cache."""
     override = os.environ.get(HOME_ENV_VAR)
-    return Path(override).expanduser() if override else DEFAULT_HOME
+    if override:
+        return Path(override).expanduser()
+    if (DEFAULT_HOME / JAR_NAME).is_file():
+        return DEFAULT_HOME
+    return user_cache_home()
 
 
 def free_port() -> int:
@@ -125,7 +135,8 @@ class DynamoDBLocal(LocalProcess):
 
     ``port=None`` picks a free port. ``data_dir=None`` keeps the tables in memory; otherwise
     they persist in ``data_dir/shared-local-instance.db``. ``home=None`` means
-    :func:`default_home`. The process's stdout and stderr go to a temporary log file
+    :func:`default_home`; when that is the per-user cache, :meth:`start` fetches DynamoDB Local
+    into it first if it is not there yet. The process's stdout and stderr go to a temporary log file
     (:attr:`log_path`), so no pipe can fill up and block it. :meth:`start` waits (up to ~30 s)
     until it answers ``ListTables``.
     """
@@ -145,6 +156,9 @@ class DynamoDBLocal(LocalProcess):
         super().__init__(port if port is not None else free_port())
         self._data_dir = data_dir
         self._home = (home if home is not None else default_home()).resolve()
+        # Only the per-user cache is filled on demand: a directory given (or set in the
+        # environment) that lacks DynamoDB Local is an error that names the fix.
+        self._fetch_on_start = home is None and self._home == user_cache_home().resolve()
         self._probe: DynamoDBClient | None = None
 
     @property
@@ -160,26 +174,25 @@ class DynamoDBLocal(LocalProcess):
                 "java is required to run DynamoDB Local; install a Java 17+ runtime "
                 "(e.g. `apt-get install openjdk-17-jre-headless`)"
             )
-        jar = self._home / _JAR_NAME
-        lib = self._home / _LIB_DIR_NAME
+        jar = self._home / JAR_NAME
+        lib = self._home / LIB_DIR_NAME
+        fetch = f"python -m s3ledger.workbench.fetch {self._home}"
         if not jar.is_file() or not lib.is_dir():
             raise MissingDependencyError(
-                f"DynamoDB Local is not installed in {self._home}: run `make setup` "
-                f"(or `scripts/fetch-dynamodb-local.sh {self._home}`)"
+                f"DynamoDB Local is not installed in {self._home}: run `make setup` in a "
+                f"checkout, or `{fetch}`"
             )
         launcher_dir = self._home / _LAUNCHER_DIR_NAME
-        launcher = launcher_dir / f"{_LAUNCHER_CLASS}.class"
-        rebuild = f"run `scripts/fetch-dynamodb-local.sh {self._home}` (needs javac, a JDK 17+)"
+        launcher = launcher_dir / f"{LAUNCHER_CLASS}.class"
+        rebuild = f"run `{fetch}` (needs javac, a JDK 17+)"
         if not launcher.is_file():
             raise MissingDependencyError(
                 f"the loopback launcher for DynamoDB Local is not built in {launcher_dir}: "
                 f"{rebuild}"
             )
-        if _LAUNCHER_SOURCE.is_file() and (
-            launcher.stat().st_mtime_ns < _LAUNCHER_SOURCE.stat().st_mtime_ns
-        ):
+        if launcher.stat().st_mtime_ns < LAUNCHER_SOURCE.stat().st_mtime_ns:
             raise MissingDependencyError(
-                f"the loopback launcher in {launcher_dir} is older than {_LAUNCHER_SOURCE}: "
+                f"the loopback launcher in {launcher_dir} is older than {LAUNCHER_SOURCE}: "
                 f"{rebuild}"
             )
         if self._data_dir is None:
@@ -194,13 +207,20 @@ class DynamoDBLocal(LocalProcess):
             f"-Djava.library.path={lib}",
             "-cp",
             os.pathsep.join((str(jar), str(launcher_dir))),
-            _LAUNCHER_CLASS,
+            LAUNCHER_CLASS,
             *storage,
             "-sharedDb",
             "-disableTelemetry",
             "-port",
             str(self._port),
         ]
+
+    def start(self) -> Self:
+        """Fetch DynamoDB Local into the per-user cache if that is its home and it is not there
+        yet (see :mod:`s3ledger.workbench.fetch`), then start it."""
+        if self._fetch_on_start:
+            ensure_dynamodb_local(self._home)
+        return super().start()
 
     def _prepare(self) -> None:
         if self._data_dir is not None:

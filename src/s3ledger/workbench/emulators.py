@@ -119,6 +119,14 @@ class Workbench(StartStop):
         """An EventBridge client for moto (untyped: no stubs installed)."""
         return aws_client("events", self.aws_endpoint)
 
+    def cloudformation(self) -> Any:
+        """A CloudFormation client for moto (untyped: no stubs installed)."""
+        return aws_client("cloudformation", self.aws_endpoint)
+
+    def cloudwatch(self) -> Any:
+        """A CloudWatch client for moto (untyped: no stubs installed)."""
+        return aws_client("cloudwatch", self.aws_endpoint)
+
     def sns(self) -> Any:
         """An SNS client for moto (untyped: no stubs installed)."""
         return aws_client("sns", self.aws_endpoint)
@@ -134,6 +142,8 @@ class Workbench(StartStop):
             "AWS_ENDPOINT_URL_S3": self.aws_endpoint,
             "AWS_ENDPOINT_URL_SQS": self.aws_endpoint,
             "AWS_ENDPOINT_URL_EVENTBRIDGE": self.aws_endpoint,
+            "AWS_ENDPOINT_URL_CLOUDFORMATION": self.aws_endpoint,
+            "AWS_ENDPOINT_URL_CLOUDWATCH": self.aws_endpoint,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint,
             "S3LEDGER_BUCKET": resources.bucket,
             "S3LEDGER_LEDGER_TABLE": resources.ledger_table,

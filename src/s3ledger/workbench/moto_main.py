@@ -34,9 +34,11 @@ Two more, for every request (a py-spy profile of the server under ``s3ledger ben
 * werkzeug's access log (one formatted line per request) is off; warnings and errors still go
   to the server's log.
 
-Not a speed-up, but installed in the same place:
+Not speed-ups, but installed in the same place:
 :func:`~s3ledger.workbench.moto_s3.install_s3_notification_fidelity` makes moto's S3 notify object
-events as AWS does (sequencers, version ids, delete markers, lifecycle expirations), with the
+events as AWS does (sequencers, version ids, delete markers, lifecycle expirations), and
+:func:`~s3ledger.workbench.moto_cloudwatch.install_cloudwatch_fidelity` makes its CloudWatch
+answer what ``s3ledger status`` asks (percentiles, a stack's alarms, SQS's own metrics), with the
 same refusal to start if moto's internals differ.
 """
 
@@ -49,6 +51,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final
 
+from s3ledger.workbench.moto_cloudwatch import install_cloudwatch_fidelity
 from s3ledger.workbench.moto_s3 import install_s3_notification_fidelity
 
 __all__ = [
@@ -145,11 +148,13 @@ def install_server_speedups() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Install the speed-ups and S3's notification fidelity (:mod:`s3ledger.workbench.moto_s3`),
-    then run moto's server with ``argv`` (default: ``sys.argv[1:]``)."""
+    """Install the speed-ups, S3's notification fidelity (:mod:`s3ledger.workbench.moto_s3`) and
+    CloudWatch's (:mod:`s3ledger.workbench.moto_cloudwatch`), then run moto's server with
+    ``argv`` (default: ``sys.argv[1:]``)."""
     install_sqs_speedups()
     install_server_speedups()
     install_s3_notification_fidelity()
+    install_cloudwatch_fidelity()
     from moto.server import main as moto_server_main  # noqa: PLC0415
 
     moto_server_main(argv if argv is not None else sys.argv[1:])

@@ -33,12 +33,14 @@ process by :mod:`s3ledger.workbench.moto_s3` to match AWS's "Event message struc
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from s3ledger.workbench.dynamodb_local import free_port, local_client
+from s3ledger.workbench.errors import MissingDependencyError
 from s3ledger.workbench.process import LOOPBACK, LocalProcess
 
 if TYPE_CHECKING:
@@ -91,6 +93,11 @@ class MotoServer(LocalProcess):
 
     def command(self) -> list[str]:
         """The command line :meth:`start` runs (this interpreter, so moto is the venv's)."""
+        # The server runs in a child process: tell a missing moto here, not in its log.
+        if importlib.util.find_spec("moto") is None:
+            raise MissingDependencyError(
+                "moto is not installed: pip install 's3ledger[workbench]' for the workbench"
+            )
         return [
             sys.executable,
             "-m",

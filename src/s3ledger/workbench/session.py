@@ -15,6 +15,7 @@ from s3ledger.pipeline.writers import CountingMetrics, MetricsSink
 from s3ledger.workbench.dynamodb_local import dynamodb_client
 from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.faults import DynamoDBFaults
+from s3ledger.workbench.metrics import CloudWatchMetrics
 from s3ledger.workbench.moto_server import aws_client
 from s3ledger.workbench.provision import Resources, provision, route_s3_events_to_queue
 from s3ledger.workbench.runner import (
@@ -23,8 +24,14 @@ from s3ledger.workbench.runner import (
     LocalRunner,
     RunnerSettings,
 )
+from s3ledger.workbench.stack import StackBody, create_workbench_stack, workbench_stack_body
 from s3ledger.workbench.stepfunctions.standin import BulkStandIn, start_bulk_standin
-from s3ledger.workbench.template import DEFAULT_STACK_NAME, PipelineSpec, load_pipeline_spec
+from s3ledger.workbench.template import (
+    DEFAULT_STACK_NAME,
+    PipelineSpec,
+    load_pipeline_spec,
+    load_template,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -34,10 +41,15 @@ __all__ = ["Session", "environment_factory", "queue_arn", "start_runner", "start
 
 @dataclass
 class Session:
+    """A running pipeline: its stack (``stack_name`` in moto's CloudFormation, without the
+    template's outputs and resources named in ``left_out``) and the runner on its queue."""
+
     mode: Mode
     workbench: Workbench
     resources: Resources
     runner: LocalRunner
+    stack_name: str = DEFAULT_STACK_NAME
+    left_out: tuple[str, ...] = ()
     # The bulk state machine's stand-in and its API endpoint (--engine stepfunctions).
     bulk: BulkStandIn | None = None
     bulk_endpoint: str = ""
@@ -47,7 +59,8 @@ class Session:
         return self.workbench.aws_endpoint
 
     def environment(self) -> dict[str, str]:
-        variables = self.workbench.env(self.resources)
+        """The variables that point the AWS CLI, the SDKs and ``s3ledger``'s commands here."""
+        variables = {**self.workbench.env(self.resources), "S3LEDGER_STACK": self.stack_name}
         if self.bulk is not None:
             variables["AWS_ENDPOINT_URL_SFN"] = self.bulk_endpoint
             variables["S3LEDGER_STATE_MACHINE_ARN"] = self.bulk.state_machine_arn
@@ -115,6 +128,7 @@ def start_runner(
             batch_size=spec.function.batch_size,
             function_timeout=spec.function.timeout,
             workers=workers,
+            function_name=f"{spec.stack_name}-local",
         ),
         sqs_factory,
         environment_factory(
@@ -128,6 +142,26 @@ def start_runner(
         before_invoke=before_invoke,
     )
     return runner.start()
+
+
+def _describe_as_stack(
+    workbench: Workbench,
+    spec: PipelineSpec,
+    resources: Resources,
+    runner: LocalRunner,
+    parameters: Mapping[str, str],
+) -> StackBody:
+    """Create the stack that describes this pipeline in moto (:mod:`s3ledger.workbench.stack`)."""
+    body = workbench_stack_body(
+        load_template(overrides=parameters, stack_name=spec.stack_name),
+        spec,
+        resources,
+        function_name=runner.settings.function_name,
+        queue_arn=runner.settings.queue_arn,
+        dlq_arn=queue_arn(workbench.sqs(), resources.dlq_url),
+    )
+    create_workbench_stack(workbench.cloudformation(), spec.stack_name, body)
+    return body
 
 
 @contextmanager
@@ -144,7 +178,9 @@ def start_session(
     """Start the workbench, provision what ``template.yaml`` declares, run the handler on it.
 
     ``stack_name`` stands for the stack's name, from which the template derives the table names
-    (``<stack_name>-ledger``, ...) unless ``overrides`` names them.
+    (``<stack_name>-ledger``, ...) unless ``overrides`` names them; a stack of that name in
+    moto's CloudFormation describes the pipeline (:mod:`s3ledger.workbench.stack`), and the
+    handlers' metrics go to moto's CloudWatch under that service name, as on AWS.
     """
     parameters = dict(overrides or {})
     if mode is not None:
@@ -162,6 +198,12 @@ def start_session(
         route_s3_events_to_queue(
             workbench.events(), resources.queue_url, workbench.sqs(), "s3ledger-attached"
         )
+        variables = spec.function.environment
+        metrics = CloudWatchMetrics(
+            workbench.cloudwatch(),
+            namespace=variables.get("POWERTOOLS_METRICS_NAMESPACE", "s3ledger"),
+            service=variables.get("POWERTOOLS_SERVICE_NAME", stack_name),
+        )
         runner = start_runner(
             spec,
             resources,
@@ -169,6 +211,7 @@ def start_session(
             aws_endpoint=workbench.aws_endpoint,
             sqs_factory=workbench.sqs,
             workers=workers,
+            metrics=metrics,
         )
         bulk = start_bulk_standin(
             workbench.dynamodb_endpoint,
@@ -179,14 +222,19 @@ def start_session(
             stack_name=stack_name,
         )
         try:
+            body = _describe_as_stack(workbench, spec, resources, runner, parameters)
+            metrics.start()
             yield Session(
                 parse_mode(spec.parameters["Mode"]),
                 workbench,
                 resources,
                 runner,
-                bulk,
-                bulk.serve(),
+                stack_name=stack_name,
+                left_out=body.left_out,
+                bulk=bulk,
+                bulk_endpoint=bulk.serve(),
             )
         finally:
             bulk.close()
             runner.stop()
+            metrics.stop()  # after the runner: its last invocations' metrics are sent too

@@ -10,7 +10,7 @@ caller overrides) and returns frozen dataclasses.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,11 @@ __all__ = [
     "TableSpec",
     "TemplateError",
     "load_pipeline_spec",
+    "load_template",
 ]
 
-# src/s3ledger/workbench/template.py -> the repository root.
-DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[3] / "template.yaml"
+# Package data: in a checkout a symlink to the repository's template.yaml, in a wheel its copy.
+DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parent / "template.yaml"
 
 # Which table plays which role: the function's variable that names it (``!Ref <Table>``).
 _TABLE_ROLES = {
@@ -91,7 +92,9 @@ class PipelineSpec:
 
     ``tables`` is keyed by role: ``"ledger"``, ``"audit"``, ``"idempotency"``. ``bucket_name`` is
     ``None`` when the template generates the name (the ``BucketName`` parameter is empty).
-    ``stack_name`` is what ``AWS::StackName`` resolved to.
+    ``stack_name`` is what ``AWS::StackName`` resolved to. ``logical_ids`` names the template's
+    resources by role: ``queue``, ``dlq``, ``bucket`` (the bucket that notifies the queue) and
+    ``function``.
     """
 
     tables: dict[str, TableSpec]
@@ -103,6 +106,7 @@ class PipelineSpec:
     bucket_name: str | None
     parameters: dict[str, str]
     stack_name: str = DEFAULT_STACK_NAME
+    logical_ids: dict[str, str] = field(default_factory=dict)
 
     def without_streams(self) -> PipelineSpec:
         """This spec with no table stream (for runs that never read the streams)."""
@@ -178,8 +182,9 @@ def _tables(template: Template, variables: Mapping[str, Any]) -> dict[str, Table
     return tables
 
 
-def _function(template: Template) -> tuple[str, FunctionSpec, dict[str, Any]]:
-    """The function with an SQS event source, its queue's logical id, its raw variables."""
+def _function(template: Template) -> tuple[str, str, FunctionSpec, dict[str, Any]]:
+    """The function with an SQS event source: its logical id, its queue's, its spec, its raw
+    variables."""
     for logical_id, resource in template.of_type(*_FUNCTION_TYPES).items():
         props = properties(resource, f"function {logical_id}")
         events = props.get("Events") or {}
@@ -206,11 +211,12 @@ def _function(template: Template) -> tuple[str, FunctionSpec, dict[str, Any]]:
                     for k, v in variables.items()
                 },
             )
-            return _getatt_target(source.get("Queue"), f"{where} Queue"), spec, variables
+            queue_id = _getatt_target(source.get("Queue"), f"{where} Queue")
+            return logical_id, queue_id, spec, variables
     raise TemplateError("template has no function with an SQS event source (Events: Type: SQS)")
 
 
-def _queue(template: Template, logical_id: str) -> tuple[QueueSpec, int | None]:
+def _queue(template: Template, logical_id: str) -> tuple[QueueSpec, int | None, str]:
     where = f"queue {logical_id}"
     props = properties(template.resource(logical_id, where), where)
     redrive = props.get("RedrivePolicy")
@@ -233,14 +239,16 @@ def _queue(template: Template, logical_id: str) -> tuple[QueueSpec, int | None]:
             else template.resolve_int(retention, f"{where} MessageRetentionPeriod")
         ),
     )
-    return spec, (
+    return (
+        spec,
         None
         if dlq_retention is None
-        else template.resolve_int(dlq_retention, f"queue {dlq_id} MessageRetentionPeriod")
+        else template.resolve_int(dlq_retention, f"queue {dlq_id} MessageRetentionPeriod"),
+        dlq_id,
     )
 
 
-def _bucket(template: Template, queue_id: str) -> tuple[NotificationSpec, bool, str | None]:
+def _bucket(template: Template, queue_id: str) -> tuple[NotificationSpec, bool, str | None, str]:
     for logical_id, resource in template.of_type("AWS::S3::Bucket").items():
         where = f"bucket {logical_id}"
         props = properties(resource, where)
@@ -258,8 +266,38 @@ def _bucket(template: Template, queue_id: str) -> tuple[NotificationSpec, bool, 
             NotificationSpec(events=events),
             template.resolve(status, f"{where} VersioningConfiguration") == "Enabled",
             bucket_name,
+            logical_id,
         )
     raise TemplateError(f"template has no bucket that notifies queue {queue_id!r}")
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TemplateError(f"cannot read template {path}: {exc.strerror}") from exc
+    try:
+        document = yaml.load(text, Loader=CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"template {path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise TemplateError(f"template {path} is not a YAML mapping")
+    return document
+
+
+def load_template(
+    path: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    stack_name: str = DEFAULT_STACK_NAME,
+) -> Template:
+    """``template.yaml`` parsed, with its parameters resolved (see :func:`load_pipeline_spec`)."""
+    template_path = DEFAULT_TEMPLATE_PATH if path is None else path
+    document = _read_document(template_path)
+    try:
+        return Template(document, overrides or {}, stack_name)
+    except TemplateError as exc:
+        raise TemplateError(f"{template_path}: {exc}") from None
 
 
 def load_pipeline_spec(
@@ -270,28 +308,18 @@ def load_pipeline_spec(
 ) -> PipelineSpec:
     """Read the pipeline's settings from ``template.yaml``.
 
-    ``path`` defaults to the repository's ``template.yaml``. ``overrides`` replaces parameter
-    defaults, as ``--parameter-overrides`` would (e.g. ``{"LedgerTableName": "x"}``), and
-    ``stack_name`` stands for ``AWS::StackName``, as ``--stack-name`` would: the table names
-    derive from it unless a parameter names them.
+    ``path`` defaults to the ``template.yaml`` shipped with the package (the repository's).
+    ``overrides`` replaces parameter defaults, as ``--parameter-overrides`` would (e.g.
+    ``{"LedgerTableName": "x"}``), and ``stack_name`` stands for ``AWS::StackName``, as
+    ``--stack-name`` would: the table names derive from it unless a parameter names them.
     Raises :class:`TemplateError` naming what is missing or invalid.
     """
     template_path = DEFAULT_TEMPLATE_PATH if path is None else path
+    template = load_template(template_path, overrides, stack_name=stack_name)
     try:
-        text = template_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TemplateError(f"cannot read template {template_path}: {exc.strerror}") from exc
-    try:
-        document = yaml.load(text, Loader=CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"template {template_path} is not valid YAML: {exc}") from exc
-    if not isinstance(document, dict):
-        raise TemplateError(f"template {template_path} is not a YAML mapping")
-    try:
-        template = Template(document, overrides or {}, stack_name)
-        queue_id, function, variables = _function(template)
-        queue, dlq_retention = _queue(template, queue_id)
-        notification, versioning, bucket_name = _bucket(template, queue_id)
+        function_id, queue_id, function, variables = _function(template)
+        queue, dlq_retention, dlq_id = _queue(template, queue_id)
+        notification, versioning, bucket_name, bucket_id = _bucket(template, queue_id)
         tables = _tables(template, variables)
     except TemplateError as exc:
         raise TemplateError(f"{template_path}: {exc}") from None
@@ -305,4 +333,10 @@ def load_pipeline_spec(
         bucket_name=bucket_name,
         parameters=dict(template.parameters),
         stack_name=stack_name,
+        logical_ids={
+            "queue": queue_id,
+            "dlq": dlq_id,
+            "bucket": bucket_id,
+            "function": function_id,
+        },
     )

@@ -21,6 +21,7 @@ __all__ = [
     "EXIT_USAGE",
     "exactly_once_broken",
     "fail",
+    "missing_extra",
     "parse_modes",
     "print_summary",
 ]
@@ -32,6 +33,30 @@ EXIT_USAGE = 2
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     print(f"s3ledger: error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+# The optional dependencies and the extra of pyproject.toml that installs each: without them the
+# package is the library and the handlers (boto3, Powertools) only.
+_EXTRA_OF_MODULE = {
+    "moto": "workbench",
+    "rich": "workbench",
+    "yaml": "workbench",
+    "matplotlib": "workbench",
+    "pyarrow": "backfill",
+}
+
+
+def missing_extra(command: str, error: ImportError) -> str | None:
+    """What to tell a user whose ``command`` failed to import an optional dependency: the extra
+    that installs it; ``None`` if the missing module is not one of the extras'."""
+    module = (error.name or "").split(".")[0]
+    extra = _EXTRA_OF_MODULE.get(module)
+    if extra is None:
+        return None
+    return (
+        f"`s3ledger {command}` needs the {extra!r} extra ({module} is not installed): "
+        f"pip install 's3ledger[{extra}]'"
+    )
 
 
 def parse_modes(text: str) -> list[Mode]:

@@ -80,8 +80,11 @@ def bench_command(args: argparse.Namespace) -> int:
     from s3ledger.bench.run import run_bench  # noqa: PLC0415 -- the harness loads on demand
 
     modes = parse_modes(args.modes)
-    if args.events < 1 or args.workers < 1 or not 1 <= args.batch <= 10:
-        fail("--events and --workers must be at least 1, --batch between 1 and 10")
+    if args.events < 1 or args.workers < 1 or not 1 <= args.batch <= 10 or args.uploads < 0:
+        fail(
+            "--events and --workers must be at least 1, --batch between 1 and 10, --uploads "
+            "not negative"
+        )
     if args.chart is not None and args.chart.suffix.lower() not in {".png", ".svg"}:
         fail(f"--chart {args.chart}: the file must end in .png or .svg")
     summary = run_bench(
@@ -93,6 +96,7 @@ def bench_command(args: argparse.Namespace) -> int:
         chart=args.chart,
         seed=args.seed,
         streams=args.streams,
+        uploads=args.uploads,
     )
     print_summary(summary, as_json=args.json, table="bench")
     if args.chart is not None and not args.json:

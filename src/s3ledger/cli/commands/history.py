@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 from s3ledger.cli.commands.common import fail
-from s3ledger.core.config import Settings
-from s3ledger.core.errors import ConfigurationError
+from s3ledger.cli.commands.targets import add_target_arguments, resolve_targets
 
 __all__ = ["add_history_parsers"]
 
@@ -22,8 +20,9 @@ def _history(args: argparse.Namespace) -> int:
     from s3ledger.operate.history import object_history  # noqa: PLC0415
     from s3ledger.pipeline.aws import error_code  # noqa: PLC0415
 
+    resolve_targets(args, "bucket", "audit_table")
     if not args.bucket:
-        fail("--bucket is required (or set S3LEDGER_BUCKET)")
+        fail("--bucket is required (or --stack, or S3LEDGER_BUCKET)")
     client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
     try:
         history = object_history(
@@ -75,17 +74,8 @@ def add_history_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "print its events oldest first: event name, time, version id, ETag, size, requester, "
         "source IP, S3 request id, and what each did to the ledger. Exit 1 if it has none.",
     )
-    try:
-        settings = Settings.from_env()  # the variables the handler reads, read the same way
-    except ConfigurationError as exc:
-        fail(str(exc))
     history.add_argument("key", help="the object's key, as S3 shows it (not URL-encoded)")
-    history.add_argument(
-        "--bucket",
-        default=os.environ.get("S3LEDGER_BUCKET"),
-        help="the object's bucket (default: $S3LEDGER_BUCKET)",
-    )
-    history.add_argument("--audit-table", default=settings.audit_table)
+    add_target_arguments(history, "bucket", "audit_table")
     history.add_argument("--json", action="store_true", help="machine-readable output")
     history.set_defaults(run=_history)
 

@@ -1,5 +1,6 @@
 """The operator commands, against a deployed pipeline (or the workbench): ``check``,
-``reconcile``, ``attach``/``detach``, ``redrive`` and ``backfill``.
+``reconcile``, ``attach``/``detach``, ``redrive``, ``backfill`` and ``status``. Each finds what it
+acts on with :func:`~s3ledger.cli.commands.targets.resolve_targets` (flags, then ``--stack``).
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ import sys
 import threading
 
 from s3ledger.cli.commands.common import EXIT_ANOMALIES, fail
+from s3ledger.cli.commands.targets import require_stack, resolve_targets
 
 __all__ = [
-    "S3_DELIVERY_MARGIN_SECONDS",
     "attach_command",
     "backfill_command",
     "check_command",
     "default_settle_seconds",
     "reconcile_command",
     "redrive_command",
+    "status_command",
 ]
 
 
@@ -30,6 +32,7 @@ def check_command(args: argparse.Namespace) -> int:
     from s3ledger.operate.scan import check_tables  # noqa: PLC0415
     from s3ledger.pipeline.aws import error_code  # noqa: PLC0415
 
+    resolve_targets(args, "ledger_table", "audit_table")
     client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
     try:
         report = check_tables(
@@ -43,7 +46,7 @@ def check_command(args: argparse.Namespace) -> int:
             raise
         fail(
             f"table {args.ledger_table!r} or {args.audit_table!r} does not exist at "
-            f"{client.meta.endpoint_url} (set --ledger-table/--audit-table, or "
+            f"{client.meta.endpoint_url} (set --stack, --ledger-table/--audit-table, or "
             "S3LEDGER_LEDGER_TABLE/S3LEDGER_AUDIT_TABLE)"
         )
     if args.json:
@@ -61,9 +64,14 @@ def reconcile_command(args: argparse.Namespace) -> int:
 
     from s3ledger.operate.reconcile import reconcile  # noqa: PLC0415
 
+    stack = resolve_targets(
+        args, "bucket", "ledger_table", "audit_table", use_stack=args.settle is None
+    )
     if not args.bucket:
-        fail("--bucket is required (or set S3LEDGER_BUCKET)")
-    settle = args.settle if args.settle is not None else default_settle_seconds()
+        fail("--bucket is required (or --stack, or set S3LEDGER_BUCKET)")
+    settle = args.settle
+    if settle is None:
+        settle = stack.settle_seconds() if stack is not None else default_settle_seconds()
     if settle < 0:
         fail("--settle must not be negative")
     config = Config(retries={"mode": "standard"})
@@ -92,8 +100,9 @@ def attach_command(args: argparse.Namespace) -> int:
 
     from s3ledger.operate.attach import attach, detach  # noqa: PLC0415
 
+    resolve_targets(args, "bucket")
     if not args.bucket:
-        fail("--bucket is required")
+        fail("--bucket is required (or --stack, or set S3LEDGER_BUCKET)")
     s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
     change = (attach if args.command == "attach" else detach)(s3, args.bucket)
     if args.json:
@@ -117,8 +126,12 @@ def redrive_command(args: argparse.Namespace) -> int:
     from s3ledger.operate.redrive import redrive  # noqa: PLC0415
     from s3ledger.workbench.console import counting_progress  # noqa: PLC0415
 
+    resolve_targets(args, "dlq_url", "queue_url")
     if not args.dlq_url or not args.queue_url:
-        fail("--dlq-url and --queue-url are required (or S3LEDGER_DLQ_URL, S3LEDGER_QUEUE_URL)")
+        fail(
+            "--dlq-url and --queue-url are required (or --stack, or S3LEDGER_DLQ_URL and "
+            "S3LEDGER_QUEUE_URL)"
+        )
     sqs = boto3.client("sqs", config=Config(retries={"mode": "standard"}))
     console = Console(stderr=True)
     with counting_progress(console, disable=args.json, unit="messages") as progress:
@@ -145,8 +158,9 @@ def backfill_command(args: argparse.Namespace) -> int:
     from s3ledger.operate.backfill import backfill, default_checkpoint  # noqa: PLC0415
     from s3ledger.workbench.console import counting_progress  # noqa: PLC0415
 
+    resolve_targets(args, "bucket", "ledger_table", "audit_table")
     if not args.bucket:
-        fail("--bucket is required (or set S3LEDGER_BUCKET)")
+        fail("--bucket is required (or --stack, or set S3LEDGER_BUCKET)")
     if args.workers < 1:
         fail("--workers must be at least 1")
     checkpoint = args.checkpoint or default_checkpoint(args.bucket, args.prefix, args.inventory)
@@ -184,15 +198,34 @@ def backfill_command(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-# S3 documents no bound on its own delivery delay ("typically ... within seconds, but can
-# sometimes take a minute or longer", Amazon S3 Event Notifications); five minutes is our margin.
-S3_DELIVERY_MARGIN_SECONDS = 300
-
-
 def default_settle_seconds() -> float:
-    """The queue's whole redelivery span (visibility timeout x maxReceiveCount, from
-    template.yaml) plus S3's own delivery margin: no event of an older change is still queued."""
+    """Without a stack: the template's queue settings (visibility timeout x maxReceiveCount,
+    from the packaged template.yaml) plus S3's own delivery margin."""
+    from s3ledger.operate.stack import settle_window  # noqa: PLC0415
     from s3ledger.workbench.template import load_pipeline_spec  # noqa: PLC0415
 
     queue = load_pipeline_spec().queue
-    return float(queue.visibility_timeout * queue.max_receive_count + S3_DELIVERY_MARGIN_SECONDS)
+    return settle_window(queue.visibility_timeout, queue.max_receive_count)
+
+
+def status_command(args: argparse.Namespace) -> int:
+    import boto3  # noqa: PLC0415 -- only this command needs these clients
+    from botocore.config import Config  # noqa: PLC0415
+
+    from s3ledger.operate.status import read_status  # noqa: PLC0415
+
+    stack = require_stack(args)
+    config = Config(retries={"mode": "standard"})
+    status = read_status(
+        stack,
+        sqs=boto3.client("sqs", config=config),
+        cloudwatch=boto3.client("cloudwatch", config=config),
+        cloudformation=boto3.client("cloudformation", config=config),
+    )
+    if args.json:
+        print(json.dumps(status.to_json(), indent=2, sort_keys=True))
+    else:
+        from s3ledger.cli.render import print_status  # noqa: PLC0415
+
+        print_status(status.to_json())
+    return 0 if status.healthy else EXIT_ANOMALIES

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
-from s3ledger.core.config import DEFAULT_AUDIT_TABLE, DEFAULT_LEDGER_TABLE
+from s3ledger.cli.commands.targets import add_target_arguments, resolve_targets
 
 __all__ = ["add_rebuild_parser"]
 
@@ -18,6 +17,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
     from s3ledger.operate.rebuild import rebuild_ledger  # noqa: PLC0415
 
+    resolve_targets(args, "ledger_table", "audit_table")
     client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
     report = rebuild_ledger(
         client,
@@ -44,13 +44,8 @@ def add_rebuild_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "the ledger, each update guarded by the order rule: it never moves an item backwards, "
         "writes nothing the second time, and may run while events flow.",
     )
-    # The same defaults as `check` (the variables `up` prints).
-    rebuild.add_argument(
-        "--ledger-table", default=os.environ.get("S3LEDGER_LEDGER_TABLE", DEFAULT_LEDGER_TABLE)
-    )
-    rebuild.add_argument(
-        "--audit-table", default=os.environ.get("S3LEDGER_AUDIT_TABLE", DEFAULT_AUDIT_TABLE)
-    )
+    # The same names as `check`: flags, then the stack, then the variables `up` prints.
+    add_target_arguments(rebuild, "ledger_table", "audit_table")
     rebuild.add_argument("--segments", type=int, default=4, help="parallel scan segments")
     rebuild.add_argument("--json", action="store_true", help="machine-readable output")
     rebuild.set_defaults(run=_rebuild)

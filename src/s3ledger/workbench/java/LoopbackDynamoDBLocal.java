@@ -22,7 +22,7 @@
  *   java -Djava.net.preferIPv4Stack=true -Djava.library.path=DIR/DynamoDBLocal_lib \
  *        -cp DIR/DynamoDBLocal.jar:CLASSDIR LoopbackDynamoDBLocal -inMemory -sharedDb -port P
  * or as a Java 11+ single-file source program:
- *   java ... -cp DIR/DynamoDBLocal.jar scripts/LoopbackDynamoDBLocal.java -inMemory -port P
+ *   java ... -cp DIR/DynamoDBLocal.jar LoopbackDynamoDBLocal.java -inMemory -port P
  */
 
 import java.lang.reflect.Field;
