@@ -10,6 +10,7 @@ verified (npm's own cache answers the download).
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -69,8 +70,8 @@ def test_the_installed_cli_runs_the_workbench_outside_the_checkout(
 ) -> None:
     """From a folder outside the checkout, the installed ``s3ledger up`` fetches DynamoDB Local
     into the user's cache and runs the pipeline from the template shipped in the wheel; an
-    upload is applied, and ``status``, ``check`` and ``reconcile`` find it with ``--stack``
-    alone."""
+    upload is applied, and ``status``, ``history``, ``check`` and ``reconcile`` find it with
+    ``--stack`` alone."""
     bin_dir = install(wheels, tmp_path / "venv", "s3ledger[workbench]")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -101,6 +102,19 @@ def test_the_installed_cli_runs_the_workbench_outside_the_checkout(
         running.stderr()
     )
     assert status().returncode == 0
+    history = run(
+        bin_dir,
+        "history",
+        "q3/report.csv",
+        "--stack",
+        "s3ledger",
+        "--json",
+        env=operator_env,
+        cwd=elsewhere,
+    )
+    assert history.returncode == 0, history.stderr
+    events = json.loads(history.stdout)["events"]
+    assert [(e["event_name"], e["outcome"]) for e in events] == [("ObjectCreated:Put", "applied")]
     check = run(bin_dir, "check", "--stack", "s3ledger", "--json", env=operator_env, cwd=elsewhere)
     assert check.returncode == 0, check.stderr
     assert '"anomalies_total": 0' in check.stdout
