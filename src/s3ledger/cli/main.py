@@ -129,7 +129,7 @@ def _add_backfill_parser(
         "event that lands first wins and a second run writes nothing. Resumable: a checkpoint "
         "file records the finished prefixes. Exit 1 if some writes failed (run it again).",
     )
-    add_target_arguments(fill, "bucket", "ledger_table", "audit_table")
+    add_target_arguments(fill, "bucket", "ledger_table", "audit_table", "state_machine")
     fill.add_argument("--prefix", default="", help="only keys that start with this")
     fill.add_argument(
         "--inventory",
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         "it with the ledger: objects missing from the ledger, ledger items whose object is gone, "
         "states that differ. With --apply, repair through the inbox path, exactly once.",
     )
-    add_target_arguments(recon, "bucket", "ledger_table", "audit_table")
+    add_target_arguments(recon, "bucket", "ledger_table", "audit_table", "state_machine")
     recon.add_argument(
         "--settle",
         type=float,

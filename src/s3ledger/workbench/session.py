@@ -149,7 +149,9 @@ def _describe_as_stack(
     spec: PipelineSpec,
     resources: Resources,
     runner: LocalRunner,
+    *,
     parameters: Mapping[str, str],
+    bulk: BulkStandIn,
 ) -> StackBody:
     """Create the stack that describes this pipeline in moto (:mod:`s3ledger.workbench.stack`)."""
     body = workbench_stack_body(
@@ -159,6 +161,11 @@ def _describe_as_stack(
         function_name=runner.settings.function_name,
         queue_arn=runner.settings.queue_arn,
         dlq_arn=queue_arn(workbench.sqs(), resources.dlq_url),
+        also_made={
+            "BulkStateMachine": bulk.state_machine_arn,
+            "BulkResultsBucket": bulk.results_bucket,
+            "BulkFunction": bulk.spec.function_name,
+        },
     )
     create_workbench_stack(workbench.cloudformation(), spec.stack_name, body)
     return body
@@ -222,7 +229,9 @@ def start_session(
             stack_name=stack_name,
         )
         try:
-            body = _describe_as_stack(workbench, spec, resources, runner, parameters)
+            body = _describe_as_stack(
+                workbench, spec, resources, runner, parameters=parameters, bulk=bulk
+            )
             metrics.start()
             yield Session(
                 parse_mode(spec.parameters["Mode"]),

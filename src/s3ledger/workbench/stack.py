@@ -84,14 +84,18 @@ def workbench_stack_body(
     function_name: str,
     queue_arn: str,
     dlq_arn: str,
+    also_made: Mapping[str, str] | None = None,
 ) -> StackBody:
-    """The stack that describes the workbench's pipeline (see the module's docstring)."""
+    """The stack that describes the workbench's pipeline (see the module's docstring);
+    ``also_made`` gives the physical ids of other resources the workbench made, by logical id
+    (the bulk state machine's stand-in)."""
     _name_workbench_resources(
         template,
         spec,
         resources,
         {"function_name": function_name, "queue_arn": queue_arn, "dlq_arn": dlq_arn},
     )
+    template.physical.update(also_made or {})
     left_out: list[str] = []
     body_resources: dict[str, Any] = {}
     for logical_id, resource in template.of_type(*STACK_RESOURCE_TYPES).items():

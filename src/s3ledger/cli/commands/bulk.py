@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
 from s3ledger.cli.commands.common import fail
+from s3ledger.cli.commands.targets import resolve_targets
 
 __all__ = ["ENGINES", "add_engine_arguments", "with_engine"]
 
@@ -22,7 +22,8 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, job: Job) -> None:
-    """The engine's flags (the local engine ignores all but ``--engine``)."""
+    """The engine's flags (the local engine ignores all but ``--engine``); ``--state-machine``
+    is a target (:mod:`s3ledger.cli.commands.targets`): its flag, the stack, its variable."""
     engine = parser.add_argument_group("engine")
     engine.add_argument(
         "--engine",
@@ -30,12 +31,6 @@ def add_engine_arguments(parser: argparse.ArgumentParser, job: Job) -> None:
         default="local",
         help="local: this machine (the default, for small buckets); stepfunctions: the stack's "
         "bulk state machine, a Distributed Map of the bucket",
-    )
-    engine.add_argument(
-        "--state-machine",
-        default=os.environ.get("S3LEDGER_STATE_MACHINE_ARN"),
-        metavar="ARN",
-        help="the stack's BulkStateMachineArn output (default: $S3LEDGER_STATE_MACHINE_ARN)",
     )
     engine.add_argument(
         "--execution",
@@ -87,7 +82,7 @@ def _document(args: argparse.Namespace, job: Job) -> dict[str, Any]:
     from s3ledger.operate.bulk import run_input  # noqa: PLC0415
 
     if not args.bucket and not args.inventory:
-        fail("--bucket is required (or set S3LEDGER_BUCKET)")
+        fail("--bucket is required (or --stack, or S3LEDGER_BUCKET)")
     if args.max_concurrency is not None and args.max_concurrency < 1:
         fail("--max-concurrency must be at least 1")
     settle = 0.0
@@ -134,12 +129,13 @@ def _stepfunctions(args: argparse.Namespace, job: Job) -> int:
 
     from s3ledger.operate.bulk import backfill_report, reconcile_report, start_run  # noqa: PLC0415
 
+    resolve_targets(args, "bucket", "ledger_table", "audit_table", "state_machine")
     config = Config(retries={"mode": "standard"})
     sfn, s3 = boto3.client("stepfunctions", config=config), boto3.client("s3", config=config)
     arn = args.execution
     if arn is None:
         if not args.state_machine:
-            fail("--state-machine is required (or set S3LEDGER_STATE_MACHINE_ARN)")
+            fail("--state-machine is required (or --stack, or S3LEDGER_STATE_MACHINE_ARN)")
         arn = start_run(sfn, args.state_machine, _document(args, job))
         print(f"started {arn}", file=sys.stderr)
     elif json.loads(sfn.describe_execution(executionArn=arn)["input"]).get("job") != job:

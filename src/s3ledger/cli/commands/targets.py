@@ -84,6 +84,13 @@ TARGETS: Final = {
             None,
             "the dead-letter queue",
         ),
+        Target(
+            "--state-machine",
+            lambda stack: stack.output("BulkStateMachineArn"),
+            "S3LEDGER_STATE_MACHINE_ARN",
+            None,
+            "the bulk state machine's ARN (--engine stepfunctions)",
+        ),
     )
 }
 

@@ -68,6 +68,7 @@ class BulkStandIn:
         self.spec = spec
         self.function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{spec.function_name}"
         self.function_usage = FunctionUsage()
+        self.results_bucket = results_bucket
         settings = Settings(mode="inbox", ledger_table=ledger_table, audit_table=audit_table)
         self._clients = BulkClients(dynamodb, s3, settings, spec.limits)
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
