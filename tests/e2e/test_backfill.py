@@ -157,8 +157,8 @@ def live_events_around(
 ) -> None:
     """Live events flow around and during ``fill(rig)`` (a backfill on either engine): an older
     event that arrives after it leaves the ledger alone, a newer one applies, events racing it
-    land first or lose the pin; every object ends once in the ledger, equal to the bucket, with clean
-    tables; a second run writes nothing. ``snapshot(rig)`` runs before the racing requests (an
+    land first or lose the pin; every object ends once in the ledger, equal to the bucket, with
+    clean tables; a second run writes nothing. ``snapshot(rig)`` runs before the racing requests (an
     inventory report is written there: it shows the first versions)."""
     keys = [f"live/{p}/{i:02d}" for p in "abcd" for i in range(25)]
     first = {key: rig.put(key, f"{key} v1".encode()) for key in keys}
