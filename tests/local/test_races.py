@@ -108,8 +108,14 @@ def _mark_second(client: DynamoDBClient, tables: TableNames, k: VersionedKey) ->
     return str(item["time_mark"])[:19] + "Z"
 
 
-def _second(record: dict[str, Any]) -> str:
-    return str(record["eventTime"])
+def in_one_second(scenario: Callable[[int], tuple[VersionedKey, str]]) -> VersionedKey:
+    """Run ``scenario(attempt)`` on new keys until its last request fell in the second it
+    returns (a backfill's or a repair's read: S3's ``Date``), at most :data:`ATTEMPTS` times."""
+    for attempt in range(ATTEMPTS):
+        k, read_at = scenario(attempt)
+        if str(k.records[-1]["eventTime"]) == read_at:
+            return k
+    pytest.fail(f"no request fell in the second of its read in {ATTEMPTS} attempts")
 
 
 @pytest.mark.parametrize("then", ["put", "delete"])
@@ -128,7 +134,8 @@ def test_a_request_in_the_second_of_a_backfill_read_is_applied(
     deletes) it; that event lands after the backfill's write. The ledger shows what GET returns:
     the new version (or deleted), not the backfilled one."""
     harness = make_harness(dynamodb_endpoint, fresh_tables, mode, aws_endpoint=aws_endpoint)
-    for attempt in range(ATTEMPTS):
+
+    def backfill_then_request(attempt: int) -> tuple[VersionedKey, str]:
         k = VersionedKey(s3, bucket, f"{KEY} {attempt}", clock="server")
         k.put(b"from before attach")  # its event predates the pipeline: never delivered
         read_at = run_backfill(s3, dynamodb_client, fresh_tables, k)
@@ -136,10 +143,9 @@ def test_a_request_in_the_second_of_a_backfill_read_is_applied(
             k.put(b"the client's overwrite")
         else:
             k.delete()
-        if _second(k.records[-1]) == read_at:
-            break
-    else:
-        pytest.fail(f"no request fell in its backfill's second in {ATTEMPTS} attempts")
+        return k, read_at
+
+    k = in_one_second(backfill_then_request)
     deliver(harness, k.records[-1])
     assert_ledger_shows_the_bucket(dynamodb_client, fresh_tables, k)
 
@@ -160,7 +166,8 @@ def test_a_request_in_the_second_of_a_repair_is_applied(
     ledger to v2; in the repair's second a client uploads v3. v2's and v3's events land after
     the repair, in either order: the ledger ends at v3."""
     harness = make_harness(dynamodb_endpoint, fresh_tables, mode, aws_endpoint=aws_endpoint)
-    for attempt in range(ATTEMPTS):
+
+    def repair_then_upload(attempt: int) -> tuple[VersionedKey, str]:
         k = VersionedKey(s3, bucket, f"{KEY} {attempt}", clock="server")
         k.put(b"one")
         deliver(harness, k.records[0])
@@ -168,10 +175,9 @@ def test_a_request_in_the_second_of_a_repair_is_applied(
         assert run_reconcile(s3, dynamodb_client, fresh_tables, k) == 1
         repaired_at = _mark_second(dynamodb_client, fresh_tables, k)
         k.put(b"three, in the repair's second")
-        if _second(k.records[-1]) == repaired_at:
-            break
-    else:
-        pytest.fail(f"no upload fell in its repair's second in {ATTEMPTS} attempts")
+        return k, repaired_at
+
+    k = in_one_second(repair_then_upload)
     late = k.records[1:]
     for record in late if order == "older_first" else reversed(late):
         deliver(harness, record)
@@ -424,15 +430,15 @@ def test_rebuild_leaves_what_the_clocks_cannot_order_to_reconcile(
     ledger is lost; ``rebuild-ledger`` replays the audit log, which alone cannot order the two,
     so it counts the object as unordered (for reconcile) instead of guessing."""
     harness = make_harness(dynamodb_endpoint, fresh_tables, "lean", aws_endpoint=aws_endpoint)
-    for attempt in range(ATTEMPTS):
+
+    def backfill_then_upload(attempt: int) -> tuple[VersionedKey, str]:
         k = VersionedKey(s3, bucket, f"{KEY} {attempt}", clock="server")
         k.put(b"from before attach")
         read_at = run_backfill(s3, dynamodb_client, fresh_tables, k)
         k.put(b"the client's overwrite")
-        if _second(k.records[-1]) == read_at:
-            break
-    else:
-        pytest.fail(f"no upload fell in its backfill's second in {ATTEMPTS} attempts")
+        return k, read_at
+
+    k = in_one_second(backfill_then_upload)
     deliver(harness, k.records[-1])
     dynamodb_client.delete_item(
         TableName=fresh_tables.ledger, Key={"id": {"S": f"{bucket}/{k.key}"}}
