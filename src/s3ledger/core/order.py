@@ -13,12 +13,15 @@ lexicographical comparison." So a sequencer is upper-cased and right-padded with
 :data:`SEQUENCER_WIDTH` hex digits; plain string order is then S3's order, in Python and in a
 DynamoDB condition. Sequencers order the events of one key only.
 
-**Where only a clock is left.** S3 Lifecycle's expirations may carry no sequencer, and the
-ledger's repairs (backfill, reconcile) are reads of S3, not events. They can be placed only by a
-clock: ``eventTime`` (milliseconds; EventBridge's ``time`` has whole seconds) or S3's ``Date``
-header (whole seconds). AWS documents no skew bound between those clocks, so two times closer
-than one whole second plus :data:`CLOCK_MARGIN_SECONDS` are :attr:`Place.UNORDERED`: the writer
-then asks S3 (docs/semantics.md#identity-and-order) and never breaks the tie itself.
+**Where only a clock is left.** S3 Lifecycle's expirations may carry no sequencer
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-configure-notification.html),
+and the ledger's repairs (backfill, reconcile) are reads of S3, not events. They can be placed
+only by a clock: ``eventTime`` (milliseconds), EventBridge's ``time`` (whole seconds:
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html) or S3's ``Date`` header
+(whole seconds: https://docs.aws.amazon.com/AmazonS3/latest/API/RESTCommonResponseHeaders.html).
+AWS documents no skew bound between those clocks, so two times closer than one whole second plus
+:data:`CLOCK_MARGIN_SECONDS` are :attr:`Place.UNORDERED`: the writer then asks S3
+(docs/semantics.md#never-guess-an-order) and never breaks the tie itself.
 """
 
 from __future__ import annotations
