@@ -12,7 +12,7 @@ from s3ledger.operate.reconcile.compare import ReconcileReport, report_of
 from s3ledger.operate.reconcile.reading import _listed_pages, _processed_pages, is_versioned
 from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
 from s3ledger.pipeline.bulk import BulkResult, BulkWriter
-from s3ledger.pipeline.writers.base import InvocationContext
+from s3ledger.pipeline.invocation import InvocationContext
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -28,8 +28,9 @@ from s3ledger.core.synthetic import (
     is_settling,
     repair_event,
 )
-from s3ledger.pipeline.bulk.reads import BATCH_GET_LIMIT, get_items
-from s3ledger.pipeline.writers.base import InvocationContext, Outcome
+from s3ledger.pipeline.dynamodb import BATCH_GET_LIMIT, get_items
+from s3ledger.pipeline.invocation import InvocationContext
+from s3ledger.pipeline.writers.base import Outcome
 from s3ledger.pipeline.writers.inbox import InboxWriter
 
 if TYPE_CHECKING:
