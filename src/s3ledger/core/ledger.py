@@ -75,7 +75,9 @@ __all__ = [
     "mark_update",
     "pinned_actions",
     "pinned_update",
+    "settled_update",
     "split_event_id",
+    "state_update",
     "to_attribute_value",
     "to_item",
     "version_of",
@@ -122,6 +124,8 @@ RETURN_OLD: Final = "ALL_OLD"
 # The facts that tell two events with one id apart (one sequencer reused for a PUT and a DELETE).
 _IDENTIFYING_FACTS: Final = ("event_name", "version_id", "etag")
 
+# The marks of a ledger that has seen nothing.
+_NO_MARKS: Final = LedgerMarks(None, None, "")
 # Ledger attributes an object's state may lack (a deleted object has no size or eTag; an
 # unversioned bucket no versionId). The ledger holds the current state: an absent value removes
 # the old one.
@@ -238,7 +242,7 @@ def _order_attributes(event: ObjectEvent, marks: LedgerMarks) -> dict[str, Any]:
 
 def _own_marks(event: ObjectEvent) -> LedgerMarks:
     """The marks of a ledger that has seen only ``event``."""
-    return LedgerMarks(None, None, "").after(event.order)
+    return _NO_MARKS.after(event.order)
 
 
 def ledger_item(event: ObjectEvent, state: ObjectState | None = None) -> dict[str, Any]:
@@ -448,6 +452,39 @@ def mark_update(
     sequenced = event.order.sequencer is not None
     name, value = ("sequencer", marks.sequencer) if sequenced else ("time_mark", marks.time_mark)
     return _update(event, table, {name: value}, LEDGER_IS_UNMOVED, {":pinned": pinned})
+
+
+def _pin_of(item: Mapping[str, Any] | None) -> str | None:
+    return None if item is None else str(item.get("last_event_id", ""))
+
+
+def state_update(
+    event: ObjectEvent, table: str, *, item: Mapping[str, Any] | None, state: ObjectState
+) -> UpdateTypeDef:
+    """The Update of the ledger, now ``item`` (plain form; ``None``: no item), to ``state`` and
+    the order marks after ``event``, pinned to ``item`` (:func:`pinned_update`)."""
+    after = (LedgerMarks.of(item) or _NO_MARKS).after(event.order)
+    return pinned_update(event, table, state=state, marks=after, pinned=_pin_of(item))
+
+
+def settled_update(
+    event: ObjectEvent,
+    table: str,
+    *,
+    item: Mapping[str, Any] | None,
+    state: ObjectState | None,
+    marks: LedgerMarks | None = None,
+) -> UpdateTypeDef | None:
+    """The ledger Update for an event whose place S3 settled (:mod:`s3ledger.core.settle`),
+    pinned to the ledger ``item`` (plain form; ``None``: no item) it was decided against: to
+    ``state`` and the marks after ``event``; else, for an ``unchanged`` event, its own order mark
+    only (``marks``), where there is an item; ``None`` when nothing is to be written."""
+    if state is not None:
+        return state_update(event, table, item=item, state=state)
+    pinned = _pin_of(item)
+    if marks is not None and pinned is not None:
+        return mark_update(event, table, marks=marks, pinned=pinned)
+    return None
 
 
 def pinned_actions(

@@ -9,37 +9,17 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from s3ledger.core.ledger import PROCESSED, ObjectState, version_of
-from s3ledger.core.order import normalize_event_time
-from s3ledger.pipeline.bucket import S3VersionsReader, server_time
+from s3ledger.core.ledger import PROCESSED, ObjectState
+from s3ledger.pipeline.bucket import S3VersionsReader, iso_time, listed_state, server_time
 from s3ledger.pipeline.dynamodb import pages
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["listed_state", "listed_states", "processed_page"]
+__all__ = ["listed_states", "processed_page"]
 
 _PAGE: Final = 1000
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    return normalize_event_time(value.isoformat() if hasattr(value, "isoformat") else str(value))
-
-
-def listed_state(entry: Mapping[str, Any], as_of: str | None) -> ObjectState:
-    """The state a listing's entry of a version (or of an unversioned object) says."""
-    etag = entry.get("ETag")
-    return ObjectState(
-        exists=True,
-        version_id=version_of(entry.get("VersionId")),
-        etag=None if etag is None else str(etag).strip('"'),
-        size=entry.get("Size"),
-        last_modified=_iso(entry.get("LastModified")),
-        as_of=as_of,
-    )
 
 
 def _latest(page: Mapping[str, Any], wanted: set[str], as_of: str | None) -> dict[str, ObjectState]:
@@ -50,7 +30,7 @@ def _latest(page: Mapping[str, Any], wanted: set[str], as_of: str | None) -> dic
             states[version["Key"]] = listed_state(version, as_of)
     for marker in page.get("DeleteMarkers") or []:
         if marker.get("IsLatest") and marker["Key"] in wanted:
-            states[marker["Key"]] = ObjectState.gone(_iso(marker.get("LastModified")), as_of)
+            states[marker["Key"]] = ObjectState.gone(iso_time(marker.get("LastModified")), as_of)
     return states
 
 

@@ -4,7 +4,8 @@ The audit log is the inbox: its conditional Put both records the event and detec
 and the ledger's ordering guard keeps the newest state. One request per fresh event, one per
 duplicate, and exactly once across both tables. Where the guard cannot place an event (the clocks
 at hand cannot order it against a repair or a lifecycle event: ``Place.UNORDERED``), the writer
-asks S3 and writes pinned to the ledger item it saw (:mod:`s3ledger.core.settle`).
+asks S3 and writes pinned to the ledger item it saw (:mod:`s3ledger.core.settle`). Why this is
+exactly once: docs/exactly-once.md#inbox.
 """
 
 from __future__ import annotations
@@ -154,16 +155,14 @@ class InboxWriter(LookAheadWriter):
         for _ in range(_PIN_ATTEMPTS):
             current = self._state_reader.current(event.bucket, event.key)
             settlement = settle(own, current, item, order=event.order)
-            if settlement.state is not None:
-                update = self._state_update(event, settlement.state, item)
-            elif settlement.marks is not None and item is not None:
-                update = ledger.mark_update(
-                    event,
-                    self._settings.ledger_table,
-                    marks=settlement.marks,
-                    pinned=str(item.get("last_event_id", "")),
-                )
-            else:
+            update = ledger.settled_update(
+                event,
+                self._settings.ledger_table,
+                item=item,
+                state=settlement.state,
+                marks=settlement.marks,
+            )
+            if update is None:
                 return self._audit_only(event, settlement.outcome, context)
             try:
                 return self._write_pinned(event, update, settlement.outcome, context)
@@ -189,24 +188,11 @@ class InboxWriter(LookAheadWriter):
         event landed: the next reconcile looks again), ``DUPLICATE`` when this very repair was
         written before.
         """
+        update = ledger.state_update(event, self._settings.ledger_table, item=item, state=state)
         try:
-            update = self._state_update(event, state, item)
             return self._write_pinned(event, update, AuditOutcome.APPLIED, context)
         except _LedgerMovedError:
             return Outcome.SUPERSEDED
-
-    def _state_update(
-        self, event: ObjectEvent, state: ObjectState, item: Mapping[str, Any] | None
-    ) -> UpdateTypeDef:
-        """The ledger update to ``state`` and the order marks after ``event``, pinned to
-        ``item`` (plain form; ``None``: no item)."""
-        return ledger.pinned_update(
-            event,
-            self._settings.ledger_table,
-            state=state,
-            marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
-            pinned=None if item is None else str(item.get("last_event_id", "")),
-        )
 
     def _write_pinned(
         self,
@@ -255,6 +241,3 @@ class _LedgerMovedError(Exception):
 
 def _ledger_moved(item: dict[str, Any] | None) -> Outcome:
     raise _LedgerMovedError(item)
-
-
-_NO_MARKS: Final = LedgerMarks(None, None, "")

@@ -1,25 +1,11 @@
 """``inbox-batch``: the events of one SQS batch in as few transactions as DynamoDB allows.
 
-Each event contributes the same two actions as ``inbox`` (audit Put, ledger Update, in that
-order), so event k of a wave sits at positions 2k and 2k+1 of the transaction. A transaction
-takes at most 100 actions and never two on one item, so a wave holds at most 50 events and at
-most one event per object; the other events of an object go in the following waves, in batch
-order.
-
-When a wave is cancelled, its reasons are read by position: an event whose audit Put failed its
-condition was recorded before (a duplicate, unless the record says other facts); one whose
-ledger Update failed goes where ``inbox`` sends a refused event (superseded if older, S3 asked if
-the clocks cannot place it), from the ledger item the reason returned. Nothing of a cancelled
-transaction was written, so every other event of the wave falls back to the one-event ``inbox``
-path, with its own retries and errors.
-
-When a wave's answer is lost (a timeout, a closed connection), the wave is sent again with the
-same ClientRequestToken, so DynamoDB answers a wave that did commit with success: its events are
-counted applied, not taken for duplicates by a fallback that would find their audit items. If
-the outcome stays unknown after the retries, the wave's events fail (their messages come back).
-
-An object with an event that removed a version for good (``Effect.RESOLVE``) is written on the
-one-event path, all its events in batch order: that event's state is read from S3 first.
+Each event contributes ``inbox``'s two actions (audit Put, ledger Update), so event k of a wave
+sits at positions 2k and 2k+1; a wave holds at most 50 events (100 actions) and one event per
+object. A cancelled wave is read by position; nothing of it was written, so its other events
+fall back to the one-event ``inbox`` path. A wave whose answer is lost is resent with the same
+ClientRequestToken. An object with a removal of a version is written on the one-event path.
+Why this is exactly once: docs/exactly-once.md#inbox-batch.
 """
 
 from __future__ import annotations

@@ -190,19 +190,14 @@ class LeanWriter(LookAheadWriter):
         for _ in range(_PIN_ATTEMPTS):
             current = self._state_reader.current(event.bucket, event.key)
             settlement = settle(target, current, item, order=event.order)
-            pinned = None if item is None else str(item.get("last_event_id", ""))
-            if settlement.state is not None:
-                update = ledger.pinned_update(
-                    event,
-                    self._settings.ledger_table,
-                    state=settlement.state,
-                    marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
-                    pinned=pinned,
-                )
-            elif settlement.marks is not None and pinned is not None:
-                table = self._settings.ledger_table
-                update = ledger.mark_update(event, table, marks=settlement.marks, pinned=pinned)
-            else:
+            update = ledger.settled_update(
+                event,
+                self._settings.ledger_table,
+                item=item,
+                state=settlement.state,
+                marks=settlement.marks,
+            )
+            if update is None:
                 unchanged = settlement.outcome is AuditOutcome.UNCHANGED
                 return LedgerAnswer.SAME if unchanged else LedgerAnswer.REFUSED
             verdict, item = self._send_update(update, event, context)
@@ -280,4 +275,3 @@ _FIRST_OUTCOME: Final = {
     LedgerAnswer.REFUSED: Outcome.SUPERSEDED,
     LedgerAnswer.SAME: Outcome.UNCHANGED,
 }
-_NO_MARKS: Final = LedgerMarks(None, None, "")
