@@ -63,7 +63,7 @@ class DynamoDBGateway:
         sleep: Callable[[float], None] = time.sleep,
         draw: Callable[[], float] = random.random,
     ) -> None:
-        self.client = client
+        self._client = client
         self._retry = retry
         self._metrics = metrics or NullMetrics()
         self._sleep = sleep
@@ -86,7 +86,7 @@ class DynamoDBGateway:
     def put_once(self, put: PutTypeDef, *, what: str) -> WriteResult:
         """A ``PutItem``, one attempt (botocore's own retries only)."""
         try:
-            return put_item(self.client, put)
+            return put_item(self._client, put)
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, what) from exc
 
@@ -100,7 +100,7 @@ class DynamoDBGateway:
         def attempt() -> WriteResult:
             nonlocal ambiguous
             try:
-                result = update_item(self.client, update)
+                result = update_item(self._client, update)
             except (ClientError, BotoCoreError) as exc:
                 error = classify(exc, what)
                 ambiguous = ambiguous or isinstance(error, AmbiguousWriteError)
@@ -132,11 +132,11 @@ class DynamoDBGateway:
         def attempt() -> T | Written:
             try:
                 if idempotent:
-                    self.client.transact_write_items(
+                    self._client.transact_write_items(
                         TransactItems=actions, ClientRequestToken=token.next()
                     )
                 else:
-                    self.client.transact_write_items(TransactItems=actions)
+                    self._client.transact_write_items(TransactItems=actions)
             except ClientError as exc:
                 if error_code(exc) != TRANSACTION_CANCELED:
                     raise classify(exc, what) from exc
@@ -154,7 +154,7 @@ class DynamoDBGateway:
     ) -> dict[str, list[dict[str, Any]]]:
         """A ``BatchGetItem`` (at most 100 keys), unprocessed keys asked again: items per table."""
         try:
-            return batch_get(self.client, request, what=what, sleep=self._sleep, draw=self._draw)
+            return batch_get(self._client, request, what=what, sleep=self._sleep, draw=self._draw)
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, what) from exc
 
@@ -164,7 +164,7 @@ class DynamoDBGateway:
         """A ``BatchGetItem`` for a shortcut, one request: items per table (keys left unprocessed
         are simply not found), or ``None`` if it failed (logged)."""
         try:
-            response = self.client.batch_get_item(RequestItems=dict(request))
+            response = self._client.batch_get_item(RequestItems=dict(request))
         except (ClientError, BotoCoreError) as exc:
             code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
             _log.warning("%s failed; going on without it", what, extra={"error": code})

@@ -28,8 +28,9 @@ __all__ = [
 
 
 class Outcome(StrEnum):
-    """What writing one event did. Where it wrote an audit item, the value is that item's
-    outcome (:class:`~s3ledger.core.ledger.AuditOutcome`), except ``lean``'s, recorded first."""
+    """What writing one event did. ``APPLIED``, ``SUPERSEDED`` and ``UNCHANGED`` have the values
+    of the audit outcomes the event is recorded with (:class:`~s3ledger.core.ledger.AuditOutcome`;
+    ``lean`` records every event it writes as ``recorded`` first)."""
 
     # The ledger now reflects this event, and the audit log records it.
     APPLIED = AuditOutcome.APPLIED.value
