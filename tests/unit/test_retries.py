@@ -1,4 +1,5 @@
-"""The bounded retry every write mode shares, and how DynamoDB's failures are classified.
+"""The DynamoDB gateway's bounded retry, shared by every write mode, and how DynamoDB's failures
+are classified.
 
 Pure: no emulator. Sleeping, jitter and the invocation's clock are injected, so each test sees
 exactly how many attempts ran and how long the writer would have paused between them.
@@ -22,13 +23,9 @@ from s3ledger.core.errors import (
     TransactionConflictError,
     TransientWriteError,
 )
-from s3ledger.pipeline.writers.base import CountingMetrics
-from s3ledger.pipeline.writers.dynamo import (
-    cancellation_codes,
-    classify,
-    error_code,
-    with_retries,
-)
+from s3ledger.pipeline.aws import error_code
+from s3ledger.pipeline.dynamodb import Cancellation, classify, with_retries
+from s3ledger.pipeline.invocation import CountingMetrics
 
 
 class Clock:
@@ -82,7 +79,6 @@ def run(
         policy=policy or RetryPolicy(),
         context=clock or Clock(),
         metrics=metrics or CountingMetrics(),
-        what="write k",
         sleep=(sleeps if sleeps is not None else []).append,
         draw=lambda: 1.0,  # the top of the jitter range: pauses are the policy's ceilings
     )
@@ -191,7 +187,7 @@ def case_id(value: object) -> str:
     """``ThrottlingException``, ``TransactionCanceledException[None,TransactionConflict]``,
     ``ReadTimeoutError``, or the expected class's name."""
     if isinstance(value, ClientError):
-        reasons = cancellation_codes(value)
+        reasons = Cancellation.of(value, "w").codes
         listed = f"[{','.join(str(r) for r in reasons)}]" if reasons else ""
         return error_code(value) + listed
     if isinstance(value, Exception):
@@ -237,7 +233,7 @@ def case_id(value: object) -> str:
 def test_classify_maps_each_failure_to_the_reaction_it_calls_for(
     error: Exception, expected: type[Exception]
 ) -> None:
-    """The table in ``writers/dynamo.py``: the class is exact (a conflict is not merely
+    """The table in ``pipeline/dynamodb/errors.py``: the class is exact (a conflict is not merely
     transient), a poison reason anywhere in a cancellation wins, and the unknown is retried."""
     classified = classify(error, "write k")
     assert type(classified) is expected
@@ -259,5 +255,5 @@ def test_retryable_and_poison_classes_never_overlap() -> None:
 def test_classify_names_the_failed_reasons_of_a_cancellation() -> None:
     """The message lists the reasons that failed, not the actions that were fine."""
     error = client_error(CANCELED, ["None", "TransactionConflict", "None"])
-    assert cancellation_codes(error) == [None, "TransactionConflict", None]
+    assert Cancellation.of(error, "w").codes == [None, "TransactionConflict", None]
     assert str(classify(error, "w")) == "w: transaction conflict (TransactionConflict)"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from s3ledger.bench.units import consumed_units, rule_write_units
-from s3ledger.pipeline.aws import CONDITION_FAILED
+from s3ledger.pipeline.dynamodb import CONDITION_FAILED_ERROR as CONDITION_FAILED
 from s3ledger.workbench.emulators import Workbench
 
 if TYPE_CHECKING:

@@ -59,8 +59,8 @@ from s3ledger.bench.summary import (
 )
 from s3ledger.bench.workload import bench_events
 from s3ledger.core.config import Mode
+from s3ledger.operate.queues import queue_depth
 from s3ledger.operate.scan import check_tables
-from s3ledger.pipeline.aws import queue_depth
 from s3ledger.workbench.console import counting_progress, handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import free_port
 from s3ledger.workbench.emulators import Workbench

@@ -56,6 +56,7 @@ __all__ = [
     "compare_sequencers",
     "detect_envelope",
     "event_id_for",
+    "identity_digest",
     "pad_sequencer",
     "parse_eventbridge_event",
     "parse_s3_event",
@@ -67,6 +68,8 @@ EnvelopeKind = Literal["s3", "sqs", "eventbridge"]
 
 # Marks an identity built without a sequencer. "~" sorts after every hex digit.
 _UNSEQUENCED: Final = "~"
+_FIELD_SEPARATOR: Final = "\x1f"
+_DIGEST_LENGTH: Final = 24
 # The event types that change what a GET without a version id returns (or may: removals).
 _OBJECT_EVENT_PREFIXES: Final = ("ObjectCreated:", "ObjectRemoved:", "LifecycleExpiration:")
 
@@ -103,6 +106,13 @@ class Effect(StrEnum):
 def event_id_for(object_id: str, token: str) -> str:
     """The audit log's key: one S3 event of one object."""
     return f"{object_id}#{token}"
+
+
+def identity_digest(*fields: str) -> str:
+    """The digest that names an event without a sequencer: sha256 of ``fields`` (joined by the
+    unit separator, which no field holds), 24 hex digits. S3's events (:class:`ObjectEvent`) and
+    the operator's synthetic ones (:mod:`s3ledger.core.synthetic`) are named by it alike."""
+    return hashlib.sha256(_FIELD_SEPARATOR.join(fields).encode()).hexdigest()[:_DIGEST_LENGTH]
 
 
 def _effect(event_name: str, version_id: str | None) -> Effect:
@@ -156,13 +166,8 @@ class ObjectEvent:
             order = EventOrder(sequencer, event_time, event_time)
             token = sequencer
         else:
-            suffix = (
-                self.identity
-                or hashlib.sha256(
-                    "\x1f".join(
-                        (self.version_id or "", self.etag or "", self.event_time, self.event_name)
-                    ).encode()
-                ).hexdigest()[:24]
+            suffix = self.identity or identity_digest(
+                self.version_id or "", self.etag or "", self.event_time, self.event_name
             )
             time_key = f"{event_time}{_UNSEQUENCED}{suffix}"
             order = EventOrder(None, event_time, time_key)

@@ -47,7 +47,7 @@ __all__ = [
     "target_state",
 ]
 
-RECORDED: Final = ledger.RECORDED
+RECORDED: Final = ledger.AuditOutcome.RECORDED
 # The audit attribute that holds the state a removal of a version left (read from S3).
 TARGET: Final = "target"
 # On a failed condition, DynamoDB returns the item as it is, at no extra cost: a duplicate learns

@@ -3,10 +3,8 @@
 Pure: it builds request fragments in DynamoDB's low-level shape and sends nothing. Every writer
 takes its items from here, so the modes differ only in *how* they write, never in *what*.
 
-The ledger holds what a GET without a version id returns: the current version (its version id,
-size and eTag) with status ``processed``, or status ``deleted`` (see :class:`ObjectState`). Beside
-that state it keeps the order it has reached (``sequencer``, ``time_mark``, ``event_time``: see
-:mod:`s3ledger.core.order`) and the event that put it there (``last_event_id``).
+The ledger holds what a GET without a version id returns (:class:`ObjectState`), the order it
+has reached (:mod:`s3ledger.core.order`) and the event that put it there (``last_event_id``).
 
 The conditions, and what it means when each one fails:
 
@@ -36,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from s3ledger.core.attributes import from_attribute_value, from_item, to_attribute_value, to_item
@@ -61,6 +60,7 @@ __all__ = [
     "RECORDED",
     "SUPERSEDED",
     "UNCHANGED",
+    "AuditOutcome",
     "ObjectState",
     "audit_item",
     "audit_key",
@@ -75,7 +75,9 @@ __all__ = [
     "mark_update",
     "pinned_actions",
     "pinned_update",
+    "settled_update",
     "split_event_id",
+    "state_update",
     "to_attribute_value",
     "to_item",
     "version_of",
@@ -83,18 +85,31 @@ __all__ = [
 
 PROCESSED: Final = "processed"
 DELETED: Final = "deleted"
-# Audit outcomes: what the event did to the ledger.
-APPLIED: Final = "applied"  # the ledger's state is now the one this event left
-SUPERSEDED: Final = "superseded"  # older than the ledger's state: the ledger was left alone
-# What a GET returns did not change (a noncurrent version or delete marker was removed, or S3
-# shows the state the ledger already has): the ledger was left alone, order marks included.
-UNCHANGED: Final = "unchanged"
-# lean: recorded in the audit log; the ledger takes it if it is newer (core.lean).
-RECORDED: Final = "recorded"
-# Outcomes whose event set the ledger's state and order marks (a recorded one did, unless a newer
-# event had already), and those that also imply the object has a ledger item.
-MOVES_THE_LEDGER: Final = frozenset({APPLIED, RECORDED})
-NEEDS_A_LEDGER_ITEM: Final = MOVES_THE_LEDGER | {UNCHANGED}
+
+
+class AuditOutcome(StrEnum):
+    """What an event did to the ledger: its audit item's ``outcome`` attribute (these values)."""
+
+    APPLIED = "applied"  # the ledger's state is now the one this event left
+    SUPERSEDED = "superseded"  # older than the ledger's state: the ledger was left alone
+    # What a GET returns did not change (a noncurrent version or delete marker was removed, or S3
+    # shows the state the ledger already has): the ledger's state stays, only the event's own
+    # order mark moves (core.settle).
+    UNCHANGED = "unchanged"
+    # lean: recorded in the audit log; the ledger takes it if it is newer (core.lean).
+    RECORDED = "recorded"
+
+
+# The members under the names of earlier releases (``ledger.APPLIED``, ...).
+APPLIED: Final = AuditOutcome.APPLIED
+SUPERSEDED: Final = AuditOutcome.SUPERSEDED
+UNCHANGED: Final = AuditOutcome.UNCHANGED
+RECORDED: Final = AuditOutcome.RECORDED
+# The one definition of which outcomes set the ledger's state and order marks (a recorded one
+# did, unless a newer event had already), and of those that also imply the object has a ledger
+# item. A stored outcome is a plain string: it is found in these sets all the same.
+MOVES_THE_LEDGER: Final = frozenset({AuditOutcome.APPLIED, AuditOutcome.RECORDED})
+NEEDS_A_LEDGER_ITEM: Final = MOVES_THE_LEDGER | {AuditOutcome.UNCHANGED}
 
 # Positions of the two actions in the inbox transaction. CancellationReasons come back in request
 # order, so these positions are how a cancellation is read.
@@ -109,6 +124,8 @@ RETURN_OLD: Final = "ALL_OLD"
 # The facts that tell two events with one id apart (one sequencer reused for a PUT and a DELETE).
 _IDENTIFYING_FACTS: Final = ("event_name", "version_id", "etag")
 
+# The marks of a ledger that has seen nothing.
+_NO_MARKS: Final = LedgerMarks(None, None, "")
 # Ledger attributes an object's state may lack (a deleted object has no size or eTag; an
 # unversioned bucket no versionId). The ledger holds the current state: an absent value removes
 # the old one.
@@ -225,7 +242,7 @@ def _order_attributes(event: ObjectEvent, marks: LedgerMarks) -> dict[str, Any]:
 
 def _own_marks(event: ObjectEvent) -> LedgerMarks:
     """The marks of a ledger that has seen only ``event``."""
-    return LedgerMarks(None, None, "").after(event.order)
+    return _NO_MARKS.after(event.order)
 
 
 def ledger_item(event: ObjectEvent, state: ObjectState | None = None) -> dict[str, Any]:
@@ -241,7 +258,7 @@ def ledger_item(event: ObjectEvent, state: ObjectState | None = None) -> dict[st
 
 
 def audit_item(
-    event: ObjectEvent, *, outcome: str, request_id: str, processed_at: str
+    event: ObjectEvent, *, outcome: AuditOutcome, request_id: str, processed_at: str
 ) -> dict[str, Any]:
     """The audit log's record of one event: its lineage, provenance, and what it did.
 
@@ -262,7 +279,7 @@ def audit_item(
         "requester": event.requester,
         "source_ip": event.source_ip,
         "s3_request_id": event.s3_request_id,
-        "outcome": outcome,
+        "outcome": str(outcome),
         "request_id": request_id,
         "processed_at": processed_at,
     }
@@ -275,7 +292,8 @@ def conflicting_facts(
     """The facts in which ``event`` differs from the audit item recorded under its id (plain
     form): ``{fact: (recorded, this event's)}``, empty for a true duplicate. A fact the item
     lacks (written by an older release) is unknown, not different."""
-    mine = audit_item(event, outcome="", request_id="", processed_at="")
+    # Only the facts are compared: the outcome and the invocation's fields are placeholders.
+    mine = audit_item(event, outcome=AuditOutcome.APPLIED, request_id="", processed_at="")
     return {
         fact: (recorded[fact], mine.get(fact))
         for fact in _IDENTIFYING_FACTS
@@ -287,7 +305,7 @@ def audit_put(
     event: ObjectEvent,
     table: str,
     *,
-    outcome: str,
+    outcome: AuditOutcome,
     request_id: str,
     processed_at: str,
     only_if_new: bool,
@@ -436,11 +454,44 @@ def mark_update(
     return _update(event, table, {name: value}, LEDGER_IS_UNMOVED, {":pinned": pinned})
 
 
+def _pin_of(item: Mapping[str, Any] | None) -> str | None:
+    return None if item is None else str(item.get("last_event_id", ""))
+
+
+def state_update(
+    event: ObjectEvent, table: str, *, item: Mapping[str, Any] | None, state: ObjectState
+) -> UpdateTypeDef:
+    """The Update of the ledger, now ``item`` (plain form; ``None``: no item), to ``state`` and
+    the order marks after ``event``, pinned to ``item`` (:func:`pinned_update`)."""
+    after = (LedgerMarks.of(item) or _NO_MARKS).after(event.order)
+    return pinned_update(event, table, state=state, marks=after, pinned=_pin_of(item))
+
+
+def settled_update(
+    event: ObjectEvent,
+    table: str,
+    *,
+    item: Mapping[str, Any] | None,
+    state: ObjectState | None,
+    marks: LedgerMarks | None = None,
+) -> UpdateTypeDef | None:
+    """The ledger Update for an event whose place S3 settled (:mod:`s3ledger.core.settle`),
+    pinned to the ledger ``item`` (plain form; ``None``: no item) it was decided against: to
+    ``state`` and the marks after ``event``; else, for an ``unchanged`` event, its own order mark
+    only (``marks``), where there is an item; ``None`` when nothing is to be written."""
+    if state is not None:
+        return state_update(event, table, item=item, state=state)
+    pinned = _pin_of(item)
+    if marks is not None and pinned is not None:
+        return mark_update(event, table, marks=marks, pinned=pinned)
+    return None
+
+
 def pinned_actions(
     event: ObjectEvent,
     *,
     update: UpdateTypeDef,
-    outcome: str,
+    outcome: AuditOutcome,
     audit_table: str,
     request_id: str,
     processed_at: str,

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from s3ledger.core.ledger import APPLIED, SUPERSEDED, UNCHANGED, ObjectState
+from s3ledger.core.ledger import AuditOutcome, ObjectState
 from s3ledger.core.order import EventOrder, LedgerMarks
 
 __all__ = ["Settlement", "settle"]
@@ -37,7 +37,7 @@ class Settlement:
     """The audit outcome; for ``applied``, the state the ledger takes; for ``unchanged``, the
     ledger's order marks once the event's own has moved (``None``: it has already)."""
 
-    outcome: str
+    outcome: AuditOutcome
     state: ObjectState | None = None
     marks: LedgerMarks | None = None
 
@@ -52,11 +52,11 @@ def settle(
     """Decide for an event at ``order`` whose own state is ``own`` (``None`` for a removal of a
     version), S3's ``current`` state, and the ledger ``item`` (plain form)."""
     if own is not None and not current.matches(own):
-        return Settlement(SUPERSEDED)
+        return Settlement(AuditOutcome.SUPERSEDED)
     target = current if own is None else own
     marks = LedgerMarks.of(item)
     if marks is not None and ObjectState.of_ledger(item) == target:
         after = marks.after(order)
         moved = (after.sequencer, after.time_mark) != (marks.sequencer, marks.time_mark)
-        return Settlement(UNCHANGED, marks=after if moved else None)
-    return Settlement(APPLIED, target)
+        return Settlement(AuditOutcome.UNCHANGED, marks=after if moved else None)
+    return Settlement(AuditOutcome.APPLIED, target)

@@ -6,19 +6,18 @@ reconcile writes ``ObjectCreated:Reconciled`` or ``ObjectRemoved:Reconciled`` wh
 differs from what S3 says. Both are written through the ``inbox`` writer's pinned write
 (``InboxWriter.write_state``), on one machine (``s3ledger backfill``/``reconcile``) or on Step
 Functions (:mod:`s3ledger.pipeline.bulk`): they live here, below both, so that both build the
-very same events. Why each event's time and identity are what they are: the docstrings of
-:mod:`s3ledger.operate.backfill` and :mod:`s3ledger.operate.reconcile`.
+very same events. Why each event's time and identity are what they are:
+docs/exactly-once.md#backfill and #reconcile.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from s3ledger.core import ledger
-from s3ledger.core.events import ObjectEvent
+from s3ledger.core.events import ObjectEvent, identity_digest
 from s3ledger.core.ledger import ObjectState, version_of
 from s3ledger.core.order import utc_now
 
@@ -54,8 +53,7 @@ def backfill_event(bucket: str, key: str, state: ObjectState) -> ObjectEvent:
     same backfill of the same object is one audit item however often it is tried.
     """
     size = "" if state.size is None else str(state.size)
-    identity = "\x1f".join(("backfill", state.etag or "", size, state.version_id or ""))
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    digest = identity_digest("backfill", state.etag or "", size, state.version_id or "")
     return ObjectEvent(
         bucket=bucket,
         key=key,
@@ -101,10 +99,9 @@ def repair_event(
     """
     pinned = "" if item is None else str(item.get("last_event_id", ""))
     size = "" if state.size is None else str(state.size)
-    identity = "\x1f".join(
-        (pinned, str(state.exists), state.etag or "", size, state.version_id or "")
+    digest = identity_digest(
+        pinned, str(state.exists), state.etag or "", size, state.version_id or ""
     )
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
     return ObjectEvent(
         bucket=bucket,
         key=key,

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from s3ledger.core.ledger import from_item
+from s3ledger.pipeline.dynamodb import pages
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -85,11 +85,7 @@ def object_history(
     }
     items: list[dict[str, Any]] = []
     queries = 0
-    while True:
-        page = client.query(**request)
+    for page in pages(client.query, request):
         queries += 1
-        items.extend(from_item(raw) for raw in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items.extend(page.items)
     return ObjectHistory(object_id, tuple(in_s3_order(items)), queries)

@@ -16,11 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from s3ledger.core.ledger import split_event_id, to_item
 from s3ledger.operate.scan import scan_items
-from s3ledger.pipeline.aws import CONDITION_FAILED, error_code
+from s3ledger.pipeline.dynamodb import ConditionFailed, put_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -64,15 +62,15 @@ def migrate_audit(
         report.read += 1
         object_id, event_key = split_event_id(str(item["event_id"]))
         copy = {**item, "object_id": item.get("object_id", object_id), "event_key": event_key}
-        try:
-            client.put_item(
-                TableName=target,
-                Item=to_item(copy),
-                ConditionExpression="attribute_not_exists(event_key)",
-            )
-        except ClientError as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise
+        result = put_item(
+            client,
+            {
+                "TableName": target,
+                "Item": to_item(copy),
+                "ConditionExpression": "attribute_not_exists(event_key)",
+            },
+        )
+        if isinstance(result, ConditionFailed):
             report.already_there += 1
         else:
             report.copied += 1

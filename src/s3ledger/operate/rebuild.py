@@ -33,15 +33,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from s3ledger.core.consistency import audit_order
 from s3ledger.core.lean import replay_update
 from s3ledger.core.ledger import MOVES_THE_LEDGER
 from s3ledger.core.order import LedgerMarks, Place, place
 from s3ledger.operate.scan import scan_items
-from s3ledger.pipeline.aws import CONDITION_FAILED, error_code
-from s3ledger.pipeline.writers.dynamo import returned_item
+from s3ledger.pipeline.dynamodb import ConditionFailed, update_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -113,13 +110,10 @@ def rebuild_ledger(
         unordered = False
         for item, update in zip(items, updates, strict=True):
             assert update is not None  # noqa: S101 -- checked just above
-            try:
-                client.update_item(**update)
-            except ClientError as exc:
-                if error_code(exc) != CONDITION_FAILED:
-                    raise
+            result = update_item(client, update)
+            if isinstance(result, ConditionFailed):
                 report.already_current += 1
-                marks = LedgerMarks.of(returned_item(exc))
+                marks = LedgerMarks.of(result.item)
                 unordered |= place(audit_order(item), marks) is Place.UNORDERED
             else:
                 report.ledger_items_written += 1

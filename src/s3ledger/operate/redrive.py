@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from botocore.exceptions import ClientError
 
-from s3ledger.pipeline.aws import error_code, queue_depth
+from s3ledger.operate.queues import queue_depth
+from s3ledger.pipeline.aws import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

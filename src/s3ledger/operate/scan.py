@@ -1,18 +1,16 @@
-"""Reading whole tables: a paginated parallel scan that works on AWS and on DynamoDB Local."""
+"""Reading whole tables (a paginated parallel scan that works on AWS and on DynamoDB Local) and
+items by key (``get_items`` is the DynamoDB gateway's, re-exported for the proof and the bench)."""
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from s3ledger.core.consistency import ConsistencyReport, check_consistency
-from s3ledger.core.ledger import from_item
-
-# BatchGetItem of a list of ids lives in the pipeline (the Step Functions engine's bulk handler
-# reads with it too); re-exported here for the operator commands, the proof and the bench.
-from s3ledger.pipeline.bulk.reads import get_audit_items, get_items
+from s3ledger.core.ledger import audit_key
+from s3ledger.pipeline.dynamodb import get_by_keys, get_items, pages
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -29,23 +27,23 @@ def scan_items(
 
     Pages flow through a small bounded queue, so memory stays flat however large the table.
     """
-    pages: queue.Queue[Any] = queue.Queue(maxsize=segments * 2)
+    found: queue.Queue[Any] = queue.Queue(maxsize=segments * 2)
     failures: list[BaseException] = []
 
     def scan_segment(segment: int) -> None:
+        request = {
+            "TableName": table,
+            "Segment": segment,
+            "TotalSegments": segments,
+            "Limit": page_size,
+        }
         try:
-            paginator = client.get_paginator("scan")
-            for page in paginator.paginate(
-                TableName=table,
-                Segment=segment,
-                TotalSegments=segments,
-                PaginationConfig={"PageSize": page_size},
-            ):
-                pages.put(page.get("Items", []))
+            for page in pages(client.scan, request):
+                found.put(page.items)
         except BaseException as exc:  # re-raised in the consumer's thread below
             failures.append(exc)
         finally:
-            pages.put(_DONE)
+            found.put(_DONE)
 
     threads = [
         threading.Thread(target=scan_segment, args=(s,), daemon=True) for s in range(segments)
@@ -54,14 +52,21 @@ def scan_items(
         thread.start()
     finished = 0
     while finished < segments:
-        page = pages.get()
+        page = found.get()
         if page is _DONE:
             finished += 1
             continue
-        for item in page:
-            yield from_item(item)
+        yield from page
     if failures:
         raise failures[0]
+
+
+def get_audit_items(
+    client: DynamoDBClient, table: str, event_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The audit items of ``event_ids`` (consistent reads), by event id."""
+    keys = [audit_key(event_id) for event_id in dict.fromkeys(event_ids)]
+    return get_by_keys(client, table, keys, by="event_id")
 
 
 def check_tables(

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from s3ledger.core.lag import LAG_METRIC
+from s3ledger.operate.queues import queue_depth
 from s3ledger.operate.stack import Stack, stack_alarm_names
-from s3ledger.pipeline.aws import queue_depth
 
 __all__ = ["EVENT_METRICS", "METRICS_NAMESPACE", "WINDOW_SECONDS", "Status", "read_status"]
 

@@ -32,7 +32,14 @@ from s3ledger.pipeline.aws import error_code
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["S3VersionsReader", "StateReader", "default_s3_client", "server_time"]
+__all__ = [
+    "S3VersionsReader",
+    "StateReader",
+    "default_s3_client",
+    "iso_time",
+    "listed_state",
+    "server_time",
+]
 
 _GONE_BUCKET: Final = frozenset({"NoSuchBucket"})
 # A few entries per page: the key's newest entry comes first, the rest only tells "no entry".
@@ -65,14 +72,25 @@ def default_s3_client() -> S3Client:
     return cast("S3Client", botocore.session.get_session().create_client("s3", config=config))
 
 
-def _unquote(etag: Any) -> str | None:
-    return None if etag is None else str(etag).strip('"')
-
-
-def _iso(value: Any) -> str | None:
+def iso_time(value: Any) -> str | None:
+    """A listing's ``LastModified`` (a datetime, or its text) in the ledger's time form."""
     if value is None:
         return None
     return normalize_event_time(value.isoformat() if hasattr(value, "isoformat") else str(value))
+
+
+def listed_state(entry: Mapping[str, Any], as_of: str | None) -> ObjectState:
+    """The state a listing's entry of a version (or of an unversioned object) says: that version
+    is current. ``as_of``: S3's clock at the listing (:func:`server_time`)."""
+    etag = entry.get("ETag")
+    return ObjectState(
+        exists=True,
+        version_id=version_of(entry.get("VersionId")),
+        etag=None if etag is None else str(etag).strip('"'),  # S3 APIs quote it
+        size=entry.get("Size"),
+        last_modified=iso_time(entry.get("LastModified")),
+        as_of=as_of,
+    )
 
 
 def server_time(response: Mapping[str, Any]) -> str | None:
@@ -118,19 +136,12 @@ class S3VersionsReader:
                 if entry.get("Key") != key:
                     others = True
                 elif entry.get("IsLatest"):
-                    return ObjectState(
-                        exists=True,
-                        version_id=version_of(entry.get("VersionId")),
-                        etag=_unquote(entry.get("ETag")),
-                        size=entry.get("Size"),
-                        last_modified=_iso(entry.get("LastModified")),
-                        as_of=as_of,
-                    )
+                    return listed_state(entry, as_of)
             for marker in page.get("DeleteMarkers") or []:
                 if marker.get("Key") != key:
                     others = True
                 elif marker.get("IsLatest"):
-                    return ObjectState.gone(_iso(marker.get("LastModified")), as_of)
+                    return ObjectState.gone(iso_time(marker.get("LastModified")), as_of)
             # Keys sort after their own prefix, so another key's entries mean ours has none.
             if others or not page.get("IsTruncated"):
                 return ObjectState.gone(as_of=as_of)

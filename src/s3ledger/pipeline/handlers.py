@@ -3,15 +3,17 @@
 Thin on purpose: parse the envelope into events, hand each to the configured writer, report.
 Settings are read once, at the first invocation of the execution environment (cold start).
 
-=====================================  ================================================
-entry point (SAM ``Handler``)          on a failed record
-=====================================  ================================================
-``s3ledger.pipeline.handlers.sqs_handler``      reported in ``batchItemFailures``; the rest of
-                                       the batch is kept; SQS redelivers, then DLQ
-``s3ledger.pipeline.handlers.s3_handler``       every event is tried, then the invocation
-                                       raises so Lambda's async retries take over
+==================================================  ========================================
+entry point (SAM ``Handler``)                       on a failed record
+==================================================  ========================================
+``s3ledger.pipeline.handlers.sqs_handler``          reported in ``batchItemFailures``; the
+                                                    rest of the batch is kept; SQS
+                                                    redelivers, then DLQ
+``s3ledger.pipeline.handlers.s3_handler``           every event is tried, then the
+                                                    invocation raises so Lambda's async
+                                                    retries take over
 ``s3ledger.pipeline.handlers.eventbridge_handler``  the invocation raises (one event per call)
-=====================================  ================================================
+==================================================  ========================================
 """
 
 from __future__ import annotations

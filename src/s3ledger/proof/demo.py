@@ -37,8 +37,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from s3ledger.core.config import ARTICLE_MODES, Mode
 from s3ledger.core.events import parse_sqs_body
+from s3ledger.operate.queues import queue_depth
 from s3ledger.operate.scan import check_tables, get_items, scan_items
-from s3ledger.pipeline.aws import queue_depth
 from s3ledger.proof.stream_log import stream_records
 from s3ledger.proof.summary import DemoModeResult, DemoSummary, Symptom
 from s3ledger.proof.workload import Request, RequestKind, perform, read_bucket_truth

@@ -31,7 +31,7 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from s3ledger.core.lean import RECORDED
-from s3ledger.pipeline.aws import CONDITION_FAILED
+from s3ledger.pipeline.dynamodb import CONDITION_FAILED_ERROR as CONDITION_FAILED
 from s3ledger.proof.summary import Disagreement
 
 if TYPE_CHECKING:

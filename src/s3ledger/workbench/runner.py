@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from s3ledger.pipeline.aws import queue_depth
+from s3ledger.operate.queues import queue_depth
 from s3ledger.pipeline.handlers import Handler
 from s3ledger.workbench.context import LocalContext
 from s3ledger.workbench.faults import DynamoDBFaults, SimulatedCrash

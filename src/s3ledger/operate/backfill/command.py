@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from s3ledger.operate.backfill.checkpoint import Checkpoint
 from s3ledger.operate.backfill.errors import BackfillError
 from s3ledger.operate.backfill.inventory import Manifest, read_inventory_file, read_manifest
-from s3ledger.operate.backfill.listing import _ROOT, _list_page, _listing_units
-from s3ledger.operate.backfill.report import BackfillReport, Source, _Tally
-from s3ledger.operate.backfill.writing import _Writer
+from s3ledger.operate.backfill.listing import ROOT_UNIT, list_page, listing_units
+from s3ledger.operate.backfill.report import BackfillReport, ObjectCounts, Source
+from s3ledger.operate.backfill.writing import ChunkWriter
 from s3ledger.operate.reconcile import OperatorContext, is_versioned
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class _Run:
     def __init__(
         self,
         s3: S3Client,
-        writer: _Writer,
+        writer: ChunkWriter,
         saved: Checkpoint,
         stop: threading.Event,
         *,
@@ -55,7 +55,7 @@ class _Run:
 
     def listing_units(self) -> list[str]:
         self._versioned = is_versioned(self._s3, self._bucket)
-        return _listing_units(self._s3, self._bucket, self._prefix, versioned=self._versioned)
+        return listing_units(self._s3, self._bucket, self._prefix, versioned=self._versioned)
 
     def inventory_units(self, uri: str) -> list[str]:
         manifest = read_manifest(self._s3, uri)
@@ -80,12 +80,12 @@ class _Run:
         after = self._saved.last_key.get(unit)
         token: dict[str, Any] | None = None
         while not self._stop.is_set():
-            states, _, token = _list_page(
+            states, _, token = list_page(
                 self._s3,
                 self._bucket,
                 versioned=self._versioned,
-                prefix=self._prefix if unit == _ROOT else unit,
-                delimiter="/" if unit == _ROOT else None,
+                prefix=self._prefix if unit == ROOT_UNIT else unit,
+                delimiter="/" if unit == ROOT_UNIT else None,
                 after=after,
                 token=token,
                 page_size=self._page_size,
@@ -97,6 +97,51 @@ class _Run:
             if token is None:
                 self.on_unit(unit)
                 return
+
+
+class _Progress:
+    """Units finished (saved to the checkpoint), the caller's ``progress`` told after each page,
+    and ``stop`` set once ``stop_after_units`` units are done."""
+
+    def __init__(
+        self,
+        saved: Checkpoint,
+        counts: ObjectCounts,
+        stop: threading.Event,
+        progress: Callable[[int, int], None] | None,
+        stop_after_units: int | None,
+    ) -> None:
+        self._saved = saved
+        self._counts = counts
+        self._stop = stop
+        self._progress = progress
+        self._stop_after_units = stop_after_units
+        self._lock = threading.Lock()
+        self.units_done = 0
+
+    def unit_finished(self, unit: str) -> None:
+        self._saved.finish(unit)
+        with self._lock:
+            self.units_done += 1
+            if self._stop_after_units is not None and self.units_done >= self._stop_after_units:
+                self._stop.set()
+
+    def page_written(self) -> None:
+        if self._progress is not None:
+            self._progress(self._counts.seen, self.units_done)
+
+
+def _work_through(run: _Run, units: list[str], workers: int, stop: threading.Event) -> None:
+    """Run every unit on a pool of ``workers`` threads; on an error or Ctrl-C, set ``stop`` so
+    the workers end their page (the checkpoint is kept) and re-raise."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backfill") as pool:
+        futures = [pool.submit(run.run_unit, unit) for unit in units]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            stop.set()
+            raise
 
 
 def backfill(
@@ -120,65 +165,39 @@ def backfill(
     ``inventory``: an ``s3://`` manifest URI to read instead of listing. ``checkpoint``: the
     file to resume from and save to (``None``: none). ``progress(objects_seen, units_done)`` is
     called after each page. ``stop`` (set by Ctrl-C) and ``stop_after_units`` (tests) end the
-    run between pages, its checkpoint kept. See the package's docstring.
+    run between pages, its checkpoint kept. Why it is exactly once: docs/exactly-once.md#backfill.
     """
     if workers < 1 or page_size < 1:
         raise ValueError("workers and page_size must be at least 1")
     started = time.monotonic()
     stop = stop or threading.Event()
-    tally = _Tally()
-    writer = _Writer(
-        dynamodb,
-        bucket=bucket,
-        ledger_table=ledger_table,
-        audit_table=audit_table,
-        tally=tally,
-        context=OperatorContext(f"backfill-{uuid.uuid4()}"),
+    counts = ObjectCounts()
+    context = OperatorContext(f"backfill-{uuid.uuid4()}")
+    tables = {"ledger_table": ledger_table, "audit_table": audit_table}
+    writer = ChunkWriter(dynamodb, bucket=bucket, counts=counts, context=context, **tables)
+    saved = Checkpoint(
+        checkpoint, {"bucket": bucket, "prefix": prefix, "source": inventory or "listing"}
     )
-    source: Source = "listing" if inventory is None else "inventory"
-    run = {"bucket": bucket, "prefix": prefix, "source": inventory or "listing"}
-    saved = Checkpoint(checkpoint, run)
-    units_done = 0
-    done_lock = threading.Lock()
-
-    def unit_finished(unit: str) -> None:
-        nonlocal units_done
-        saved.finish(unit)
-        with done_lock:
-            units_done += 1
-            if stop_after_units is not None and units_done >= stop_after_units:
-                stop.set()
-
-    def page_written() -> None:
-        if progress is not None:
-            progress(tally.seen, units_done)
-
-    runner = _Run(s3, writer, saved, stop, bucket=bucket, prefix=prefix, page_size=page_size)
-    runner.on_page = page_written
-    runner.on_unit = unit_finished
-    units = runner.listing_units() if inventory is None else runner.inventory_units(inventory)
+    done = _Progress(saved, counts, stop, progress, stop_after_units)
+    run = _Run(s3, writer, saved, stop, bucket=bucket, prefix=prefix, page_size=page_size)
+    run.on_page, run.on_unit = done.page_written, done.unit_finished
+    units = run.listing_units() if inventory is None else run.inventory_units(inventory)
     pending = [unit for unit in units if unit not in saved.done]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backfill") as pool:
-        futures = [pool.submit(runner.run_unit, unit) for unit in pending]
-        try:
-            for future in futures:
-                future.result()
-        except BaseException:
-            stop.set()  # Ctrl-C or an error: let the workers end their page, keep the checkpoint
-            raise
-    interrupted = units_done < len(pending)
+    _work_through(run, pending, workers, stop)
+    interrupted = done.units_done < len(pending)
     if not interrupted:
         saved.remove()
+    source: Source = "listing" if inventory is None else "inventory"
     return BackfillReport(
         bucket=bucket,
         source=source,
         units=len(units),
         units_skipped=len(units) - len(pending),
-        objects_seen=tally.seen,
-        objects_written=tally.written,
-        already_in_ledger=tally.already,
-        superseded=tally.superseded,
-        failed=tally.failed,
+        objects_seen=counts.seen,
+        objects_written=counts.written,
+        already_in_ledger=counts.already,
+        superseded=counts.superseded,
+        failed=counts.failed,
         elapsed_seconds=time.monotonic() - started,
         interrupted=interrupted,
     )

@@ -18,19 +18,18 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from s3ledger.core.ledger import ObjectState
-from s3ledger.pipeline.bucket import server_time
-from s3ledger.pipeline.bulk.reads import listed_state
+from s3ledger.pipeline.bucket import listed_state, server_time
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__: list[str] = []
+__all__ = ["ROOT_UNIT", "list_page", "listing_units"]
 
 # The unit of the objects directly under the prefix (listed with the delimiter).
-_ROOT: Final = ""
+ROOT_UNIT: Final = ""
 
 
-def _list_page(
+def list_page(
     s3: S3Client,
     bucket: str,
     *,
@@ -79,12 +78,12 @@ def _list_page(
     return states, prefixes, following
 
 
-def _listing_units(s3: S3Client, bucket: str, prefix: str, *, versioned: bool) -> list[str]:
+def listing_units(s3: S3Client, bucket: str, prefix: str, *, versioned: bool) -> list[str]:
     """The first delimiter level under ``prefix``: its common prefixes, and the root unit."""
-    units: list[str] = [_ROOT]
+    units: list[str] = [ROOT_UNIT]
     token: dict[str, Any] | None = None
     while True:
-        _, prefixes, token = _list_page(
+        _, prefixes, token = list_page(
             s3,
             bucket,
             versioned=versioned,

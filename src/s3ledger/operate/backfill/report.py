@@ -1,12 +1,14 @@
-"""What one backfill saw and wrote: :class:`BackfillReport`, and the tally its workers add to."""
+"""What one backfill saw and wrote: :class:`BackfillReport`, and :class:`ObjectCounts`, what its
+workers add to."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["BackfillReport", "Source"]
+__all__ = ["BackfillReport", "ObjectCounts", "Source"]
 
 Source = Literal["listing", "inventory"]
 
@@ -55,7 +57,10 @@ class BackfillReport:
 
 
 @dataclass
-class _Tally:
+class ObjectCounts:
+    """The objects a backfill's workers saw, wrote, found in the ledger already, lost to a live
+    event (``superseded``) and failed to write, added up across threads."""
+
     seen: int = 0
     written: int = 0
     already: int = 0
@@ -63,10 +68,11 @@ class _Tally:
     failed: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, seen: int, written: int, already: int, superseded: int, failed: int) -> None:
+    def add(self, counts: Mapping[str, int]) -> None:
+        """Add a chunk's counts (:class:`s3ledger.pipeline.bulk.BulkResult`'s keys)."""
         with self.lock:
-            self.seen += seen
-            self.written += written
-            self.already += already
-            self.superseded += superseded
-            self.failed += failed
+            self.seen += counts.get("objects_seen", 0)
+            self.written += counts.get("objects_written", 0)
+            self.already += counts.get("already_in_ledger", 0)
+            self.superseded += counts.get("superseded", 0)
+            self.failed += counts.get("failed", 0)

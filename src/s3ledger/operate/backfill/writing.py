@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING
 
 from s3ledger.core.ledger import ObjectState
 from s3ledger.core.synthetic import BACKFILLED_EVENT, backfill_event
-from s3ledger.operate.backfill.report import _Tally
+from s3ledger.operate.backfill.report import ObjectCounts
 from s3ledger.operate.reconcile import OperatorContext
 from s3ledger.pipeline.bulk import BulkWriter
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-__all__ = ["BACKFILLED_EVENT", "backfill_event"]
+__all__ = ["BACKFILLED_EVENT", "ChunkWriter", "backfill_event"]
 
 
-class _Writer:
+class ChunkWriter:
     """Reads a chunk's ledger items and writes, pinned to "no item", the objects without one."""
 
     def __init__(
@@ -32,13 +32,13 @@ class _Writer:
         bucket: str,
         ledger_table: str,
         audit_table: str,
-        tally: _Tally,
+        counts: ObjectCounts,
         context: OperatorContext,
     ) -> None:
         self._dynamodb = dynamodb
         self._bucket = bucket
         self._tables = (ledger_table, audit_table)
-        self._tally = tally
+        self._counts = counts
         self._context = context
         self._local = threading.local()
 
@@ -57,14 +57,7 @@ class _Writer:
         return writer
 
     def write(self, states: Mapping[str, ObjectState]) -> None:
-        counts = self._bulk().backfill(self._bucket, states).counts
-        self._tally.add(
-            counts["objects_seen"],
-            counts["objects_written"],
-            counts["already_in_ledger"],
-            counts["superseded"],
-            counts["failed"],
-        )
+        self._counts.add(self._bulk().backfill(self._bucket, states).counts)
 
 
 class _NoReader:

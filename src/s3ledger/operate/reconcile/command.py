@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from s3ledger.operate.reconcile.compare import ReconcileReport, report_of
-from s3ledger.operate.reconcile.reading import _listed_pages, _processed_pages, is_versioned
+from s3ledger.operate.reconcile.reading import is_versioned, listed_pages, processed_pages
 from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
 from s3ledger.pipeline.bulk import BulkResult, BulkWriter
-from s3ledger.pipeline.writers.base import InvocationContext
+from s3ledger.pipeline.invocation import InvocationContext
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -57,7 +57,7 @@ def reconcile(
 
     Without ``apply`` (a dry run) nothing is written: the report counts what would be repaired.
     ``context`` supplies the request id recorded in the audit items (default: one fresh id per
-    run). See the package's docstring for the two passes and the ordering argument.
+    run). The two passes and why they are exactly once: docs/exactly-once.md#reconcile.
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
@@ -76,13 +76,11 @@ def reconcile(
     )
     result = BulkResult()
     # Pass 1: what the listing shows, against the ledger (the chunk's code is the bulk engine's).
-    for states in _listed_pages(
-        s3, bucket, versioned=versioned, page_size=page_size, prefix=prefix
-    ):
+    for states in listed_pages(s3, bucket, versioned=versioned, page_size=page_size, prefix=prefix):
         result.merge(bulk.reconcile_listed(bucket, states))
     # Pass 2: processed ledger items whose object no listing shows any more.
     found = frozenset(result.found)
-    for page in _processed_pages(dynamodb, ledger_table, bucket, page_size, prefix):
+    for page in processed_pages(dynamodb, ledger_table, bucket, page_size, prefix):
         result.merge(bulk.reconcile_ledger(bucket, page, skip=found))
     return report_of(
         result, bucket, versioned=versioned, applied=apply, settle_seconds=settle_seconds

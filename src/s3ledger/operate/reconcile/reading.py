@@ -5,11 +5,10 @@ items (batch reads, and a scan of one bucket's ``processed`` items).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from s3ledger.core.ledger import ObjectState, version_of
-from s3ledger.core.order import normalize_event_time
+from s3ledger.core.ledger import ObjectState
+from s3ledger.pipeline.bucket import iso_time, listed_state
 from s3ledger.pipeline.bulk.reads import processed_page
 
 if TYPE_CHECKING:
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-__all__ = ["is_versioned", "iso_time"]
+__all__ = ["is_versioned", "listed_pages", "processed_pages"]
 
 # ----------------------------------------------------------------------------------- S3 side
 
@@ -27,23 +26,7 @@ def is_versioned(s3: S3Client, bucket: str) -> bool:
     return s3.get_bucket_versioning(Bucket=bucket).get("Status") in {"Enabled", "Suspended"}
 
 
-def iso_time(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return normalize_event_time(value.isoformat())
-    return None if value is None else str(value)
-
-
-def _listed(etag: Any, size: Any, version_id: Any, last_modified: Any) -> ObjectState:
-    return ObjectState(
-        exists=True,
-        version_id=version_of(version_id),
-        etag=None if etag is None else str(etag).strip('"'),
-        size=size,
-        last_modified=iso_time(last_modified),
-    )
-
-
-def _listed_pages(
+def listed_pages(
     s3: S3Client, bucket: str, *, versioned: bool, page_size: int, prefix: str = ""
 ) -> Iterator[dict[str, ObjectState]]:
     """The bucket's keys (under ``prefix``) and their latest state, one listing page at a time."""
@@ -51,10 +34,7 @@ def _listed_pages(
         for page in s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
         ):
-            yield {
-                obj["Key"]: _listed(obj.get("ETag"), obj.get("Size"), None, obj.get("LastModified"))
-                for obj in page.get("Contents") or []
-            }
+            yield {obj["Key"]: listed_state(obj, None) for obj in page.get("Contents") or []}
         return
     for version_page in s3.get_paginator("list_object_versions").paginate(
         Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
@@ -64,12 +44,7 @@ def _listed_pages(
         states: dict[str, ObjectState] = {}
         for version in version_page.get("Versions") or []:
             if version.get("IsLatest"):
-                states[version["Key"]] = _listed(
-                    version.get("ETag"),
-                    version.get("Size"),
-                    version.get("VersionId"),
-                    version.get("LastModified"),
-                )
+                states[version["Key"]] = listed_state(version, None)
         for marker in version_page.get("DeleteMarkers") or []:
             if marker.get("IsLatest"):
                 states[marker["Key"]] = ObjectState.gone(iso_time(marker.get("LastModified")))
@@ -79,7 +54,7 @@ def _listed_pages(
 # ----------------------------------------------------------------------------- DynamoDB side
 
 
-def _processed_pages(
+def processed_pages(
     dynamodb: DynamoDBClient, table: str, bucket: str, page_size: int, prefix: str = ""
 ) -> Iterator[list[dict[str, Any]]]:
     """This bucket's ``processed`` ledger items (keys under ``prefix``), one scan page at a time

@@ -5,8 +5,8 @@
 The one copy of this logic: ``s3ledger backfill``/``reconcile`` on one machine
 (:mod:`s3ledger.operate`) and the Step Functions engine's bulk handler
 (:mod:`s3ledger.pipeline.bulk.handler`) both call :class:`BulkWriter`. Why the pinned write is
-safe while live events flow, and why each synthetic event has the time and identity it has: the
-docstrings of :mod:`s3ledger.operate.backfill` and :mod:`s3ledger.operate.reconcile`.
+safe while live events flow, and why each synthetic event has the time and identity it has:
+docs/exactly-once.md#backfill and #reconcile.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from s3ledger.core.synthetic import (
     is_settling,
     repair_event,
 )
-from s3ledger.pipeline.bulk.reads import BATCH_GET_LIMIT, get_items
-from s3ledger.pipeline.writers.base import InvocationContext, Outcome
+from s3ledger.pipeline.dynamodb import BATCH_GET_LIMIT, get_items
+from s3ledger.pipeline.invocation import InvocationContext
+from s3ledger.pipeline.writers.base import Outcome
 from s3ledger.pipeline.writers.inbox import InboxWriter
 
 if TYPE_CHECKING:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-    from s3ledger.pipeline.writers.base import InvocationContext
+    from s3ledger.pipeline.invocation import InvocationContext
 
 __all__ = [
     "JOBS",

@@ -1,105 +1,25 @@
-"""The bulk engine's reads: ledger items by id (``BatchGetItem``, 100 keys a request) and the
-current state of a batch of keys from one walk of ``ListObjectVersions`` over their range.
+"""The bulk engine's reads: the current state of a batch of keys from one walk of
+``ListObjectVersions`` over their range, and a page of a bucket's ``processed`` ledger items.
+(Ledger items by id: :func:`s3ledger.pipeline.dynamodb.get_items`.)
 """
 
 from __future__ import annotations
 
 import os
-import random
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from s3ledger.core.config import RetryPolicy
-from s3ledger.core.errors import RetryableError
-from s3ledger.core.ledger import PROCESSED, ObjectState, audit_key, from_item, version_of
-from s3ledger.core.order import normalize_event_time
-from s3ledger.pipeline.bucket import S3VersionsReader, server_time
+from s3ledger.core.ledger import PROCESSED, ObjectState
+from s3ledger.pipeline.bucket import S3VersionsReader, iso_time, listed_state, server_time
+from s3ledger.pipeline.dynamodb import pages
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = [
-    "BATCH_GET_LIMIT",
-    "get_audit_items",
-    "get_items",
-    "listed_state",
-    "listed_states",
-    "processed_page",
-]
+__all__ = ["listed_states", "processed_page"]
 
-# BatchGetItem takes at most 100 keys (DynamoDB API Reference, BatchGetItem).
-BATCH_GET_LIMIT: Final = 100
-# Unprocessed keys are asked for again with the handler's backoff (full jitter), just more often.
-_UNPROCESSED_RETRY = RetryPolicy(attempts=8)
 _PAGE: Final = 1000
-
-
-def get_items(
-    client: DynamoDBClient, table: str, key: str, ids: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    """The items whose ``key`` attribute (the table's only key) is one of ``ids`` (consistent
-    reads), by id. Absent ids are simply missing from the answer."""
-    return _batch_get(client, table, key, [{key: {"S": i}} for i in dict.fromkeys(ids)])
-
-
-def get_audit_items(
-    client: DynamoDBClient, table: str, event_ids: Iterable[str]
-) -> dict[str, dict[str, Any]]:
-    """The audit items of ``event_ids`` (consistent reads), by event id."""
-    keys = [audit_key(event_id) for event_id in dict.fromkeys(event_ids)]
-    return _batch_get(client, table, "event_id", keys)
-
-
-def _batch_get(
-    client: DynamoDBClient, table: str, id_attribute: str, keys: list[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    """``BatchGetItem`` of ``keys``, 100 at a time, by ``id_attribute``.
-
-    Throttled keys come back as UnprocessedKeys, not as an error, so only they are asked for
-    again, after a jittered, growing pause.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(keys), BATCH_GET_LIMIT):
-        request: dict[str, Any] = {
-            table: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}
-        }
-        for attempt in range(_UNPROCESSED_RETRY.attempts):
-            response = client.batch_get_item(RequestItems=request)
-            for raw in response.get("Responses", {}).get(table, []):
-                item = from_item(raw)
-                found[item[id_attribute]] = item
-            request = dict(response.get("UnprocessedKeys") or {})
-            if not request:
-                break
-            jitter = random.random()  # noqa: S311 -- a pause, not a secret
-            time.sleep(_UNPROCESSED_RETRY.delay(attempt, jitter))
-        else:
-            raise RetryableError(
-                f"{table}: BatchGetItem left keys unprocessed after "
-                f"{_UNPROCESSED_RETRY.attempts} attempts"
-            )
-    return found
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    return normalize_event_time(value.isoformat() if hasattr(value, "isoformat") else str(value))
-
-
-def listed_state(entry: Mapping[str, Any], as_of: str | None) -> ObjectState:
-    """The state a listing's entry of a version (or of an unversioned object) says."""
-    etag = entry.get("ETag")
-    return ObjectState(
-        exists=True,
-        version_id=version_of(entry.get("VersionId")),
-        etag=None if etag is None else str(etag).strip('"'),
-        size=entry.get("Size"),
-        last_modified=_iso(entry.get("LastModified")),
-        as_of=as_of,
-    )
 
 
 def _latest(page: Mapping[str, Any], wanted: set[str], as_of: str | None) -> dict[str, ObjectState]:
@@ -110,7 +30,7 @@ def _latest(page: Mapping[str, Any], wanted: set[str], as_of: str | None) -> dic
             states[version["Key"]] = listed_state(version, as_of)
     for marker in page.get("DeleteMarkers") or []:
         if marker.get("IsLatest") and marker["Key"] in wanted:
-            states[marker["Key"]] = ObjectState.gone(_iso(marker.get("LastModified")), as_of)
+            states[marker["Key"]] = ObjectState.gone(iso_time(marker.get("LastModified")), as_of)
     return states
 
 
@@ -188,8 +108,5 @@ def processed_page(
     }
     if segments > 1:
         request.update(Segment=segment, TotalSegments=segments)
-    if start_key:
-        request["ExclusiveStartKey"] = dict(start_key)
-    page = dynamodb.scan(**request)
-    following = page.get("LastEvaluatedKey")
-    return [from_item(raw) for raw in page.get("Items", [])], dict(following) if following else None
+    page = next(pages(dynamodb.scan, request, start_key))
+    return page.items, page.following

@@ -10,14 +10,16 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from s3ledger.core.config import Mode, Settings
-from s3ledger.pipeline.writers.base import (
-    BatchResult,
-    BatchWriter,
+from s3ledger.pipeline.invocation import (
     CountingMetrics,
-    ExpectingWriter,
     InvocationContext,
     MetricsSink,
     NullMetrics,
+)
+from s3ledger.pipeline.writers.base import (
+    BatchResult,
+    BatchWriter,
+    ExpectingWriter,
     Outcome,
     Writer,
 )

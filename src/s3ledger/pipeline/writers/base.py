@@ -1,77 +1,46 @@
-"""The protocol every write mode implements, its optional abilities, and what a write reports."""
+"""The protocol every write mode implements, its optional abilities, what a write reports, and
+what every DynamoDB write mode holds (:class:`DynamoDBWriter`)."""
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from s3ledger.core.config import Settings
 from s3ledger.core.errors import S3LedgerError
 from s3ledger.core.events import ObjectEvent
+from s3ledger.core.ledger import AuditOutcome
+from s3ledger.pipeline.dynamodb import DynamoDBGateway
+from s3ledger.pipeline.invocation import InvocationContext, MetricsSink, NullMetrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = [
     "BatchResult",
     "BatchWriter",
-    "CountingMetrics",
+    "DynamoDBWriter",
     "ExpectingWriter",
-    "InvocationContext",
-    "MetricsSink",
-    "NullMetrics",
     "Outcome",
     "Writer",
 ]
 
 
 class Outcome(StrEnum):
-    """What writing one event did."""
+    """What writing one event did. ``APPLIED``, ``SUPERSEDED`` and ``UNCHANGED`` have the values
+    of the audit outcomes the event is recorded with (:class:`~s3ledger.core.ledger.AuditOutcome`;
+    ``lean`` records every event it writes as ``recorded`` first)."""
 
-    APPLIED = "applied"  # the ledger now reflects this event, and the audit log records it
+    # The ledger now reflects this event, and the audit log records it.
+    APPLIED = AuditOutcome.APPLIED.value
     DUPLICATE = "duplicate"  # the event had been recorded before; nothing was written
-    SUPERSEDED = "superseded"  # a newer event of the object was already applied (as audited)
+    # A newer event of the object was already applied (as audited).
+    SUPERSEDED = AuditOutcome.SUPERSEDED.value
     # What a GET returns did not change (a noncurrent version or a delete marker was removed for
-    # good, or S3 shows the state the ledger has): the ledger stays; a sequenced event raises its
-    # sequencer only (core.settle); audited as unchanged.
-    UNCHANGED = "unchanged"
-
-
-class InvocationContext(Protocol):
-    """The parts of Lambda's context object a writer uses."""
-
-    @property
-    def aws_request_id(self) -> str: ...
-
-    def get_remaining_time_in_millis(self) -> int: ...
-
-
-class MetricsSink(Protocol):
-    """Where writers count what handlers publish as metrics (TransactionConflicts, ...)."""
-
-    def count(self, name: str, value: int = 1) -> None: ...
-
-
-class NullMetrics:
-    """A sink that forgets: for library use without metrics."""
-
-    def count(self, name: str, value: int = 1) -> None:
-        return None
-
-
-class CountingMetrics:
-    """A thread-safe tally, for the local runner, the benchmark and tests."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def count(self, name: str, value: int = 1) -> None:
-        with self._lock:
-            self._counts[name] += value
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
+    # good, or S3 shows the state the ledger has): the ledger's state stays; only the event's
+    # own order mark moves (core.settle); audited as unchanged.
+    UNCHANGED = AuditOutcome.UNCHANGED.value
 
 
 class Writer(Protocol):
@@ -111,3 +80,15 @@ class ExpectingWriter(Writer, Protocol):
     """
 
     def expect(self, events: Sequence[ObjectEvent]) -> None: ...
+
+
+class DynamoDBWriter:
+    """What every DynamoDB write mode holds: the settings, a metrics sink, and the gateway its
+    requests go through (the handler's client, the settings' retry policy)."""
+
+    def __init__(
+        self, client: DynamoDBClient, settings: Settings, metrics: MetricsSink | None = None
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics or NullMetrics()
+        self._db = DynamoDBGateway(client, retry=settings.retry, metrics=self._metrics)

@@ -4,42 +4,25 @@ The audit log is the inbox: its conditional Put both records the event and detec
 and the ledger's ordering guard keeps the newest state. One request per fresh event, one per
 duplicate, and exactly once across both tables. Where the guard cannot place an event (the clocks
 at hand cannot order it against a repair or a lifecycle event: ``Place.UNORDERED``), the writer
-asks S3 and writes pinned to the ledger item it saw (:mod:`s3ledger.core.settle`).
+asks S3 and writes pinned to the ledger item it saw (:mod:`s3ledger.core.settle`). Why this is
+exactly once: docs/exactly-once.md#inbox.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from s3ledger.core import ledger
-from s3ledger.core.errors import (
-    AmbiguousWriteError,
-    RejectedWriteError,
-    TransientWriteError,
-)
+from s3ledger.core.errors import RejectedWriteError, TransientWriteError
 from s3ledger.core.events import Effect, ObjectEvent
-from s3ledger.core.ledger import ObjectState
+from s3ledger.core.ledger import AuditOutcome, ObjectState
 from s3ledger.core.order import LedgerMarks, Place, place, utc_now
 from s3ledger.core.settle import settle
-from s3ledger.pipeline.aws import CONDITION_FAILED
-from s3ledger.pipeline.writers.base import InvocationContext, Outcome
-from s3ledger.pipeline.writers.dynamo import (
-    AUDIT_FACTS_PROJECTION,
-    CONDITIONAL_CHECK_FAILED,
-    TRANSACTION_CANCELED,
-    LookAheadWriter,
-    RequestToken,
-    cancellation_codes,
-    cancellation_items,
-    classify,
-    error_code,
-    returned_item,
-    with_retries,
-)
+from s3ledger.pipeline.dynamodb import Cancellation, CancellationReason, ConditionFailed
+from s3ledger.pipeline.invocation import InvocationContext
+from s3ledger.pipeline.writers.base import Outcome
+from s3ledger.pipeline.writers.lookahead import AUDIT_FACTS_PROJECTION, LookAheadWriter
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
@@ -50,8 +33,6 @@ __all__ = ["LOOK_AHEAD_KEYS", "InboxWriter"]
 LOOK_AHEAD_KEYS: Final = 100
 # Reads and pinned writes of one event before giving up (the message then comes back).
 _PIN_ATTEMPTS: Final = 5
-
-_log = logging.getLogger(__name__)
 
 # What a refused ledger update does next, given the ledger item DynamoDB returned.
 LedgerRefused = Callable[[dict[str, Any] | None], Outcome]
@@ -80,25 +61,10 @@ class InboxWriter(LookAheadWriter):
         ids = [event.event_id for event in upcoming if not self._done.knows(event)]
         if not ids:
             return
-        try:
-            response = self._client.batch_get_item(
-                RequestItems={
-                    table: {
-                        "Keys": [ledger.audit_key(event_id) for event_id in dict.fromkeys(ids)],
-                        "ProjectionExpression": AUDIT_FACTS_PROJECTION,
-                    }
-                }
-            )
-        except (ClientError, BotoCoreError) as exc:
-            # Only a shortcut: without it every event still gets its conditional transaction.
-            # Not tried again in this invocation, so a lasting refusal costs one request each.
-            self._upcoming.clear()
-            code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-            _log.warning("duplicate look-ahead failed; writing each event", extra={"error": code})
-            return
-        # Keys left unprocessed (throttling) are simply not skipped.
-        found = (ledger.from_item(i) for i in response.get("Responses", {}).get(table, []))
-        self._remember_found({str(item["event_id"]): item for item in found})
+        keys = [ledger.audit_key(event_id) for event_id in dict.fromkeys(ids)]
+        found = self._peek({table: {"Keys": keys, "ProjectionExpression": AUDIT_FACTS_PROJECTION}})
+        if found is not None:  # keys left unprocessed (throttling) are simply not skipped
+            self._remember_found({str(item["event_id"]): item for item in found[table]})
 
     def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         if event.effect is Effect.RESOLVE:
@@ -122,7 +88,7 @@ class InboxWriter(LookAheadWriter):
         """The ledger's guard refused ``event`` with the ledger at ``item``: older → audited
         superseded; unordered by the clocks → S3 decides."""
         if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
-            return self._audit_only(event, ledger.SUPERSEDED, context)
+            return self._audit_only(event, AuditOutcome.SUPERSEDED, context)
         return self._settle_with_s3(event, item, context)
 
     def _transact(
@@ -133,55 +99,34 @@ class InboxWriter(LookAheadWriter):
         success: Outcome,
         ledger_refused: LedgerRefused,
     ) -> Outcome:
-        """Send one event's transaction with bounded retries; read a cancellation by position.
+        """Send one event's transaction (retried; a retry after an ambiguous failure resends it
+        with the same ClientRequestToken, so one that did commit answers success); read a
+        cancellation by position."""
 
-        A retry after an ambiguous failure (timeout, lost connection) resends the same actions
-        with the same ClientRequestToken, so a transaction that did commit answers success.
-        """
-        token = RequestToken()
+        def read(cancellation: Cancellation) -> Outcome:
+            audit, ledger_action = self._reasons(cancellation, len(actions))
+            if audit.condition_failed:
+                # Recorded before: a duplicate, or our own attempt whose answer was lost.
+                return self._duplicate(event, audit.item)
+            if ledger_action.condition_failed and audit.code is None:
+                return ledger_refused(ledger_action.item)
+            raise cancellation.failure() from cancellation.error
 
-        def attempt() -> Outcome:
-            try:
-                self._client.transact_write_items(
-                    TransactItems=actions,
-                    ClientRequestToken=token.next(),
-                )
-            except ClientError as exc:
-                if error_code(exc) != TRANSACTION_CANCELED:
-                    raise classify(exc, event.event_id) from exc
-                return self._read_cancellation(exc, actions, event, ledger_refused)
-            except BotoCoreError as exc:
-                error = classify(exc, event.event_id)
-                token.keep = isinstance(error, AmbiguousWriteError)
-                raise error from exc
-            return success
+        result = self._db.transact(actions, what=event.event_id, context=context, on_cancel=read)
+        return result if isinstance(result, Outcome) else success
 
-        return with_retries(
-            attempt,
-            policy=self._settings.retry,
-            context=context,
-            metrics=self._metrics,
-            what=event.event_id,
-        )
-
-    def _read_cancellation(
-        self,
-        exc: ClientError,
-        actions: list[TransactWriteItemTypeDef],
-        event: ObjectEvent,
-        ledger_refused: LedgerRefused,
-    ) -> Outcome:
-        codes, items = cancellation_codes(exc), cancellation_items(exc)
-        if len(codes) != len(actions):
+    @staticmethod
+    def _reasons(
+        cancellation: Cancellation, actions: int
+    ) -> tuple[CancellationReason, CancellationReason]:
+        """The reasons of the audit Put and the ledger Update (``ledger.AUDIT_POSITION``,
+        ``LEDGER_POSITION``), if DynamoDB gave one per action."""
+        if len(cancellation.reasons) != actions:
             raise RejectedWriteError(
-                f"{event.event_id}: unexpected cancellation reasons {codes}"
-            ) from exc
-        if codes[ledger.AUDIT_POSITION] == CONDITIONAL_CHECK_FAILED:
-            # Recorded before: a duplicate, or our own attempt whose answer was lost.
-            return self._duplicate(event, items[ledger.AUDIT_POSITION])
-        if codes[ledger.LEDGER_POSITION] == CONDITIONAL_CHECK_FAILED and codes[0] is None:
-            return ledger_refused(items[ledger.LEDGER_POSITION])
-        raise classify(exc, event.event_id) from exc
+                f"{cancellation.what}: unexpected cancellation reasons {cancellation.codes}"
+            ) from cancellation.error
+        reasons = cancellation.reasons
+        return reasons[ledger.AUDIT_POSITION], reasons[ledger.LEDGER_POSITION]
 
     def _write_resolved(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         """An event that removed a version for good: its state is read from S3, not carried.
@@ -193,7 +138,7 @@ class InboxWriter(LookAheadWriter):
         if recorded is not None:
             return self._duplicate(event, recorded)
         if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
-            return self._audit_only(event, ledger.SUPERSEDED, context)
+            return self._audit_only(event, AuditOutcome.SUPERSEDED, context)
         return self._settle_with_s3(event, item, context)
 
     def _settle_with_s3(
@@ -210,23 +155,21 @@ class InboxWriter(LookAheadWriter):
         for _ in range(_PIN_ATTEMPTS):
             current = self._state_reader.current(event.bucket, event.key)
             settlement = settle(own, current, item, order=event.order)
-            if settlement.state is not None:
-                update = self._state_update(event, settlement.state, item)
-            elif settlement.marks is not None and item is not None:
-                update = ledger.mark_update(
-                    event,
-                    self._settings.ledger_table,
-                    marks=settlement.marks,
-                    pinned=str(item.get("last_event_id", "")),
-                )
-            else:
+            update = ledger.settled_update(
+                event,
+                self._settings.ledger_table,
+                item=item,
+                state=settlement.state,
+                marks=settlement.marks,
+            )
+            if update is None:
                 return self._audit_only(event, settlement.outcome, context)
             try:
-                return self._write_pinned(event, update, Outcome(settlement.outcome), context)
+                return self._write_pinned(event, update, settlement.outcome, context)
             except _LedgerMovedError as moved:
                 item = moved.item  # another event landed between our read and our write
             if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
-                return self._audit_only(event, ledger.SUPERSEDED, context)
+                return self._audit_only(event, AuditOutcome.SUPERSEDED, context)
         raise TransientWriteError(
             f"{event.event_id}: the ledger item kept changing under {_PIN_ATTEMPTS} attempts"
         )
@@ -245,30 +188,17 @@ class InboxWriter(LookAheadWriter):
         event landed: the next reconcile looks again), ``DUPLICATE`` when this very repair was
         written before.
         """
+        update = ledger.state_update(event, self._settings.ledger_table, item=item, state=state)
         try:
-            update = self._state_update(event, state, item)
-            return self._write_pinned(event, update, Outcome.APPLIED, context)
+            return self._write_pinned(event, update, AuditOutcome.APPLIED, context)
         except _LedgerMovedError:
             return Outcome.SUPERSEDED
-
-    def _state_update(
-        self, event: ObjectEvent, state: ObjectState, item: Mapping[str, Any] | None
-    ) -> UpdateTypeDef:
-        """The ledger update to ``state`` and the order marks after ``event``, pinned to
-        ``item`` (plain form; ``None``: no item)."""
-        return ledger.pinned_update(
-            event,
-            self._settings.ledger_table,
-            state=state,
-            marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
-            pinned=None if item is None else str(item.get("last_event_id", "")),
-        )
 
     def _write_pinned(
         self,
         event: ObjectEvent,
         update: UpdateTypeDef,
-        outcome: Outcome,
+        outcome: AuditOutcome,
         context: InvocationContext,
     ) -> Outcome:
         """Send the audit Put and a pinned ledger ``update`` in one transaction; raise
@@ -276,14 +206,16 @@ class InboxWriter(LookAheadWriter):
         actions = ledger.pinned_actions(
             event,
             update=update,
-            outcome=outcome.value,
+            outcome=outcome,
             audit_table=self._settings.audit_table,
             request_id=context.aws_request_id,
             processed_at=utc_now(),
         )
-        return self._transact(actions, event, context, outcome, _ledger_moved)
+        return self._transact(actions, event, context, Outcome(outcome), _ledger_moved)
 
-    def _audit_only(self, event: ObjectEvent, outcome: str, context: InvocationContext) -> Outcome:
+    def _audit_only(
+        self, event: ObjectEvent, outcome: AuditOutcome, context: InvocationContext
+    ) -> Outcome:
         """Record an event that leaves the ledger alone (``superseded``, ``unchanged``)."""
         put = ledger.audit_put(
             event,
@@ -293,14 +225,9 @@ class InboxWriter(LookAheadWriter):
             processed_at=utc_now(),
             only_if_new=True,
         )
-        try:
-            self._client.put_item(**put)
-        except ClientError as exc:
-            if error_code(exc) == CONDITION_FAILED:
-                return self._duplicate(event, returned_item(exc))  # recorded by an earlier try
-            raise classify(exc, event.event_id) from exc
-        except BotoCoreError as exc:
-            raise classify(exc, event.event_id) from exc
+        written = self._db.put_once(put, what=event.event_id)
+        if isinstance(written, ConditionFailed):
+            return self._duplicate(event, written.item)  # recorded by an earlier try
         return Outcome(outcome)
 
 
@@ -314,6 +241,3 @@ class _LedgerMovedError(Exception):
 
 def _ledger_moved(item: dict[str, Any] | None) -> Outcome:
     raise _LedgerMovedError(item)
-
-
-_NO_MARKS: Final = LedgerMarks(None, None, "")

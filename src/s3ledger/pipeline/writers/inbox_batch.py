@@ -1,25 +1,11 @@
 """``inbox-batch``: the events of one SQS batch in as few transactions as DynamoDB allows.
 
-Each event contributes the same two actions as ``inbox`` (audit Put, ledger Update, in that
-order), so event k of a wave sits at positions 2k and 2k+1 of the transaction. A transaction
-takes at most 100 actions and never two on one item, so a wave holds at most 50 events and at
-most one event per object; the other events of an object go in the following waves, in batch
-order.
-
-When a wave is cancelled, its reasons are read by position: an event whose audit Put failed its
-condition was recorded before (a duplicate, unless the record says other facts); one whose
-ledger Update failed goes where ``inbox`` sends a refused event (superseded if older, S3 asked if
-the clocks cannot place it), from the ledger item the reason returned. Nothing of a cancelled
-transaction was written, so every other event of the wave falls back to the one-event ``inbox``
-path, with its own retries and errors.
-
-When a wave's answer is lost (a timeout, a closed connection), the wave is sent again with the
-same ClientRequestToken, so DynamoDB answers a wave that did commit with success: its events are
-counted applied, not taken for duplicates by a fallback that would find their audit items. If
-the outcome stays unknown after the retries, the wave's events fail (their messages come back).
-
-An object with an event that removed a version for good (``Effect.RESOLVE``) is written on the
-one-event path, all its events in batch order: that event's state is read from S3 first.
+Each event contributes ``inbox``'s two actions (audit Put, ledger Update), so event k of a wave
+sits at positions 2k and 2k+1; a wave holds at most 50 events (100 actions) and one event per
+object. A cancelled wave is read by position; nothing of it was written, so its other events
+fall back to the one-event ``inbox`` path. A wave whose answer is lost is resent with the same
+ClientRequestToken. An object with a removal of a version is written on the one-event path.
+Why this is exactly once: docs/exactly-once.md#inbox-batch.
 """
 
 from __future__ import annotations
@@ -27,23 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from s3ledger.core import ledger
 from s3ledger.core.errors import AmbiguousWriteError, PoisonError, RetryableError, S3LedgerError
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.order import utc_now
-from s3ledger.pipeline.writers.base import BatchResult, InvocationContext, Outcome
-from s3ledger.pipeline.writers.dynamo import (
-    CONDITIONAL_CHECK_FAILED,
-    TRANSACTION_CANCELED,
-    RequestToken,
-    cancellation_codes,
-    cancellation_items,
-    classify,
-    error_code,
-    with_retries,
-)
+from s3ledger.pipeline.dynamodb import Cancellation
+from s3ledger.pipeline.invocation import InvocationContext
+from s3ledger.pipeline.writers.base import BatchResult, Outcome
 from s3ledger.pipeline.writers.inbox import InboxWriter
 
 __all__ = ["MAX_ACTIONS", "InboxBatchWriter", "plan_waves"]
@@ -123,62 +99,42 @@ class InboxBatchWriter(InboxWriter):
             )
         ]
         what = f"a wave of {len(wave)} events ({wave[0].event_id}, ...)"
-        token = RequestToken()
-
-        def attempt() -> ClientError | None:
-            """``None`` once committed; the cancellation if DynamoDB cancelled it."""
-            try:
-                self._client.transact_write_items(
-                    TransactItems=actions,
-                    ClientRequestToken=token.next(),
-                )
-            except ClientError as exc:
-                if error_code(exc) == TRANSACTION_CANCELED:
-                    return exc
-                raise classify(exc, what) from exc
-            except BotoCoreError as exc:
-                error = classify(exc, what)
-                token.keep = isinstance(error, AmbiguousWriteError)
-                raise error from exc
-            return None
-
         try:
-            cancelled = with_retries(
-                attempt,
-                policy=self._settings.retry,
-                context=context,
-                metrics=self._metrics,
-                what=what,
+            # A cancelled wave is not retried: its events are decided one by one (_fall_back).
+            cancelled = self._db.transact(
+                actions, what=what, context=context, on_cancel=lambda cancellation: cancellation
             )
-        except RetryableError as exc:
-            if token.keep:
-                # The wave may have committed: only its messages coming back can tell.
-                return [exc] * len(wave)
-            return self._fall_back(wave, None, context)
-        except PoisonError:
-            return self._fall_back(wave, None, context)  # the bad event fails alone there
-        if cancelled is not None:
+        except AmbiguousWriteError as exc:
+            # The wave may have committed: only its messages coming back can tell.
+            return [exc] * len(wave)
+        except (RetryableError, PoisonError):
+            return self._fall_back(wave, None, context)  # a bad event fails alone there
+        if isinstance(cancelled, Cancellation):
             return self._fall_back(wave, cancelled, context)
         for event in wave:
             self._done.add(event)
         return [Outcome.APPLIED] * len(wave)
 
     def _fall_back(
-        self, wave: Sequence[ObjectEvent], cancelled: ClientError | None, context: InvocationContext
+        self,
+        wave: Sequence[ObjectEvent],
+        cancelled: Cancellation | None,
+        context: InvocationContext,
     ) -> list[BatchResult]:
-        codes = [] if cancelled is None else cancellation_codes(cancelled)
-        items = [] if cancelled is None else cancellation_items(cancelled)
-        readable = len(codes) == _ACTIONS_PER_EVENT * len(wave) == len(items)
+        reasons = () if cancelled is None else cancelled.reasons
+        readable = len(reasons) == _ACTIONS_PER_EVENT * len(wave)
         results: list[BatchResult] = []
         for k, event in enumerate(wave):
             base = _ACTIONS_PER_EVENT * k
-            audit, ledger_at = base + ledger.AUDIT_POSITION, base + ledger.LEDGER_POSITION
             if not readable:
                 results.append(self._write_one(event, context))
-            elif codes[audit] == CONDITIONAL_CHECK_FAILED:
-                results.append(self._settled(event, items[audit], context, recorded=True))
-            elif codes[ledger_at] == CONDITIONAL_CHECK_FAILED and codes[audit] is None:
-                results.append(self._settled(event, items[ledger_at], context, recorded=False))
+                continue
+            audit = reasons[base + ledger.AUDIT_POSITION]
+            ledger_action = reasons[base + ledger.LEDGER_POSITION]
+            if audit.condition_failed:
+                results.append(self._settled(event, audit.item, context, recorded=True))
+            elif ledger_action.condition_failed and audit.code is None:
+                results.append(self._settled(event, ledger_action.item, context, recorded=False))
             else:
                 results.append(self._write_one(event, context))
         return results

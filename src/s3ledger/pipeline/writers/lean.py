@@ -1,118 +1,57 @@
 """``lean``: exactly-once effects at two write units per fresh event, without a transaction.
 
-Two single-item conditional writes in one invocation, in this order:
+Two single-item conditional writes, in this order: the **audit** ``PutItem`` if
+``attribute_not_exists(event_id)``, holding the event's facts and what the ledger becomes
+(:mod:`s3ledger.core.lean`, outcome ``recorded``); then the **ledger** ``UpdateItem`` derived
+from that audit item alone (:func:`s3ledger.core.lean.replay_update`) under ``inbox``'s order
+guard. A duplicate, whose Put fails, still sends the Update, built from the item the failed Put
+returns: that is what heals an event whose invocation died between the two writes. What the user
+trades is visibility: between the writes the audit log shows an event the ledger does not yet.
 
-1. **audit** ``PutItem`` if ``attribute_not_exists(event_id)``: the event's facts and what the
-   ledger should become (:mod:`s3ledger.core.lean`; outcome ``recorded``). 1 write unit (≤ 1 KB).
-2. **ledger** ``UpdateItem`` guarded by the order rule (``order.SEQUENCED_IS_NEWER`` /
-   ``UNSEQUENCED_IS_NEWER``, the same condition as ``inbox``), derived from that audit item alone
-   (:func:`s3ledger.core.lean.replay_update`): applied only if the event is newer than what the
-   ledger holds. 1 write unit.
-
-A transaction writing the same two items costs 2 units per item (4): ``lean`` pays the floor and
-gives up only the *atomic visibility* of the two writes.
-
-Why it is exactly once (effects):
-
-* **audit first.** The audit log is the write-ahead log: nothing reaches the ledger that is not
-  recorded, so the audit log alone rebuilds the ledger (``s3ledger rebuild-ledger``) and
-  ``ledger_without_audit`` cannot happen. The reverse order would leave, after a crash, a ledger
-  state no audit item explains, and for a removal of a version a state read from S3 recorded
-  nowhere.
-* **a duplicate still completes a half-done event.** When the audit Put fails its condition (a
-  duplicate, a redelivery, or our own earlier attempt whose answer was lost), the writer still
-  sends write 2, built from the audit item *as recorded*: the failed Put returns it
-  (``ReturnValuesOnConditionCheckFailure=ALL_OLD``, no read units). A crash between the two
-  writes is therefore healed by the message's redelivery (SQS brings it back after the
-  visibility timeout), with the state recorded the first time.
-* **the guard makes write 2 idempotent and ordered.** Equal marks are not "newer", so an update
-  that already landed fails its condition (no second change, no second stream record); so does
-  the update of an event older than the ledger's (a redelivery after a newer event landed, a
-  reordered event): correct, the ledger keeps the newer state. The guard is the one ``inbox``
-  carries, so the same versioned-bucket and order rules hold.
-* **removals of a version** (``Effect.RESOLVE``) read the ledger item and the audit item first
-  (one ``BatchGetItem``): recorded before → heal from the recorded item; not newer than the
-  ledger → audit ``superseded`` (1 unit, no S3 read); else read S3's state, then the two writes.
-  ``inbox`` pins its write to the ledger item it read; ``lean`` needs no pin, because the order
-  guard already refuses the update if a newer event landed since the read, and an older one
-  landing since cannot make the state read (which is at least as new as this event) wrong.
-* **lost answers and errors.** Each write is retried on its own (bounded, jittered, as the other
-  modes, :func:`~s3ledger.pipeline.writers.dynamo.with_retries`); a retry of an ambiguous Put
-  fails its condition on our own item (same request id and time: botocore's own retry resends
-  the same request) and goes on to write 2; a retry of an ambiguous Update fails its condition on
-  a ledger that shows this very event (``last_event_id``), which is reported as applied.
-  Throttling, 5xx and ambiguous errors are retryable, validation errors poison
-  (``core.errors``).
-
-What the user trades: **visibility**. Between write 1 and write 2 (milliseconds; or, after a crash
-there, until the message comes back) the audit log has an event the ledger does not show yet. A
-reader of both tables may see it; ``s3ledger check`` counts it as ``stale_ledger`` while it lasts.
-Once the queue is drained (or its DLQ redriven, or ``rebuild-ledger`` run) the tables agree.
-
-Hole found and closed: a half-done event whose message ends in the DLQ (write 2 failed
-``maxReceiveCount`` times) leaves the tables disagreeing until the DLQ is redriven; reconcile alone
-does not clear it. ``rebuild-ledger`` replays every ``recorded`` item under the guard and heals it.
-
-The audit item is never updated (that would be a third write): its outcome ``recorded`` says
-"recorded; applied if newer", and whether the event moved the ledger is read from the ledger.
-
-Cost of a duplicate: 2 write units, 1 for the Put and 1 for the Update, the same as a fresh event:
-a failed conditional write still consumes write units (*DynamoDB read and write operations*,
-"Capacity unit consumption for write operations",
-https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
-Reading first (``GetItem`` of the audit item, 1 read unit strongly consistent, $0.125 per million
-on demand against $0.625 per million write units,
-https://aws.amazon.com/dynamodb/pricing/on-demand/) cannot skip write 2 (it must still heal a
-half-done event) unless it also reads the ledger: 2 read units per event to save 2 write units per
-duplicate, which pays only above 1 duplicate in 5 events (0.25 / 1.25). S3 duplicates are rarer, so
-``lean`` writes first; a warm sandbox also remembers the ids it completed, so a duplicate landing
-there costs nothing, and once a duplicate is found the rest of the batch is looked up with one
-``BatchGetItem`` (see :meth:`LeanWriter._look_ahead`): a run of duplicates then costs 2 write units
-for the first and about 1 read unit for each of the others.
+Why this is exactly once, what a duplicate costs and why ``lean`` writes before it reads:
+docs/exactly-once.md#lean.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from s3ledger.core import lean, ledger
-from s3ledger.core.errors import AmbiguousWriteError, RejectedWriteError, TransientWriteError
+from s3ledger.core.errors import RejectedWriteError, TransientWriteError
 from s3ledger.core.events import Effect, ObjectEvent
-from s3ledger.core.ledger import ObjectState
+from s3ledger.core.ledger import AuditOutcome, ObjectState
 from s3ledger.core.order import LedgerMarks, Place, place, utc_now
 from s3ledger.core.settle import settle
-from s3ledger.pipeline.aws import CONDITION_FAILED
-from s3ledger.pipeline.writers.base import InvocationContext, Outcome
-from s3ledger.pipeline.writers.dynamo import (
-    AUDIT_FACTS_PROJECTION,
-    LookAheadWriter,
-    classify,
-    error_code,
-    returned_item,
-    with_retries,
-)
+from s3ledger.pipeline.dynamodb import ConditionFailed
+from s3ledger.pipeline.invocation import InvocationContext
+from s3ledger.pipeline.writers.base import Outcome
+from s3ledger.pipeline.writers.lookahead import AUDIT_FACTS_PROJECTION, LookAheadWriter
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import PutTypeDef, UpdateTypeDef
+    from mypy_boto3_dynamodb.type_defs import KeysAndAttributesTypeDef, PutTypeDef, UpdateTypeDef
 
 __all__ = ["LeanWriter"]
 
 # A BatchGetItem takes 100 keys: 50 events' audit keys and at most 50 ledger keys.
 _LOOK_AHEAD_EVENTS: Final = 50
-# What write 2 found (see LeanWriter._apply).
-_TOOK: Final = "took"
-_SHOWS: Final = "shows"
-_REFUSED: Final = "refused"
-_SAME: Final = "same"
 # Reads of S3 and pinned updates of one event before giving up (the message then comes back).
 _PIN_ATTEMPTS: Final = 5
 
 
-_log = logging.getLogger(__name__)
+class LedgerAnswer(Enum):
+    """What write 2 (the ledger update) found."""
+
+    TOOK = "took"  # this call moved the ledger to the event (or did, its answer lost)
+    SHOWS = "shows"  # the ledger already shows this very event: another delivery's update
+    REFUSED = "refused"  # the event is older than the ledger, or S3 shows a later state
+    SAME = "same"  # S3 shows the event's state and the ledger already has it
+
+    @property
+    def first_outcome(self) -> Outcome:
+        """The event's outcome when this was its first delivery's write 2."""
+        return _FIRST_OUTCOME[self]
 
 
 class LeanWriter(LookAheadWriter):
@@ -142,7 +81,7 @@ class LeanWriter(LookAheadWriter):
             return
         ledger_table, audit_table = self._settings.ledger_table, self._settings.audit_table
         objects = list(dict.fromkeys(e.object_id for e in events))
-        request: dict[str, Any] = {
+        request: dict[str, KeysAndAttributesTypeDef] = {
             audit_table: {
                 "Keys": [ledger.audit_key(e.event_id) for e in events],
                 "ProjectionExpression": AUDIT_FACTS_PROJECTION,
@@ -155,22 +94,13 @@ class LeanWriter(LookAheadWriter):
                 },
             },
         }
-        try:
-            response = self._client.batch_get_item(RequestItems=request)
-        except (ClientError, BotoCoreError) as exc:
-            # Only a shortcut: every event still gets its conditional writes.
-            self._upcoming.clear()
-            code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-            _log.warning("duplicate look-ahead failed; writing each event", extra={"error": code})
+        found = self._peek(request)
+        if found is None:
             return
-        found = response.get("Responses", {})
-        marks = {
-            item["id"]["S"]: LedgerMarks.of(ledger.from_item(item))
-            for item in found.get(ledger_table, [])
-        }
+        marks = {str(item["id"]): LedgerMarks.of(item) for item in found[ledger_table]}
         complete = {
             str(item["event_id"]): item
-            for item in map(ledger.from_item, found.get(audit_table, []))
+            for item in found[audit_table]
             if (event := self._upcoming.get(str(item["event_id"]))) is not None
             and event.object_id in marks
             and place(event.order, marks[event.object_id]) is Place.OLDER
@@ -190,17 +120,17 @@ class LeanWriter(LookAheadWriter):
         recorded = self._record(fresh, event, context)
         if recorded is not None:
             return self._heal(recorded, event, context)
-        return _FIRST_APPLY[self._apply(ledger.from_item(fresh["Item"]), event, context)]
+        return self._apply(ledger.from_item(fresh["Item"]), event, context).first_outcome
 
     def _heal(
         self, recorded: Mapping[str, Any], event: ObjectEvent, context: InvocationContext
     ) -> Outcome:
         """The event was recorded before: complete it from its audit item, as recorded."""
         self._duplicate(event, recorded)  # another event with this id fails here
-        if recorded.get("outcome") != lean.RECORDED:
+        if recorded.get("outcome") != AuditOutcome.RECORDED:
             # Written whole by a transactional mode, or audited as superseded: nothing is owed.
             return Outcome.DUPLICATE
-        if self._apply(recorded, event, context) == _TOOK:
+        if self._apply(recorded, event, context) is LedgerAnswer.TOOK:
             self._metrics.count("HalfDoneHealed")
             return Outcome.APPLIED
         return Outcome.DUPLICATE
@@ -214,34 +144,19 @@ class LeanWriter(LookAheadWriter):
         whose answer was lost (botocore's retry or ours resent it): it counts as created.
         """
         written = ledger.from_item(put["Item"])
-        mine = (written["request_id"], written["processed_at"])
-
-        def attempt() -> dict[str, Any] | None:
-            try:
-                self._client.put_item(**put)
-            except ClientError as exc:
-                if error_code(exc) != CONDITION_FAILED:
-                    raise classify(exc, event.event_id) from exc
-                # DynamoDB returns the item (ALL_OLD); were it ever missing, our own item
-                # stands in (the role has no GetItem): the event's facts are the same.
-                old = returned_item(exc) or {**written, "request_id": ""}
-                own = (old.get("request_id"), old.get("processed_at")) == mine
-                return None if own else old
-            except BotoCoreError as exc:
-                raise classify(exc, event.event_id) from exc
+        result = self._db.put(put, what=event.event_id, context=context)
+        if not isinstance(result, ConditionFailed):
             return None
-
-        return with_retries(
-            attempt,
-            policy=self._settings.retry,
-            context=context,
-            metrics=self._metrics,
-            what=event.event_id,
-        )
+        # DynamoDB returns the item (ALL_OLD); were it ever missing, our own item stands in (the
+        # role has no GetItem): the event's facts are the same.
+        old = result.item or {**written, "request_id": ""}
+        mine = (written["request_id"], written["processed_at"])
+        own = (old.get("request_id"), old.get("processed_at")) == mine
+        return None if own else old
 
     def _apply(
         self, recorded: Mapping[str, Any], event: ObjectEvent, context: InvocationContext
-    ) -> str:
+    ) -> LedgerAnswer:
         """Write 2, from the audit item: ``TOOK`` if this call moved the ledger to the event,
         ``SHOWS`` if the ledger already shows this very event (another delivery's update),
         ``REFUSED`` if the event is older than the ledger (or S3 shows a later state), ``SAME``
@@ -254,10 +169,10 @@ class LeanWriter(LookAheadWriter):
         if update is None:
             raise RejectedWriteError(f"{event.event_id}: its audit item does not say the state")
         verdict, found = self._send_update(update, event, context)
-        if verdict != _REFUSED:
+        if verdict is not LedgerAnswer.REFUSED:
             return verdict
         if place(event.order, LedgerMarks.of(found)) is Place.OLDER:
-            return _REFUSED
+            return LedgerAnswer.REFUSED
         target = lean.target_state(recorded)
         assert target is not None  # noqa: S101 -- replay_update returned an update, so it says
         return self._apply_settled(event, target, found, context)
@@ -268,77 +183,53 @@ class LeanWriter(LookAheadWriter):
         target: ObjectState,
         item: Mapping[str, Any],
         context: InvocationContext,
-    ) -> str:
+    ) -> LedgerAnswer:
         """Write 2 for an event the clocks cannot place: S3 decides (:func:`settle`), and the
         update is pinned to the ledger ``item`` it decided against; if another event moved the
         ledger in between, place and decide again."""
         for _ in range(_PIN_ATTEMPTS):
             current = self._state_reader.current(event.bucket, event.key)
             settlement = settle(target, current, item, order=event.order)
-            pinned = None if item is None else str(item.get("last_event_id", ""))
-            if settlement.state is not None:
-                update = ledger.pinned_update(
-                    event,
-                    self._settings.ledger_table,
-                    state=settlement.state,
-                    marks=(LedgerMarks.of(item) or _NO_MARKS).after(event.order),
-                    pinned=pinned,
-                )
-            elif settlement.marks is not None and pinned is not None:
-                table = self._settings.ledger_table
-                update = ledger.mark_update(event, table, marks=settlement.marks, pinned=pinned)
-            else:
-                return _SAME if settlement.outcome == ledger.UNCHANGED else _REFUSED
+            update = ledger.settled_update(
+                event,
+                self._settings.ledger_table,
+                item=item,
+                state=settlement.state,
+                marks=settlement.marks,
+            )
+            if update is None:
+                unchanged = settlement.outcome is AuditOutcome.UNCHANGED
+                return LedgerAnswer.SAME if unchanged else LedgerAnswer.REFUSED
             verdict, item = self._send_update(update, event, context)
-            if verdict != _REFUSED:
-                return _TOOK if settlement.state is not None else _SAME
+            if verdict is not LedgerAnswer.REFUSED:
+                return LedgerAnswer.TOOK if settlement.state is not None else LedgerAnswer.SAME
             if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
-                return _REFUSED
+                return LedgerAnswer.REFUSED
         raise TransientWriteError(
             f"{event.event_id}: the ledger item kept changing under {_PIN_ATTEMPTS} attempts"
         )
 
     def _send_update(
         self, update: UpdateTypeDef, event: ObjectEvent, context: InvocationContext
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[LedgerAnswer, dict[str, Any]]:
         """Send a conditional ledger update: ``TOOK`` if it was applied (or was ours, answer
         lost), ``SHOWS`` if its condition failed on a ledger that shows this very event, else
         ``REFUSED`` with the ledger item the failed condition returned.
 
-        A refusal after one of this call's attempts may have committed (an ambiguous error, or
-        botocore's own retry after a timeout: ``RetryAttempts``) on a ledger that shows the
-        event is our own update whose answer was lost: ``TOOK``.
+        A refusal after one of this call's attempts may have committed (``resent``: an ambiguous
+        error, or botocore's own retry after a timeout) on a ledger that shows the event is our
+        own update whose answer was lost: ``TOOK``.
         """
-        ambiguous = False
-
-        def attempt() -> tuple[str, dict[str, Any]]:
-            nonlocal ambiguous
-            try:
-                self._client.update_item(**update)
-            except ClientError as exc:
-                if error_code(exc) != CONDITION_FAILED:
-                    raise classify(exc, event.event_id) from exc
-                item = returned_item(exc) or {}
-                if item.get("last_event_id") != event.event_id:
-                    return _REFUSED, item
-                retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-                return (_TOOK if ambiguous or retried else _SHOWS), {}
-            except BotoCoreError as exc:
-                error = classify(exc, event.event_id)
-                ambiguous = ambiguous or isinstance(error, AmbiguousWriteError)
-                raise error from exc
-            return _TOOK, {}
-
-        return with_retries(
-            attempt,
-            policy=self._settings.retry,
-            context=context,
-            metrics=self._metrics,
-            what=event.event_id,
-        )
+        result = self._db.update(update, what=event.event_id, context=context)
+        if not isinstance(result, ConditionFailed):
+            return LedgerAnswer.TOOK, {}
+        item = result.item or {}
+        if item.get("last_event_id") != event.event_id:
+            return LedgerAnswer.REFUSED, item
+        return (LedgerAnswer.TOOK if result.resent else LedgerAnswer.SHOWS), {}
 
     def _write_resolved(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
-        """A removal of a version: its state is read from S3 (see the module's docstring).
+        """A removal of a version: its state is read from S3 (docs/exactly-once.md#lean).
 
         A removal that leaves what a GET returns as the ledger has it is ``unchanged``: if the
         ledger's marks already cover it, audited so and nothing more (1 write unit); else it is
@@ -349,17 +240,19 @@ class LeanWriter(LookAheadWriter):
         if recorded is not None:
             return self._heal(recorded, event, context)
         if place(event.order, LedgerMarks.of(item)) is Place.OLDER:
-            return self._audit_only(event, ledger.SUPERSEDED, context)
+            return self._audit_only(event, AuditOutcome.SUPERSEDED, context)
         state = self._state_reader.current(event.bucket, event.key)
         settlement = settle(None, state, item, order=event.order)
-        unchanged = settlement.outcome == ledger.UNCHANGED
+        unchanged = settlement.outcome is AuditOutcome.UNCHANGED
         if unchanged and settlement.marks is None:
-            return self._audit_only(event, ledger.UNCHANGED, context)
+            return self._audit_only(event, AuditOutcome.UNCHANGED, context)
         # Recorded with its state, so that a redelivery or a rebuild can finish it.
         outcome = self._record_and_apply(event, state, context)
         return Outcome.UNCHANGED if unchanged and outcome is Outcome.APPLIED else outcome
 
-    def _audit_only(self, event: ObjectEvent, outcome: str, context: InvocationContext) -> Outcome:
+    def _audit_only(
+        self, event: ObjectEvent, outcome: AuditOutcome, context: InvocationContext
+    ) -> Outcome:
         """Audit an event that leaves the ledger alone (superseded, unchanged): 1 unit."""
         put = ledger.audit_put(
             event,
@@ -376,10 +269,9 @@ class LeanWriter(LookAheadWriter):
 
 
 # What the first delivery's write 2 found, as that event's outcome.
-_FIRST_APPLY: Final = {
-    _TOOK: Outcome.APPLIED,
-    _SHOWS: Outcome.DUPLICATE,  # a concurrent delivery completed it first
-    _REFUSED: Outcome.SUPERSEDED,
-    _SAME: Outcome.UNCHANGED,
+_FIRST_OUTCOME: Final = {
+    LedgerAnswer.TOOK: Outcome.APPLIED,
+    LedgerAnswer.SHOWS: Outcome.DUPLICATE,  # a concurrent delivery completed it first
+    LedgerAnswer.REFUSED: Outcome.SUPERSEDED,
+    LedgerAnswer.SAME: Outcome.UNCHANGED,
 }
-_NO_MARKS: Final = LedgerMarks(None, None, "")

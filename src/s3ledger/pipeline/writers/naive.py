@@ -6,18 +6,12 @@ no audit item, and every duplicate delivery writes both items again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from botocore.exceptions import BotoCoreError, ClientError
-
 from s3ledger.core import ledger
 from s3ledger.core.events import ObjectEvent
+from s3ledger.core.ledger import AuditOutcome
 from s3ledger.core.order import utc_now
-from s3ledger.pipeline.writers.base import InvocationContext, Outcome
-from s3ledger.pipeline.writers.dynamo import DynamoDBWriter, classify, with_retries
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import PutTypeDef
+from s3ledger.pipeline.invocation import InvocationContext
+from s3ledger.pipeline.writers.base import DynamoDBWriter, Outcome
 
 __all__ = ["NaiveWriter"]
 
@@ -27,36 +21,21 @@ class NaiveWriter(DynamoDBWriter):
 
     def write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         processed_at = utc_now()
-        self._put(
-            event,
-            context,
+        self._db.put(
             ledger.ledger_put(event, self._settings.ledger_table, only_if_absent=False),
+            what=event.event_id,
+            context=context,
         )
-        self._put(
-            event,
-            context,
+        self._db.put(
             ledger.audit_put(
                 event,
                 self._settings.audit_table,
-                outcome=ledger.APPLIED,
+                outcome=AuditOutcome.APPLIED,
                 request_id=context.aws_request_id,
                 processed_at=processed_at,
                 only_if_new=False,
             ),
+            what=event.event_id,
+            context=context,
         )
         return Outcome.APPLIED
-
-    def _put(self, event: ObjectEvent, context: InvocationContext, put: PutTypeDef) -> None:
-        def attempt() -> None:
-            try:
-                self._client.put_item(**put)
-            except (ClientError, BotoCoreError) as exc:
-                raise classify(exc, event.event_id) from exc
-
-        with_retries(
-            attempt,
-            policy=self._settings.retry,
-            context=context,
-            metrics=self._metrics,
-            what=event.event_id,
-        )

@@ -31,7 +31,8 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from s3ledger.core.config import Settings
 from s3ledger.core.errors import TransientWriteError
 from s3ledger.core.events import ObjectEvent
-from s3ledger.pipeline.writers.base import InvocationContext, MetricsSink, NullMetrics, Outcome
+from s3ledger.pipeline.invocation import InvocationContext, MetricsSink, NullMetrics
+from s3ledger.pipeline.writers.base import Outcome
 from s3ledger.pipeline.writers.transact import TransactWriter
 
 if TYPE_CHECKING:

@@ -7,24 +7,16 @@ both rejected, so the invocation fails, retries, and the message ends in the DLQ
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, NoReturn
 
 from s3ledger.core import ledger
 from s3ledger.core.errors import RejectedWriteError
 from s3ledger.core.events import ObjectEvent
+from s3ledger.core.ledger import AuditOutcome
 from s3ledger.core.order import utc_now
-from s3ledger.pipeline.writers.base import InvocationContext, Outcome
-from s3ledger.pipeline.writers.dynamo import (
-    CONDITIONAL_CHECK_FAILED,
-    TRANSACTION_CANCELED,
-    DynamoDBWriter,
-    cancellation_codes,
-    classify,
-    error_code,
-    with_retries,
-)
+from s3ledger.pipeline.dynamodb import Cancellation
+from s3ledger.pipeline.invocation import InvocationContext
+from s3ledger.pipeline.writers.base import DynamoDBWriter, Outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -46,7 +38,7 @@ class TransactWriter(DynamoDBWriter):
                 "Put": ledger.audit_put(
                     event,
                     self._settings.audit_table,
-                    outcome=ledger.APPLIED,
+                    outcome=AuditOutcome.APPLIED,
                     request_id=context.aws_request_id,
                     processed_at=utc_now(),
                     only_if_new=False,
@@ -54,27 +46,16 @@ class TransactWriter(DynamoDBWriter):
             },
         ]
 
-        def attempt() -> Outcome:
-            try:
-                self._client.transact_write_items(TransactItems=actions)
-            except ClientError as exc:
-                if (
-                    error_code(exc) == TRANSACTION_CANCELED
-                    and cancellation_codes(exc)[0] == CONDITIONAL_CHECK_FAILED
-                ):
-                    raise ObjectAlreadyRecordedError(
-                        f"{event.event_id}: the ledger already has {event.object_id!r}; "
-                        "transact mode rejects duplicates and re-uploads alike"
-                    ) from exc
-                raise classify(exc, event.event_id) from exc
-            except BotoCoreError as exc:
-                raise classify(exc, event.event_id) from exc
-            return Outcome.APPLIED
+        def rejected(cancellation: Cancellation) -> NoReturn:
+            if cancellation.reasons and cancellation.reasons[0].condition_failed:
+                raise ObjectAlreadyRecordedError(
+                    f"{event.event_id}: the ledger already has {event.object_id!r}; "
+                    "transact mode rejects duplicates and re-uploads alike"
+                ) from cancellation.error
+            raise cancellation.failure() from cancellation.error
 
-        return with_retries(
-            attempt,
-            policy=self._settings.retry,
-            context=context,
-            metrics=self._metrics,
-            what=event.event_id,
+        # The article's transaction carries no ClientRequestToken (idempotent=False).
+        self._db.transact(
+            actions, what=event.event_id, context=context, on_cancel=rejected, idempotent=False
         )
+        return Outcome.APPLIED
