@@ -21,7 +21,7 @@ from s3ledger.workbench.runner import LocalRunner, RunnerSettings
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-    from s3ledger.workbench.emulators import Workbench
+    from s3ledger.workbench.workbench import Workbench
 
 __all__ = ["Phase", "run_phase"]
 

@@ -63,11 +63,11 @@ from s3ledger.operate.scan import check_tables
 from s3ledger.pipeline.aws import queue_depth
 from s3ledger.workbench.console import counting_progress, handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import free_port
-from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.provision import Resources, provision
 from s3ledger.workbench.runner import RunnerSettings
 from s3ledger.workbench.session import queue_arn
 from s3ledger.workbench.template import load_pipeline_spec
+from s3ledger.workbench.workbench import Workbench
 
 __all__ = ["ModeBench", "percentile", "run_bench", "summarise_mode"]
 

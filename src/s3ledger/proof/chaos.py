@@ -49,7 +49,7 @@ from s3ledger.proof.checker import (
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
 from s3ledger.proof.paths import PATHS, Collectors, Path, open_paths
 from s3ledger.proof.stream_log import StreamCursor
-from s3ledger.proof.summary import ChaosMeasured, ChaosModeResult, ChaosSummary, ChaosAnomalyCounts
+from s3ledger.proof.summary import ChaosAnomalyCounts, ChaosMeasured, ChaosModeResult, ChaosSummary
 from s3ledger.proof.windows import WindowObserver, observed, two_write_windows
 from s3ledger.proof.workload import (
     Request,
@@ -62,10 +62,10 @@ from s3ledger.workbench.console import counting_progress, handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import (
     free_port,
 )
-from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.provision import Resources, provision
 from s3ledger.workbench.session import environment_factory
 from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
+from s3ledger.workbench.workbench import Workbench
 
 __all__ = ["CHAOS_OVERRIDES", "ChaosPlan", "plan_deliveries", "run_chaos"]
 

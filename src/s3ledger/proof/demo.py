@@ -46,11 +46,11 @@ from s3ledger.workbench.console import handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import (
     free_port,
 )
-from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.provision import Resources, provision
 from s3ledger.workbench.runner import ExecutionEnvironment, LocalRunner
 from s3ledger.workbench.session import start_runner
 from s3ledger.workbench.template import load_pipeline_spec
+from s3ledger.workbench.workbench import Workbench
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import NotRequired, TypedDict
 
 __all__ = [
+    "ChaosAnomalyCounts",
     "ChaosMeasured",
     "ChaosModeResult",
     "ChaosSummary",
-    "ChaosAnomalyCounts",
     "DemoFaults",
     "DemoModeResult",
     "DemoSummary",

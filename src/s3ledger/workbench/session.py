@@ -13,10 +13,9 @@ from s3ledger.pipeline.bucket import S3VersionsReader
 from s3ledger.pipeline.handlers import Handler
 from s3ledger.pipeline.writers import CountingMetrics, MetricsSink
 from s3ledger.workbench.dynamodb_local import dynamodb_client
-from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.faults import DynamoDBFaults
 from s3ledger.workbench.metrics import CloudWatchMetrics
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.provision import Resources, provision, route_s3_events_to_queue
 from s3ledger.workbench.runner import (
     ExecutionEnvironment,
@@ -32,6 +31,7 @@ from s3ledger.workbench.template import (
     load_pipeline_spec,
     load_template,
 )
+from s3ledger.workbench.workbench import Workbench
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
