@@ -1,4 +1,5 @@
-"""Minimal repros of the moto behaviours the workbench still patches (docs/workbench.md#what-still-reaches-into-moto).
+"""Minimal repros of the moto behaviours the workbench still patches
+(docs/workbench.md#what-still-reaches-into-moto).
 
 Runs each against the moto installed in this interpreter, unpatched and in-process (moto's
 ``mock_aws``), and prints one line per repro: ``present`` (moto still differs from AWS, the
@@ -78,7 +79,7 @@ def main() -> None:
         with mock_aws():
             try:
                 verdict = "present" if repro() else "fixed"
-            except Exception as error:  # noqa: BLE001 -- a repro that breaks is reported, not fatal
+            except Exception as error:  # a repro that breaks is reported, not fatal
                 verdict = f"could not run: {type(error).__name__}: {error}"
         print(f"  {name}: {verdict}")
 
