@@ -171,6 +171,31 @@ def _describe_as_stack(
     return body
 
 
+def _provision_with_attach_route(
+    workbench: Workbench, spec: PipelineSpec, *, exist_ok: bool
+) -> Resources:
+    """What ``template.yaml`` declares, and the EventBridge rule through which buckets attached
+    with ``s3ledger attach`` feed this pipeline."""
+    resources = provision(
+        workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, exist_ok=exist_ok
+    )
+    route_s3_events_to_queue(
+        workbench.events(), resources.queue_url, workbench.sqs(), "s3ledger-attached"
+    )
+    return resources
+
+
+def _metrics_for(workbench: Workbench, spec: PipelineSpec, stack_name: str) -> CloudWatchMetrics:
+    """The handlers' metrics to moto's CloudWatch, in the namespace and under the service the
+    template gives the function."""
+    variables = spec.function.environment
+    return CloudWatchMetrics(
+        workbench.cloudwatch(),
+        namespace=variables.get("POWERTOOLS_METRICS_NAMESPACE", "s3ledger"),
+        service=variables.get("POWERTOOLS_SERVICE_NAME", stack_name),
+    )
+
+
 @contextmanager
 def start_session(
     *,
@@ -189,28 +214,11 @@ def start_session(
     moto's CloudFormation describes the pipeline (:mod:`s3ledger.workbench.stack`), and the
     handlers' metrics go to moto's CloudWatch under that service name, as on AWS.
     """
-    parameters = dict(overrides or {})
-    if mode is not None:
-        parameters["Mode"] = mode
+    parameters = {**(overrides or {}), **({"Mode": mode} if mode is not None else {})}
     spec = load_pipeline_spec(overrides=parameters, stack_name=stack_name)
     with Workbench(dynamodb_port=dynamodb_port, aws_port=aws_port, data_dir=data_dir) as workbench:
-        resources = provision(
-            workbench.dynamodb(),
-            workbench.s3(),
-            workbench.sqs(),
-            spec,
-            exist_ok=data_dir is not None,
-        )
-        # Buckets attached with `s3ledger attach` feed this pipeline through EventBridge.
-        route_s3_events_to_queue(
-            workbench.events(), resources.queue_url, workbench.sqs(), "s3ledger-attached"
-        )
-        variables = spec.function.environment
-        metrics = CloudWatchMetrics(
-            workbench.cloudwatch(),
-            namespace=variables.get("POWERTOOLS_METRICS_NAMESPACE", "s3ledger"),
-            service=variables.get("POWERTOOLS_SERVICE_NAME", stack_name),
-        )
+        resources = _provision_with_attach_route(workbench, spec, exist_ok=data_dir is not None)
+        metrics = _metrics_for(workbench, spec, stack_name)
         runner = start_runner(
             spec,
             resources,
