@@ -631,9 +631,10 @@ def test_install_refuses_moto_internals_it_was_not_written_for(
         moto_s3.install_suspended_versioning()
     assert "moto.s3.models.S3Backend.put_object is missing" in str(raised.value)
     assert "moto.s3.models.S3Backend.delete_object" in str(raised.value)
-    assert _installed("moto.s3.models.FakeBucket.is_versioned") is restored_moto[
-        "moto.s3.models.FakeBucket.is_versioned"
-    ]  # nothing was patched
+    assert (
+        _installed("moto.s3.models.FakeBucket.is_versioned")
+        is restored_moto["moto.s3.models.FakeBucket.is_versioned"]
+    )  # nothing was patched
 
 
 def test_lifecycle_expire_needs_no_moto() -> None:
@@ -669,3 +670,58 @@ def test_the_notification_document_shows_eventbridge_when_it_is_on(aws_endpoint:
     both = s3.get_bucket_notification_configuration(Bucket=bucket)
     assert both["EventBridgeConfiguration"] == {}
     assert [c["QueueArn"] for c in both["QueueConfigurations"]] == [arn]
+
+
+def test_the_notification_document_is_checked_and_kept_per_bucket(aws_endpoint: str) -> None:
+    """The workbench keeps the document as S3 does: a missing bucket is NoSuchBucket, an event
+    type S3 does not know is refused, and a bucket deleted and made again starts with none."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 -- this test only
+
+    s3, sqs = aws_client("s3", aws_endpoint), aws_client("sqs", aws_endpoint)
+    bucket = f"doc-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        s3.get_bucket_notification_configuration(Bucket=bucket)
+    s3.create_bucket(Bucket=bucket)
+    url, arn = _queue(sqs, bucket)
+    try:
+        with pytest.raises(ClientError, match="InvalidArgument"):
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket,
+                NotificationConfiguration={
+                    "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectMoved:*"]}]
+                },
+            )
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {"Id": "q", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}
+                ]
+            },
+        )
+        kept = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+        assert [(c["Id"], c["QueueArn"], c["Events"]) for c in kept] == [
+            ("q", arn, ["s3:ObjectCreated:*"])
+        ]
+        s3.delete_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket=bucket)
+        assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+    finally:
+        sqs.delete_queue(QueueUrl=url)
+
+
+def test_a_notification_that_cannot_be_delivered_never_fails_the_request(
+    watch: Callable[..., Watched],
+) -> None:
+    """S3 notifies asynchronously: with its queue gone, a PutObject and a DeleteObject still
+    succeed, and the object is written and removed."""
+    w = watch()
+    url, arn = _queue(w.sqs, f"{w.bucket}-gone")
+    w.s3.put_bucket_notification_configuration(
+        Bucket=w.bucket,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": EVENTS}]},
+    )
+    w.sqs.delete_queue(QueueUrl=url)
+    put = w.s3.put_object(Bucket=w.bucket, Key="k", Body=b"x")
+    assert w.s3.head_object(Bucket=w.bucket, Key="k")["VersionId"] == put["VersionId"]
+    assert w.s3.delete_object(Bucket=w.bucket, Key="k")["DeleteMarker"] is True

@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from s3ledger.workbench.moto_s3.calls import S3Call
 from s3ledger.workbench.moto_s3.configuration import (
@@ -34,6 +34,7 @@ __all__ = ["S3NotificationMiddleware"]
 
 _log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 _ERROR_REQUEST_ID = re.compile(rb"(?<=<RequestId>)[^<]*(?=</RequestId>)")
@@ -118,17 +119,20 @@ class S3NotificationMiddleware:
             self._clock.wait_past_previous()
             notifications = self._store.get(call.bucket)
             reader = OperationReader(loopback, self._sequencer, self._account_id)
-            removals: list[Removal] = []
+            removals: list[Removal] | None = None
             if notifications is not None:
-                removals = reader.removals(call, body)
+                removals = _logged(lambda: reader.removals(call, body), call)
             status, headers, content = self._forward(environ)
             self._clock.mark_end()
             answer = Answer(int(status.split()[0]), _lower(headers), content)
-            if notifications is not None:
-                operations = reader.operations(
-                    call, request, answer, removals, notifications.region
+            if notifications is not None and removals is not None:
+                operations = _logged(
+                    lambda: reader.operations(
+                        call, request, answer, removals, notifications.region
+                    ),
+                    call,
                 )
-                for operation in operations:
+                for operation in operations or ():
                     self._deliver(operation, notifications, loopback)
             if call.action == "delete_bucket" and answer.ok:
                 self._store.forget(call.bucket)
@@ -193,6 +197,22 @@ class S3NotificationMiddleware:
         body = notifications.to_xml() if notifications is not None else _EMPTY_DOCUMENT
         headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
         return "200 OK", headers, body
+
+
+def _logged(read: Callable[[], T], call: S3Call) -> T | None:
+    """What ``read`` returns, or None, logged, if it fails: S3 notifies asynchronously, so a
+    notification that cannot be made must never fail the request that caused it."""
+    try:
+        return read()
+    except Exception:  # anything the loopback raises: the request itself goes on
+        _log.warning(
+            "S3 notification of %s %s/%s not made",
+            call.method,
+            call.bucket,
+            call.key,
+            exc_info=True,
+        )
+        return None
 
 
 def _lower(headers: list[tuple[str, str]]) -> dict[str, str]:
