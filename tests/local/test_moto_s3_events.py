@@ -577,7 +577,7 @@ def test_eventbridge_gets_the_same_operations_in_its_own_shape(aws_endpoint: str
     #                                             request"
 
 
-# ------------------------------------------------------------------------ the patch itself
+# -------------------------------------------------------- what still patches moto: Suspended
 
 
 def _resolve(path: str) -> tuple[Any, str]:
