@@ -26,7 +26,7 @@ from s3ledger.workbench.dynamodb_local import (
     dynamodb_client as make_dynamodb_client,
 )
 from s3ledger.workbench.errors import WorkbenchError
-from s3ledger.workbench.moto_server import MotoServer, aws_client
+from s3ledger.workbench.moto_process import MotoServer, aws_client
 from tests.support.tables import TableNames, create_tables, delete_tables
 
 if TYPE_CHECKING:

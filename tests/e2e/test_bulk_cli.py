@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.stepfunctions.standin import BulkStandIn, start_bulk_standin
 from tests.e2e.test_cli import ROOT, UpProcess, base_env, run_cli, table_env, up
 from tests.e2e.test_reconcile import Rig

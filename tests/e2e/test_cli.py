@@ -38,7 +38,7 @@ from s3ledger.workbench.dynamodb_local import (
     dynamodb_client,
     free_port,
 )
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from tests.support.tables import TableNames, scan_all
 from tests.support.waiting import wait_for
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from s3ledger.workbench.fetch import JAR_NAME, user_cache_home
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from tests.e2e.test_cli import UpProcess, base_env, endpoints_only, one_error_line, up
 from tests.support.waiting import wait_for
 from tests.support.wheelhouse import ROOT, wheelhouse

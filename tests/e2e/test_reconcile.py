@@ -31,7 +31,7 @@ from s3ledger.operate.reconcile import (
 )
 from s3ledger.operate.scan import check_tables
 from s3ledger.workbench.context import LocalContext
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.provision import drop_tables, provision
 from s3ledger.workbench.template import load_pipeline_spec
 from tests.support.pipeline import Harness, make_harness, s3_notification, s3_record

@@ -12,7 +12,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from tests.e2e.test_cli import base_env
 
 ROOT = Path(__file__).resolve().parents[2]

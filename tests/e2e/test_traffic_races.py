@@ -25,7 +25,7 @@ from s3ledger.operate.attach import attach
 from s3ledger.operate.backfill import backfill
 from s3ledger.operate.reconcile import reconcile
 from s3ledger.operate.scan import check_tables
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.provision import Resources, provision, route_s3_events_to_queue
 from s3ledger.workbench.runner import LocalRunner
 from s3ledger.workbench.session import start_runner

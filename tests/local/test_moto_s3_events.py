@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from s3ledger.workbench import moto_s3
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.moto_s3 import LIFECYCLE_PRINCIPAL, lifecycle_expire
-from s3ledger.workbench.moto_server import aws_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -577,7 +577,7 @@ def test_eventbridge_gets_the_same_operations_in_its_own_shape(aws_endpoint: str
     #                                             request"
 
 
-# ------------------------------------------------------------------------ the patch itself
+# -------------------------------------------------------- what still patches moto: Suspended
 
 
 def _resolve(path: str) -> tuple[Any, str]:
@@ -592,7 +592,7 @@ def _resolve(path: str) -> tuple[Any, str]:
 def restored_moto(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """moto's S3 in this (test) process, put back as it was after the test, whatever the test
     installs: every hook and the installed mark are recorded by monkeypatch."""
-    from moto.s3 import notifications  # noqa: PLC0415 -- moto's internals, for these checks only
+    from moto.s3 import models  # noqa: PLC0415 -- moto's internals, for these checks only
 
     current: dict[str, Any] = {}
     for path in moto_s3.HOOKS:
@@ -600,7 +600,7 @@ def restored_moto(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         value = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
         monkeypatch.setattr(owner, name, value)
         current[path] = value
-    monkeypatch.setattr(notifications, "_s3ledger_notification_fidelity", False, raising=False)
+    monkeypatch.setattr(models, "_s3ledger_suspended_versioning", False, raising=False)
     return current
 
 
@@ -611,9 +611,9 @@ def _installed(path: str) -> Any:
 
 def test_install_is_idempotent(restored_moto: dict[str, Any]) -> None:
     """Installing twice wraps each hook once: the second call changes nothing."""
-    moto_s3.install_s3_notification_fidelity()
+    moto_s3.install_suspended_versioning()
     first = {path: _installed(path) for path in moto_s3.HOOKS}
-    moto_s3.install_s3_notification_fidelity()
+    moto_s3.install_suspended_versioning()
     assert {path: _installed(path) for path in moto_s3.HOOKS} == first
     assert all(first[path] is not restored_moto[path] for path in moto_s3.HOOKS)
 
@@ -623,33 +623,18 @@ def test_install_refuses_moto_internals_it_was_not_written_for(
 ) -> None:
     """If a hooked attribute is missing, or takes other parameters, installing raises naming it,
     and patches nothing."""
-    from moto.s3 import models, notifications  # noqa: PLC0415 -- moto's internals
-
-    monkeypatch.delattr(notifications, "_get_s3_event")
-    monkeypatch.setattr(models.S3Backend, "delete_object", lambda self, bucket, key: None)
-    with pytest.raises(RuntimeError, match="not what s3ledger's notification fidelity") as raised:
-        moto_s3.install_s3_notification_fidelity()
-    assert "moto.s3.notifications._get_s3_event is missing" in str(raised.value)
-    assert "moto.s3.models.S3Backend.delete_object" in str(raised.value)
-    for path in moto_s3.HOOKS:
-        if not path.endswith(("_get_s3_event", "delete_object")):
-            assert _installed(path) is restored_moto[path]  # nothing was patched
-
-
-def test_new_keys_and_markers_get_strictly_later_last_modified(
-    restored_moto: dict[str, Any],
-) -> None:
-    """In-process, with the patch: a thousand delete markers made in a tight loop (a few
-    microseconds each, so moto's clock alone would give ties) have strictly increasing
-    last_modified, which is what ListObjectVersions sorts by."""
     from moto.s3 import models  # noqa: PLC0415 -- moto's internals
 
-    moto_s3.install_s3_notification_fidelity()
-    key = models.FakeKey(name="k", value=b"", account_id=ACCOUNT, region_name="us-east-1")
-    markers = [models.FakeDeleteMarker(key=key) for _ in range(1000)]
-    times = [key.last_modified] + [m.last_modified for m in markers]
-    assert all(a < b for a, b in itertools.pairwise(times))
-    key.dispose()
+    monkeypatch.delattr(models.S3Backend, "put_object")
+    monkeypatch.setattr(models.S3Backend, "delete_object", lambda self, bucket, key: None)
+    with pytest.raises(RuntimeError, match="not what s3ledger's Suspended-versioning") as raised:
+        moto_s3.install_suspended_versioning()
+    assert "moto.s3.models.S3Backend.put_object is missing" in str(raised.value)
+    assert "moto.s3.models.S3Backend.delete_object" in str(raised.value)
+    assert (
+        _installed("moto.s3.models.FakeBucket.is_versioned")
+        is restored_moto["moto.s3.models.FakeBucket.is_versioned"]
+    )  # nothing was patched
 
 
 def test_lifecycle_expire_needs_no_moto() -> None:
@@ -685,3 +670,58 @@ def test_the_notification_document_shows_eventbridge_when_it_is_on(aws_endpoint:
     both = s3.get_bucket_notification_configuration(Bucket=bucket)
     assert both["EventBridgeConfiguration"] == {}
     assert [c["QueueArn"] for c in both["QueueConfigurations"]] == [arn]
+
+
+def test_the_notification_document_is_checked_and_kept_per_bucket(aws_endpoint: str) -> None:
+    """The workbench keeps the document as S3 does: a missing bucket is NoSuchBucket, an event
+    type S3 does not know is refused, and a bucket deleted and made again starts with none."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 -- this test only
+
+    s3, sqs = aws_client("s3", aws_endpoint), aws_client("sqs", aws_endpoint)
+    bucket = f"doc-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ClientError, match="NoSuchBucket"):
+        s3.get_bucket_notification_configuration(Bucket=bucket)
+    s3.create_bucket(Bucket=bucket)
+    url, arn = _queue(sqs, bucket)
+    try:
+        with pytest.raises(ClientError, match="InvalidArgument"):
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket,
+                NotificationConfiguration={
+                    "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectMoved:*"]}]
+                },
+            )
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {"Id": "q", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}
+                ]
+            },
+        )
+        kept = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+        assert [(c["Id"], c["QueueArn"], c["Events"]) for c in kept] == [
+            ("q", arn, ["s3:ObjectCreated:*"])
+        ]
+        s3.delete_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket=bucket)
+        assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+    finally:
+        sqs.delete_queue(QueueUrl=url)
+
+
+def test_a_notification_that_cannot_be_delivered_never_fails_the_request(
+    watch: Callable[..., Watched],
+) -> None:
+    """S3 notifies asynchronously: with its queue gone, a PutObject and a DeleteObject still
+    succeed, and the object is written and removed."""
+    w = watch()
+    url, arn = _queue(w.sqs, f"{w.bucket}-gone")
+    w.s3.put_bucket_notification_configuration(
+        Bucket=w.bucket,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": EVENTS}]},
+    )
+    w.sqs.delete_queue(QueueUrl=url)
+    put = w.s3.put_object(Bucket=w.bucket, Key="k", Body=b"x")
+    assert w.s3.head_object(Bucket=w.bucket, Key="k")["VersionId"] == put["VersionId"]
+    assert w.s3.delete_object(Bucket=w.bucket, Key="k")["DeleteMarker"] is True

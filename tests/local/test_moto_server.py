@@ -1,4 +1,4 @@
-"""The workbench's moto server (``workbench.moto_main``): moto's answers, minus its slow path.
+"""The workbench's moto server (``workbench.moto_app``): moto's answers, minus its slow path.
 
 The speed-up skips moto's queue counts inside SendMessage and ReceiveMessage only; these tests
 check, over HTTP on the session's server, that every count a client can read is still exact.
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from s3ledger.workbench import moto_main
-from s3ledger.workbench.moto_server import MotoServer, aws_client
+from s3ledger.workbench import moto_speedups
+from s3ledger.workbench.moto_process import MotoServer, aws_client
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -42,9 +42,9 @@ def _counts(sqs: SQSClient, url: str) -> tuple[int, int, int]:
 
 
 def test_the_workbench_runs_moto_through_the_speedup_entry_point() -> None:
-    """MotoServer starts ``s3ledger.workbench.moto_main`` on 127.0.0.1, not ``moto.server``."""
+    """MotoServer starts ``s3ledger.workbench.moto_app`` on 127.0.0.1, not ``moto.server``."""
     command = MotoServer(port=4599).command()
-    assert command[1:3] == ["-m", "s3ledger.workbench.moto_main"]
+    assert command[1:3] == ["-m", "s3ledger.workbench.moto_app"]
     assert command[command.index("-H") + 1] == "127.0.0.1"
 
 
@@ -116,5 +116,5 @@ def test_the_speedup_refuses_moto_internals_it_was_not_written_for(
 
     monkeypatch.setattr(models.Queue, "approximate_number_of_messages", 0)
     with pytest.raises(RuntimeError, match="not those s3ledger's speed-up was written for"):
-        moto_main.install_sqs_speedups()
+        moto_speedups.install_sqs_speedups()
     assert models.Queue.approximate_number_of_messages == 0  # nothing was patched

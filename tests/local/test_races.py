@@ -40,6 +40,11 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MODES: Final[tuple[Mode, ...]] = ("inbox", "lean", "inbox-batch")
+# Every mode under `make test`; the quick loop (`-m "not slow"`) runs each case for inbox only.
+EVERY_MODE: Final = [
+    "inbox",
+    *(pytest.param(mode, marks=pytest.mark.slow) for mode in MODES if mode != "inbox"),
+]
 KEY: Final = "races/q3 report+final.csv"
 # A scenario that needs two requests in one second of S3's clock is tried on a new key this many
 # times (each attempt takes milliseconds; a second boundary between them is rare).
@@ -119,7 +124,7 @@ def in_one_second(scenario: Callable[[int], tuple[VersionedKey, str]]) -> Versio
 
 
 @pytest.mark.parametrize("then", ["put", "delete"])
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", EVERY_MODE)
 def test_a_request_in_the_second_of_a_backfill_read_is_applied(
     dynamodb_endpoint: str,
     dynamodb_client: DynamoDBClient,
@@ -151,7 +156,7 @@ def test_a_request_in_the_second_of_a_backfill_read_is_applied(
 
 
 @pytest.mark.parametrize("order", ["older_first", "newer_first"])
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", EVERY_MODE)
 def test_a_request_in_the_second_of_a_repair_is_applied(
     dynamodb_endpoint: str,
     dynamodb_client: DynamoDBClient,
@@ -209,7 +214,7 @@ ONE_SECOND_HISTORIES: Final[dict[str, Callable[[VersionedKey], None]]] = {
 
 
 @pytest.mark.parametrize("history", list(ONE_SECOND_HISTORIES))
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", EVERY_MODE)
 def test_lifecycle_events_and_uploads_of_one_second_in_every_order(
     dynamodb_endpoint: str,
     dynamodb_client: DynamoDBClient,

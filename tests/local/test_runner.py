@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from s3ledger.pipeline.handlers import Handler
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.runner import ExecutionEnvironment, LocalRunner, RunnerSettings
 from s3ledger.workbench.session import queue_arn
 from tests.support.waiting import wait_for

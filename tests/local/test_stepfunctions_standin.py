@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.stepfunctions import (
     StatesError,
     StepFunctionsService,

@@ -127,7 +127,8 @@ DELIVERIES = {
 
 @pytest.mark.parametrize("delivery", list(DELIVERIES))
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-@pytest.mark.parametrize("mode", ["inbox", "inbox-batch"])
+# inbox-batch under `make test`; the quick loop (`-m "not slow"`) runs each case for inbox.
+@pytest.mark.parametrize("mode", ["inbox", pytest.param("inbox-batch", marks=pytest.mark.slow)])
 def test_the_ledger_ends_at_what_a_get_returns(
     dynamodb_endpoint: str,
     dynamodb_client: DynamoDBClient,

@@ -20,11 +20,11 @@ import pytest
 
 from s3ledger.core.events import pad_sequencer, parse_sqs_body
 from s3ledger.workbench.dynamodb_local import free_port
-from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.errors import PortInUseError, WorkbenchError
-from s3ledger.workbench.moto_server import MotoServer, aws_client
+from s3ledger.workbench.moto_process import MotoServer, aws_client
 from s3ledger.workbench.provision import Resources, drop_tables, provision, resource_names
 from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
+from s3ledger.workbench.workbench import Workbench
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

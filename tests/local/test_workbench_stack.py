@@ -15,7 +15,7 @@ from s3ledger.cli.commands.targets import resolve_targets
 from s3ledger.operate.stack import Stack, StackName, describe_stack, stack_alarm_names
 from s3ledger.operate.status import read_status
 from s3ledger.workbench.metrics import CloudWatchMetrics
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.provision import Resources
 from s3ledger.workbench.stack import create_workbench_stack, workbench_stack_body
 from s3ledger.workbench.template import load_pipeline_spec, load_template

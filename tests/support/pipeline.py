@@ -13,7 +13,7 @@ from s3ledger.pipeline.handlers import Handler
 from s3ledger.pipeline.writers import CountingMetrics
 from s3ledger.workbench.dynamodb_local import dynamodb_client
 from s3ledger.workbench.faults import DynamoDBFaults
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from tests.support.tables import TableNames
 
 if TYPE_CHECKING:

@@ -57,6 +57,15 @@ def test_an_unknown_kind_is_refused_with_the_kinds_to_choose_from() -> None:
         FaultRates.parse("crash,flood")
 
 
+def test_reading_the_rate_of_an_unknown_fault_raises_naming_it() -> None:
+    """A misspelt kind read from the rates raises KeyError naming it, rather than reading as a
+    fault that never strikes; a known kind the run leaves out reads 0.0."""
+    rates = FaultRates.parse("crash")
+    assert rates["drop"] == 0.0
+    with pytest.raises(KeyError, match=r"unknown fault 'crahs': choose from duplicate"):
+        rates["crahs"]
+
+
 @pytest.mark.parametrize("text", ["crash=1.5", "drop=-0.1"])
 def test_a_rate_outside_zero_to_one_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"must be between 0 and 1"):

@@ -32,11 +32,11 @@ from s3ledger.operate.backfill import BackfillReport, backfill
 from s3ledger.operate.bulk import backfill_report, follow, run_input, start_run
 from s3ledger.operate.scan import check_tables
 from s3ledger.workbench.dynamodb_local import dynamodb_client, free_port, local_client
-from s3ledger.workbench.emulators import Workbench
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.provision import provision, provision_tables
 from s3ledger.workbench.stepfunctions import BulkStandIn, load_bulk_spec
 from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
+from s3ledger.workbench.workbench import Workbench
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

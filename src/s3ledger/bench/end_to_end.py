@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-    from s3ledger.workbench.emulators import Workbench
+    from s3ledger.workbench.workbench import Workbench
 
 __all__ = [
     "PAUSE_S",

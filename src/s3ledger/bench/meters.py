@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from s3ledger.bench.units import consumed_units, rule_write_units
 from s3ledger.pipeline.dynamodb import CONDITION_FAILED_ERROR as CONDITION_FAILED
-from s3ledger.workbench.emulators import Workbench
+from s3ledger.workbench.workbench import Workbench
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -6,6 +6,7 @@ Throughput runs from the runner's start to its last delete.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import Counter
@@ -21,7 +22,7 @@ from s3ledger.workbench.runner import LocalRunner, RunnerSettings
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-    from s3ledger.workbench.emulators import Workbench
+    from s3ledger.workbench.workbench import Workbench
 
 __all__ = ["Phase", "run_phase"]
 
@@ -58,6 +59,30 @@ class Phase:
         )
 
 
+def _feed(  # noqa: PLR0917 -- the feeder thread's target, bound by run_phase
+    client: SQSClient,
+    queue_url: str,
+    bodies: Sequence[str],
+    probe: Probe,
+    backlog: int,
+    failures: list[BaseException],
+) -> None:
+    """Send the bodies after the first backlog, keeping at most ``backlog`` ahead of what the
+    handler has taken; an error is kept in ``failures`` for the caller's thread."""
+    sent = min(backlog, len(bodies))
+    try:
+        while sent < len(bodies):
+            ahead = sent - probe.handled
+            if ahead >= backlog:
+                time.sleep(0.005)
+                continue
+            chunk = bodies[sent : sent + backlog - ahead]
+            enqueue(client, queue_url, chunk)
+            sent += len(chunk)
+    except BaseException as exc:  # re-raised by run_phase, in the caller's thread
+        failures.append(exc)
+
+
 def run_phase(  # noqa: PLR0917 -- one phase of one mode, every collaborator explicit
     workbench: Workbench,
     settings: RunnerSettings,
@@ -74,21 +99,9 @@ def run_phase(  # noqa: PLR0917 -- one phase of one mode, every collaborator exp
     probe.reset()
     enqueue(sqs, settings.queue_url, bodies[:backlog])
     failures: list[BaseException] = []
-
-    def feed() -> None:
-        client = workbench.sqs()
-        sent = min(backlog, len(bodies))
-        try:
-            while sent < len(bodies):
-                ahead = sent - probe.handled
-                if ahead >= backlog:
-                    time.sleep(0.005)
-                    continue
-                chunk = bodies[sent : sent + backlog - ahead]
-                enqueue(client, settings.queue_url, chunk)
-                sent += len(chunk)
-        except BaseException as exc:  # re-raised below, in the caller's thread
-            failures.append(exc)
+    feed = functools.partial(
+        _feed, workbench.sqs(), settings.queue_url, bodies, probe, backlog, failures
+    )
 
     def sqs_factory() -> SQSClient:
         client = workbench.sqs()

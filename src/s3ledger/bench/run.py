@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
@@ -51,23 +51,28 @@ from s3ledger.bench.notes import bench_notes, bench_warnings, ratios
 from s3ledger.bench.phases import Phase, run_phase
 from s3ledger.bench.probes import Probe, Sandboxes
 from s3ledger.bench.summary import (
+    BenchMethod,
     BenchSummary,
     EndToEndSettings,
     Machine,
+    ModeCosts,
     ModeMeasures,
+    ModeOutcome,
     ModeResult,
+    ModeUnits,
 )
 from s3ledger.bench.workload import bench_events
 from s3ledger.core.config import Mode
+from s3ledger.core.consistency import ConsistencyReport
 from s3ledger.operate.queues import queue_depth
 from s3ledger.operate.scan import check_tables
 from s3ledger.workbench.console import counting_progress, handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import free_port
-from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.provision import Resources, provision
 from s3ledger.workbench.runner import RunnerSettings
 from s3ledger.workbench.session import queue_arn
 from s3ledger.workbench.template import load_pipeline_spec
+from s3ledger.workbench.workbench import Workbench
 
 __all__ = ["ModeBench", "percentile", "run_bench", "summarise_mode"]
 
@@ -184,20 +189,24 @@ def summarise_mode(  # noqa: PLR0917 -- called once per mode with its two phases
         audit_table=resources.audit_table,
     )
     dlq_messages = queue_depth(workbench.sqs(), resources.dlq_url)
-    by_rule = mode in RULE_MODES
-    n = float(events)
+    n, by_rule = float(events), mode in RULE_MODES
+    return {
+        **_costs(fresh, duplicates, n, by_rule=by_rule),
+        **_units(fresh, duplicates, n, by_rule=by_rule),
+        **_outcome(fresh, duplicates, report, dlq_messages),
+    }
 
-    def units(phase: Phase) -> float:
-        return phase.meter.write_units_rule if by_rule else phase.meter.write_units_reported
 
+def _costs(fresh: Phase, duplicates: Phase, n: float, *, by_rule: bool) -> ModeCosts:
+    write_units = _write_units_rule if by_rule else _write_units_reported
     return {
         "requests_per_event": round(fresh.meter.requests / n, 3),
         "requests_per_duplicate": round(duplicates.meter.requests / n, 3),
-        "write_units_per_event": round(units(fresh) / n, 3),
+        "write_units_per_event": round(write_units(fresh) / n, 3),
         # DynamoDB Local reports nothing for a failed write: duplicates are counted by the rule.
         "write_units_per_duplicate": round(duplicates.meter.write_units_rule / n, 3),
-        "events_per_second": round(events / fresh.seconds, 1),
-        "duplicates_per_second": round(events / duplicates.seconds, 1),
+        "events_per_second": round(n / fresh.seconds, 1),
+        "duplicates_per_second": round(n / duplicates.seconds, 1),
         "latency_ms_p50": round(percentile(fresh.samples_ms, 50), 2),
         # Invocation time per event, on average: what Lambda bills and, at a fixed concurrency,
         # what its throughput scales with (SQS is polled outside the function there).
@@ -217,6 +226,19 @@ def summarise_mode(  # noqa: PLR0917 -- called once per mode with its two phases
         },
         "duplicate_latency_ms_p50": round(percentile(duplicates.samples_ms, 50), 2),
         "duplicate_latency_ms_p99": round(percentile(duplicates.samples_ms, 99), 2),
+    }
+
+
+def _write_units_rule(phase: Phase) -> float:
+    return phase.meter.write_units_rule
+
+
+def _write_units_reported(phase: Phase) -> float:
+    return phase.meter.write_units_reported
+
+
+def _units(fresh: Phase, duplicates: Phase, n: float, *, by_rule: bool) -> ModeUnits:
+    return {
         "write_units_source": "rule" if by_rule else "reported",
         "write_units_duplicate_source": "rule",
         "write_units_per_event_reported": round(fresh.meter.write_units_reported / n, 3),
@@ -229,6 +251,13 @@ def summarise_mode(  # noqa: PLR0917 -- called once per mode with its two phases
         "api_calls_per_event": round(fresh.meter.api_calls / n, 3),
         "api_calls_per_duplicate": round(duplicates.meter.api_calls / n, 3),
         "dynamodb_call_ms_p50": round(percentile(fresh.meter.call_ms, 50), 2),
+    }
+
+
+def _outcome(
+    fresh: Phase, duplicates: Phase, report: ConsistencyReport, dlq_messages: int
+) -> ModeOutcome:
+    return {
         "operations": {
             "fresh": dict(fresh.meter.operations),
             "duplicates": dict(duplicates.meter.operations),
@@ -307,6 +336,47 @@ def end_to_end_settings(uploads: int, workers: int, batch: int) -> EndToEndSetti
     }
 
 
+_DLQ_NOTE: Final = (
+    "transact rejects every duplicate, which goes to the DLQ at its first redelivery; its "
+    "duplicates/s is the rate at which it rejects them (to the last invocation, not the DLQ "
+    "move)"
+)
+
+
+def _run_rounds(
+    mode_bench: Callable[..., ModeBench],
+    modes: Sequence[Mode],
+    *,
+    events: int,
+    warmup: int,
+    seed: int,
+) -> list[ModeBench]:
+    """Warm each mode up, then run the rounds, alternating the modes' order."""
+    # DynamoDB Local's JIT keeps speeding up over its first thousands of requests, and each mode
+    # uses other request shapes: every mode warms up on a throwaway pipeline of its own first,
+    # so no mode pays for the warm-up in its figures.
+    for mode in modes if warmup else ():
+        mode_bench(
+            mode, events=warmup, seed=seed + 1, prefix="bench-warmup-", label=f"warm-up {mode}"
+        ).run_round(0, 1)
+    benches = [mode_bench(mode, events=events, seed=seed) for mode in modes]
+    for index in range(_ROUNDS):
+        for bench in benches if index % 2 == 0 else reversed(benches):
+            bench.run_round(index, _ROUNDS)
+    return benches
+
+
+def _method(modes: Sequence[Mode], *, cold_start_runs: int, warmup: int) -> BenchMethod:
+    """How the figures were taken: the summary's fixed settings."""
+    return {
+        "latency_method": "invocation time / events in the invocation",
+        "overrides": {mode: {**BENCH_OVERRIDES, **MODE_OVERRIDES.get(mode, {})} for mode in modes},
+        "cold_start_runs": cold_start_runs,
+        "warmup_events": warmup,
+        "rounds": _ROUNDS,
+    }
+
+
 def run_bench(
     *,
     events: int,
@@ -324,14 +394,11 @@ def run_bench(
     """Run the bench and return its summary (the CLI prints it and writes nothing else).
 
     ``warmup_events`` (default: ``min(events, 500)``) go through a throwaway pipeline of each mode
-    first, so that no mode pays for DynamoDB Local's JIT warm-up; 0 skips it. ``uploads`` real
-    uploads per mode measure the lag end to end (:mod:`s3ledger.bench.end_to_end`); 0 skips it.
-    """
+    first, so that no mode pays for DynamoDB Local's JIT warm-up; ``uploads`` real uploads per
+    mode measure the lag end to end (:mod:`s3ledger.bench.end_to_end`); 0 skips either."""
     warmup = min(events, _WARMUP_EVENTS) if warmup_events is None else warmup_events
     console = Console(stderr=True)
-    machine = machine_facts()
     date = datetime.now(UTC).isoformat(timespec="seconds")
-    measures: dict[str, ModeMeasures] = {}
     # transact's rejected duplicates would log a line each; they are counted instead.
     with (
         handler_logs_silenced(),
@@ -341,25 +408,13 @@ def run_bench(
         mode_bench = functools.partial(
             ModeBench, workbench, workers=workers, batch=batch, progress=progress, streams=streams
         )
-        # DynamoDB Local's JIT keeps speeding up over its first thousands of requests, and
-        # each mode uses other request shapes: every mode warms up on a throwaway pipeline
-        # of its own first, so no mode pays for the warm-up in its figures.
-        for mode in modes if warmup else ():
-            mode_bench(
-                mode, events=warmup, seed=seed + 1, prefix="bench-warmup-", label=f"warm-up {mode}"
-            ).run_round(0, 1)
-        benches = [mode_bench(mode, events=events, seed=seed) for mode in modes]
-        for index in range(_ROUNDS):
-            for bench in benches if index % 2 == 0 else reversed(benches):
-                bench.run_round(index, _ROUNDS)
-        measures.update({bench.mode: bench.summary() for bench in benches})
+        benches = _run_rounds(mode_bench, modes, events=events, warmup=warmup, seed=seed)
+        measures = {bench.mode: bench.summary() for bench in benches}
         lags = _end_to_end(workbench, modes, progress, uploads=uploads, sandboxes=(workers, batch))
         task = progress.add_task("cold start", total=len(modes) * cold_start_runs)
         imports = cold_start_ms(modes, cold_start_runs, on_run=lambda: progress.advance(task))
     results: dict[str, ModeResult] = {
-        mode: ModeResult(
-            **measures[mode], import_ms=round(imports[mode], 1), end_to_end_ms=lags[mode]
-        )
+        mode: {**measures[mode], "import_ms": round(imports[mode], 1), "end_to_end_ms": lags[mode]}
         for mode in modes
     }
     summary: BenchSummary = {
@@ -370,17 +425,11 @@ def run_bench(
         "batch": batch,
         "seed": seed,
         "streams": streams,
-        "machine": machine,
+        "machine": machine_facts(),
         "date": date,
-        "latency_method": "invocation time / events in the invocation",
-        "overrides": {mode: {**BENCH_OVERRIDES, **MODE_OVERRIDES.get(mode, {})} for mode in modes},
-        "cold_start_runs": cold_start_runs,
-        "warmup_events": warmup,
-        "rounds": _ROUNDS,
+        **_method(modes, cold_start_runs=cold_start_runs, warmup=warmup),
         "end_to_end": end_to_end_settings(uploads, workers, batch),
-        "dlq_note": "transact rejects every duplicate, which goes to the DLQ at its first "
-        "redelivery; its duplicates/s is the rate at which it rejects them (to the last "
-        "invocation, not the DLQ move)",
+        "dlq_note": _DLQ_NOTE,
         "warnings": bench_warnings(results, events),
         "notes": [],  # written below, from the summary
     }

@@ -14,13 +14,17 @@ __all__ = [
     "FIGURES",
     "PROCESS_LABELS",
     "BackfillSummary",
+    "BenchMethod",
     "BenchSummary",
     "EndToEndSettings",
     "EngineResult",
     "FigureKey",
     "Machine",
+    "ModeCosts",
     "ModeMeasures",
+    "ModeOutcome",
     "ModeResult",
+    "ModeUnits",
     "PhaseOperations",
     "PhaseSeconds",
     "Ratios",
@@ -79,8 +83,8 @@ class PhaseSeconds(TypedDict):
     duplicates: float
 
 
-class ModeMeasures(TypedDict):
-    """One mode's figures from its run (everything but its cold start)."""
+class ModeCosts(TypedDict):
+    """A mode's requests, write units, throughput, latency and CPU, per event and duplicate."""
 
     requests_per_event: float
     requests_per_duplicate: float
@@ -97,6 +101,11 @@ class ModeMeasures(TypedDict):
     process_cpu_ms_per_duplicate: dict[str, float]
     duplicate_latency_ms_p50: float
     duplicate_latency_ms_p99: float
+
+
+class ModeUnits(TypedDict):
+    """Where a mode's write units come from, both counts side by side, its reads and calls."""
+
     write_units_source: Literal["rule", "reported"]
     write_units_duplicate_source: Literal["rule"]
     write_units_per_event_reported: float
@@ -108,6 +117,11 @@ class ModeMeasures(TypedDict):
     api_calls_per_event: float
     api_calls_per_duplicate: float
     dynamodb_call_ms_p50: float
+
+
+class ModeOutcome(TypedDict):
+    """A mode's operations and phase times, and what its tables and DLQ held after the run."""
+
     operations: PhaseOperations
     seconds: PhaseSeconds
     drained: bool
@@ -115,6 +129,10 @@ class ModeMeasures(TypedDict):
     audit_items: int
     anomalies_total: int
     dlq_messages: int
+
+
+class ModeMeasures(ModeCosts, ModeUnits, ModeOutcome):
+    """One mode's figures from its run (everything but its cold start), in this key order."""
 
 
 class ModeResult(ModeMeasures):
@@ -148,7 +166,17 @@ class Machine(TypedDict):
     load_average_at_start: list[float]
 
 
-class BenchSummary(TypedDict):
+class BenchMethod(TypedDict):
+    """How ``s3ledger bench`` took its figures: latency, overrides, warm-up, rounds."""
+
+    latency_method: str
+    overrides: dict[str, dict[str, str]]
+    cold_start_runs: int
+    warmup_events: int
+    rounds: int
+
+
+class BenchSummary(BenchMethod):
     """``s3ledger bench``'s summary: every mode's figures, the ratios, the run's settings."""
 
     modes: dict[str, ModeResult]
@@ -160,11 +188,6 @@ class BenchSummary(TypedDict):
     streams: bool
     machine: Machine
     date: str
-    latency_method: str
-    overrides: dict[str, dict[str, str]]
-    cold_start_runs: int
-    warmup_events: int
-    rounds: int
     dlq_note: str
     end_to_end: EndToEndSettings
     warnings: list[str]

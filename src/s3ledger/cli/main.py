@@ -192,7 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exactly-once S3 object events in DynamoDB, and a workbench that proves it.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # In the order `s3ledger --help` lists them.
+    for add in (
+        _add_local_parsers,
+        _add_check_parser,
+        _add_proof_parsers,
+        _add_bench_parser,
+        _add_reconcile_parser,
+        _add_operator_parsers,
+        _add_backfill_parser,
+        add_rebuild_parser,
+        add_history_parsers,
+        _add_status_parser,
+    ):
+        add(commands)
+    return parser
 
+
+def _add_local_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``up`` and ``invoke``: the pipeline on this machine."""
     up = commands.add_parser(
         "up",
         help="run the whole pipeline locally (DynamoDB Local, S3, SQS, the Lambda runner)",
@@ -226,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     invoke.set_defaults(run=invoke_command)
 
+
+def _add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = commands.add_parser(
         "check",
         help="scan the ledger and audit tables and report anomalies (exit 1 if any)",
@@ -238,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(run=check_command)
 
+
+def _add_proof_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``demo`` and ``chaos``: the workbench's proofs."""
     demo = commands.add_parser(
         "demo",
         help="watch the article's problem happen (naive) and disappear (inbox)",
@@ -274,8 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chaos.add_argument("--json", action="store_true", help="machine-readable output")
     chaos.set_defaults(run=chaos_command)
-    _add_bench_parser(commands)
 
+
+def _add_reconcile_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     recon = commands.add_parser(
         "reconcile",
         help="compare the bucket with the ledger and repair what AWS never delivered",
@@ -298,13 +322,6 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--json", action="store_true", help="machine-readable output")
     add_engine_arguments(recon, "reconcile")
     recon.set_defaults(run=with_engine(reconcile_command, "reconcile"))
-
-    _add_operator_parsers(commands)
-    _add_backfill_parser(commands)
-    add_rebuild_parser(commands)
-    add_history_parsers(commands)
-    _add_status_parser(commands)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

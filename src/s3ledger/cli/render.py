@@ -13,7 +13,7 @@ from s3ledger.bench.modes import REFERENCE_MODE
 from s3ledger.bench.summary import FIGURES, PROCESS_LABELS, BenchSummary
 from s3ledger.core.config import MODES
 from s3ledger.core.consistency import TABLE_ANOMALIES, ConsistencyReport
-from s3ledger.proof.summary import ChaosSummary, DemoSummary
+from s3ledger.proof.summary import ChaosModeResult, ChaosSummary, DemoSummary
 
 __all__ = [
     "print_backfill",
@@ -117,14 +117,40 @@ def print_chaos(summary: ChaosSummary) -> None:
     """Anomalies after reconcile (before it in brackets), the faults, and the matrix."""
     console = _console()
     # In the modes' own order (JSON output sorts its keys).
-    modes = {mode: summary["modes"][mode] for mode in MODES if mode in summary["modes"]}
-    table = Table(
-        title=f"s3ledger chaos: {summary['events']} events, seed {summary['seed']}, "
-        f"{summary['workers']} workers — anomalies after reconcile (before)"
-    )
-    table.add_column("", no_wrap=True)
+    modes: dict[str, ChaosModeResult] = {
+        mode: summary["modes"][mode] for mode in MODES if mode in summary["modes"]
+    }
+    console.print(_chaos_anomalies(summary, modes))
+    console.print(_chaos_faults(modes))
+    console.print(_chaos_matrix(modes))
+    for name, figures in summary["measured"].items():
+        if "disagreement" in figures:  # lean: its two writes are not visible atomically
+            d = figures["disagreement"]
+            console.print(
+                f"{name}: tables disagreed for {d['events']} events, longest "
+                f"{d['longest_seconds']} s, median {d['median_seconds']} s, total "
+                f"{d['total_seconds']} s (union {d['union_seconds']} s); still open after the "
+                f"drain: {d['open_after_drain']}"
+            )
+
+
+def _mode_table(
+    title: str, modes: Mapping[str, ChaosModeResult], first: str = "", *, wrap: bool = False
+) -> Table:
+    table = Table(title=title)
+    table.add_column(first, no_wrap=not wrap)
     for mode in modes:
         table.add_column(mode, justify="right")
+    return table
+
+
+def _chaos_anomalies(summary: ChaosSummary, modes: Mapping[str, ChaosModeResult]) -> Table:
+    """Each anomaly kind after reconcile (before it), the totals, repairs and requests."""
+    table = _mode_table(
+        f"s3ledger chaos: {summary['events']} events, seed {summary['seed']}, "
+        f"{summary['workers']} workers — anomalies after reconcile (before)",
+        modes,
+    )
     kinds = list(next(iter(modes.values()))["anomalies"]) if modes else []
     for kind in kinds:
         cells = []
@@ -148,22 +174,24 @@ def print_chaos(summary: ChaosSummary) -> None:
         "requests / event",
         *(f"{measured[mode]['requests_per_event']:.2f}" for mode in modes),
     )
-    console.print(table)
+    return table
 
-    faults = Table(title="faults injected")
-    faults.add_column("")
-    for mode in modes:
-        faults.add_column(mode, justify="right")
+
+def _chaos_faults(modes: Mapping[str, ChaosModeResult]) -> Table:
+    """How many of each fault each mode met."""
+    faults = _mode_table("faults injected", modes, wrap=True)
     for kind in next(iter(modes.values()))["faults_injected"] if modes else []:
         faults.add_row(kind, *(str(r["faults_injected"][kind]) for r in modes.values()))
-    console.print(faults)
+    return faults
 
-    matrix = Table(
-        title="anomalies after reconcile, by a fault their events met (kinds: --json by_fault)"
+
+def _chaos_matrix(modes: Mapping[str, ChaosModeResult]) -> Table:
+    """Anomalies after reconcile, by a fault their events met."""
+    matrix = _mode_table(
+        "anomalies after reconcile, by a fault their events met (kinds: --json by_fault)",
+        modes,
+        first="fault",
     )
-    matrix.add_column("fault", no_wrap=True)
-    for mode in modes:
-        matrix.add_column(mode, justify="right")
     fault_names = sorted({f for r in modes.values() for f in r["by_fault"]} | {"none"})
     for fault in fault_names:
         row = []
@@ -171,16 +199,7 @@ def print_chaos(summary: ChaosSummary) -> None:
             total = sum(result["by_fault"].get(fault, {}).values())
             row.append(f"[red]{total}[/red]" if total else "0")
         matrix.add_row(fault, *row)
-    console.print(matrix)
-    for name, figures in summary["measured"].items():
-        if "disagreement" in figures:  # lean: its two writes are not visible atomically
-            d = figures["disagreement"]
-            console.print(
-                f"{name}: tables disagreed for {d['events']} events, longest "
-                f"{d['longest_seconds']} s, median {d['median_seconds']} s, total "
-                f"{d['total_seconds']} s (union {d['union_seconds']} s); still open after the "
-                f"drain: {d['open_after_drain']}"
-            )
+    return matrix
 
 
 def print_reconcile(report: Mapping[str, Any]) -> None:

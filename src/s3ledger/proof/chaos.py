@@ -49,7 +49,7 @@ from s3ledger.proof.checker import (
 from s3ledger.proof.delivery import FAULT_KINDS, FaultRates, Lane, Message
 from s3ledger.proof.paths import PATHS, Collectors, Path, open_paths
 from s3ledger.proof.stream_log import StreamCursor
-from s3ledger.proof.summary import ChaosMeasured, ChaosModeResult, ChaosSummary, ChaosTally
+from s3ledger.proof.summary import ChaosAnomalyCounts, ChaosMeasured, ChaosModeResult, ChaosSummary
 from s3ledger.proof.windows import WindowObserver, observed, two_write_windows
 from s3ledger.proof.workload import (
     Request,
@@ -62,10 +62,10 @@ from s3ledger.workbench.console import counting_progress, handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import (
     free_port,
 )
-from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.provision import Resources, provision
 from s3ledger.workbench.session import environment_factory
 from s3ledger.workbench.template import PipelineSpec, load_pipeline_spec
+from s3ledger.workbench.workbench import Workbench
 
 __all__ = ["CHAOS_OVERRIDES", "ChaosPlan", "plan_deliveries", "run_chaos"]
 
@@ -250,8 +250,9 @@ def _drain(workbench: Workbench, queue_url: str) -> None:
     workbench.sqs().purge_queue(QueueUrl=queue_url)
 
 
-class _Tally:
-    """Counts summed over rounds: a round's state is dropped once it is counted."""
+class _AnomalyTotals:
+    """One mode's anomalies, in all and by fault, summed over its rounds (a round's state is
+    dropped once it is counted)."""
 
     def __init__(self) -> None:
         self.anomalies: Counter[str] = Counter(dict.fromkeys(HISTORY_ANOMALIES, 0))
@@ -262,7 +263,7 @@ class _Tally:
         for fault, counts in report.by_fault.items():
             self.by_fault.setdefault(fault, Counter()).update(counts)
 
-    def to_json(self) -> ChaosTally:
+    def to_json(self) -> ChaosAnomalyCounts:
         return {
             "anomalies": {kind: self.anomalies[kind] for kind in HISTORY_ANOMALIES},
             "anomalies_total": sum(self.anomalies.values()),
@@ -386,7 +387,7 @@ class _ModeRun:
     ) -> None:
         self.context, self.lanes, self.seed, self.rates = context, lanes, seed, rates
         self.checker = _RoundChecker(context.workbench, context.resources)
-        self.before, self.after = _Tally(), _Tally()
+        self.before, self.after = _AnomalyTotals(), _AnomalyTotals()
         self.injected: Counter[str] = Counter()
         self.paths: Counter[str] = Counter()
         self.reconciled = self.poison_parked = 0

@@ -1,10 +1,9 @@
 """The history checker: what S3 says against the tables and their stream logs.
 
 Where ``s3ledger check`` sees only the tables, this checker knows every event S3 emitted for the
-workload's requests, which of them were delivered (and which parked in the DLQ), and what the
-bucket holds in the end: its truth is S3's, read back after the run (a HeadObject per key, the
-state a GET without a version id returns), never the writers' idea of S3. An event is matched
-to its audit item by S3's own request id and event name, which the audit log records, not by the
+workload's requests, which were delivered (or parked in the DLQ), and what the bucket holds in
+the end: S3's truth, read back after the run (a HeadObject per key), never the writers' idea of
+it. An event is matched to its audit item by S3's request id and event name, not by the
 writers' event identity.
 
 =====================  ==========================================================================
@@ -26,8 +25,8 @@ parked_in_dlq          the event's message ended in the DLQ (poison messages are
 dropped                never delivered, and the ledger does not show the object's final state
 =====================  ==========================================================================
 
-Each anomaly is also attributed to the faults that touched its event (or its object's events),
-which gives the matrix mode x fault kind.
+Each anomaly is also attributed to the faults its event (or its object's events) met: the
+matrix mode x fault kind.
 """
 
 from __future__ import annotations
@@ -159,7 +158,7 @@ def _stream_counts(
     return counts
 
 
-def check_history(  # noqa: PLR0912 -- one pass per invariant reads best side by side
+def check_history(
     truth: Truth,
     *,
     ledger_items: Sequence[Mapping[str, Any]],
@@ -174,84 +173,122 @@ def check_history(  # noqa: PLR0912 -- one pass per invariant reads best side by
     ``bucket_state`` maps each key of the workload to its state in the bucket at the end.
     ``reconciled``: reconcile has run, so every object must show the bucket's state.
     """
-    report = HistoryReport()
-    by_match = {n.match: n for n in truth.notifications}
-    audit_by_id = {item["event_id"]: item for item in audit_items}
-    recorded = {
-        (str(item.get("s3_request_id")), str(item.get("event_name"))) for item in audit_items
-    }
-    ledger = {item["id"]: item for item in ledger_items}
-    by_key: dict[str, list[Notification]] = {}
-    for notification in truth.notifications:
-        by_key.setdefault(notification.key, []).append(notification)
+    check = _HistoryCheck(truth, ledger_items, audit_items, bucket_state)
+    check.deliveries()
+    check.applied_twice(audit_stream, ledger_stream)
+    check.table_pairs()
+    check.half_done()
+    check.final_states(reconciled=reconciled)
+    return check.report
 
-    def faults_of(event_id: str) -> set[str]:
-        item = audit_by_id.get(event_id)
-        if item is None:
-            return {"unknown"}
-        found = by_match.get((str(item.get("s3_request_id")), str(item.get("event_name"))))
-        return set(found.faults) if found is not None else {"reconcile"}
 
-    for notification in truth.notifications:
-        if notification.index in truth.parked:
-            report.flag("parked_in_dlq", notification.faults)
-        elif notification.index in truth.delivered and notification.match not in recorded:
-            report.flag("lost", notification.faults)
+class _HistoryCheck:
+    """One run's truth and tables, indexed once; each method flags one group of anomalies."""
 
-    audit_writes = _stream_counts(audit_stream, "event_id")
-    ledger_moves = _stream_counts(ledger_stream, "last_event_id", changes_only=True)
-    for event_id in sorted(
-        {e for e, n in audit_writes.items() if n > 1}
-        | {e for e, n in ledger_moves.items() if n > 1}
-    ):
-        report.flag("applied_twice", faults_of(event_id))
+    def __init__(
+        self,
+        truth: Truth,
+        ledger_items: Sequence[Mapping[str, Any]],
+        audit_items: Sequence[Mapping[str, Any]],
+        bucket_state: Mapping[str, BucketTruth],
+    ) -> None:
+        self.report = HistoryReport()
+        self.truth, self.audit_items, self.bucket_state = truth, audit_items, bucket_state
+        self.by_match = {n.match: n for n in truth.notifications}
+        self.audit_by_id = {item["event_id"]: item for item in audit_items}
+        self.recorded = {
+            (str(item.get("s3_request_id")), str(item.get("event_name"))) for item in audit_items
+        }
+        self.ledger = {item["id"]: item for item in ledger_items}
+        self.by_key: dict[str, list[Notification]] = {}
+        for notification in truth.notifications:
+            self.by_key.setdefault(notification.key, []).append(notification)
+        self.prefix = f"{truth.bucket}/"
 
-    prefix = f"{truth.bucket}/"
-
-    def object_faults(object_id: str) -> set[str]:
-        notifications = by_key.get(object_id.removeprefix(prefix), [])
-        return set().union(*(n.faults for n in notifications))
-
-    for object_id, item in ledger.items():
-        if item.get("last_event_id") not in audit_by_id:
-            report.flag("ledger_without_audit", object_faults(object_id))
-    moved = {a["object_id"] for a in audit_items if a.get("outcome") in NEEDS_A_LEDGER_ITEM}
-    for object_id in sorted(moved - ledger.keys()):
-        report.flag("audit_without_ledger", object_faults(object_id))
-
-    # half_done is judged by the workload's order (a notification's index is its request's place
-    # in the history, one request at a time) and the bucket's state, not by the order rule the
-    # writers use: a recorded event whose request came after the request of the ledger's last
-    # event never reached it, and that matters where the ledger is not what a GET returns. (On a
-    # right ledger such an event was superseded by a later request's state, which S3 showed.)
-    def request_index(event_id: object) -> int | None:
-        item = audit_by_id.get(event_id)
+    def _notification_of(self, event_id: object) -> Notification | None:
+        item = self.audit_by_id.get(event_id)
         if item is None:
             return None
-        found = by_match.get((str(item.get("s3_request_id")), str(item.get("event_name"))))
-        return found.index if found is not None else None
+        return self.by_match.get((str(item.get("s3_request_id")), str(item.get("event_name"))))
 
-    for audit in audit_items:
-        current = ledger.get(str(audit["object_id"]))
-        if audit.get("outcome") != RECORDED or current is None:
-            continue
-        truth_of_key = bucket_state.get(str(audit["object_id"]).removeprefix(prefix))
-        if truth_of_key is None or truth_of_key.shown_by(current):
-            continue
-        mine, shown = request_index(audit["event_id"]), request_index(current.get("last_event_id"))
-        # A ledger moved by a repair (reconcile, backfill: no request of the workload) shows S3's
-        # state read after every event it counted; only a later request can be missing from it.
-        if mine is not None and shown is not None and mine > shown:
-            report.flag("half_done", faults_of(str(audit["event_id"])))
-    for key, notifications in by_key.items():
-        faults = set().union(*(n.faults for n in notifications))
-        shown = bucket_state[key].shown_by(ledger.get(prefix + key))
-        dropped = [n for n in notifications if n.index not in truth.delivered]
-        parked = any(n.index in truth.parked for n in notifications)
-        if not shown and (reconciled or not (dropped or parked)):
-            report.flag("wrong_state", faults)
-        if dropped and not shown:
-            for notification in dropped:
-                if notification.match not in recorded:
-                    report.flag("dropped", notification.faults | {"drop"})
-    return report
+    def _faults_of(self, event_id: str) -> set[str]:
+        if event_id not in self.audit_by_id:
+            return {"unknown"}
+        found = self._notification_of(event_id)
+        return set(found.faults) if found is not None else {"reconcile"}
+
+    def _object_faults(self, object_id: str) -> set[str]:
+        notifications = self.by_key.get(object_id.removeprefix(self.prefix), [])
+        return set().union(*(n.faults for n in notifications))
+
+    def deliveries(self) -> None:
+        """``parked_in_dlq``, and ``lost``: delivered, not parked, never audited."""
+        for notification in self.truth.notifications:
+            if notification.index in self.truth.parked:
+                self.report.flag("parked_in_dlq", notification.faults)
+            elif (
+                notification.index in self.truth.delivered
+                and notification.match not in self.recorded
+            ):
+                self.report.flag("lost", notification.faults)
+
+    def applied_twice(
+        self, audit_stream: Iterable[Mapping[str, Any]], ledger_stream: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """An event audited twice, or the ledger moved to it twice (from the stream logs)."""
+        audit_writes = _stream_counts(audit_stream, "event_id")
+        ledger_moves = _stream_counts(ledger_stream, "last_event_id", changes_only=True)
+        for event_id in sorted(
+            {e for e, n in audit_writes.items() if n > 1}
+            | {e for e, n in ledger_moves.items() if n > 1}
+        ):
+            self.report.flag("applied_twice", self._faults_of(event_id))
+
+    def table_pairs(self) -> None:
+        """``ledger_without_audit`` and ``audit_without_ledger``, from the tables alone."""
+        for object_id, item in self.ledger.items():
+            if item.get("last_event_id") not in self.audit_by_id:
+                self.report.flag("ledger_without_audit", self._object_faults(object_id))
+        moved = {
+            a["object_id"] for a in self.audit_items if a.get("outcome") in NEEDS_A_LEDGER_ITEM
+        }
+        for object_id in sorted(moved - self.ledger.keys()):
+            self.report.flag("audit_without_ledger", self._object_faults(object_id))
+
+    def half_done(self) -> None:
+        """A recorded event whose request came after the request of the ledger's last event,
+        where the ledger is not what a GET returns.
+
+        Judged by the workload's order (a notification's index is its request's place in the
+        history, one request at a time) and the bucket's state, not by the order rule the
+        writers use. (On a right ledger such an event was superseded by a later request's
+        state, which S3 showed.)
+        """
+        for audit in self.audit_items:
+            current = self.ledger.get(str(audit["object_id"]))
+            if audit.get("outcome") != RECORDED or current is None:
+                continue
+            truth_of_key = self.bucket_state.get(str(audit["object_id"]).removeprefix(self.prefix))
+            if truth_of_key is None or truth_of_key.shown_by(current):
+                continue
+            mine = self._notification_of(audit["event_id"])
+            shown = self._notification_of(current.get("last_event_id"))
+            # A ledger moved by a repair (reconcile, backfill: no request of the workload) shows
+            # S3's state read after every event it counted; only a later request can be missing.
+            if mine is not None and shown is not None and mine.index > shown.index:
+                self.report.flag("half_done", self._faults_of(str(audit["event_id"])))
+
+    def final_states(self, *, reconciled: bool) -> None:
+        """``wrong_state`` (every event delivered, none parked; after reconcile, every object)
+        and ``dropped`` (never delivered, and the ledger does not show the object's state)."""
+        for key, notifications in self.by_key.items():
+            faults = set().union(*(n.faults for n in notifications))
+            shown = self.bucket_state[key].shown_by(self.ledger.get(self.prefix + key))
+            dropped = [n for n in notifications if n.index not in self.truth.delivered]
+            parked = any(n.index in self.truth.parked for n in notifications)
+            if not shown and (reconciled or not (dropped or parked)):
+                self.report.flag("wrong_state", faults)
+            if dropped and not shown:
+                for notification in dropped:
+                    if notification.match not in self.recorded:
+                        self.report.flag("dropped", notification.faults | {"drop"})

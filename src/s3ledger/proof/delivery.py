@@ -75,6 +75,10 @@ class FaultRates:
     rates: dict[str, float] = field(default_factory=lambda: dict(_DEFAULT_RATES))
 
     def __getitem__(self, kind: str) -> float:
+        """The rate of ``kind`` (0.0 if this run leaves it out); an unknown kind raises KeyError,
+        so a misspelt name cannot read as a fault that never strikes."""
+        if kind not in _DEFAULT_RATES:
+            raise KeyError(f"unknown fault {kind!r}: choose from {', '.join(FAULT_KINDS)}")
         return self.rates.get(kind, 0.0)
 
     @classmethod

@@ -46,11 +46,11 @@ from s3ledger.workbench.console import handler_logs_silenced
 from s3ledger.workbench.dynamodb_local import (
     free_port,
 )
-from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.provision import Resources, provision
 from s3ledger.workbench.runner import ExecutionEnvironment, LocalRunner
 from s3ledger.workbench.session import start_runner
 from s3ledger.workbench.template import load_pipeline_spec
+from s3ledger.workbench.workbench import Workbench
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
@@ -278,6 +278,58 @@ def run_demo(
         return _summarise(workbench, runs, injectors, events, files, seed, started, keys)
 
 
+def _wrong_state_keys(workbench: Workbench, run: _ModeRun, keys: Sequence[str]) -> list[str]:
+    """The keys whose ledger item does not show what a GET returns (the tables alone cannot
+    tell)."""
+    truth = read_bucket_truth(workbench.s3(), run.resources.bucket, keys)
+    items = get_items(
+        workbench.dynamodb(),
+        run.resources.ledger_table,
+        "id",
+        (f"{run.resources.bucket}/{key}" for key in keys),
+    )
+    return [
+        key for key in keys if not truth[key].shown_by(items.get(f"{run.resources.bucket}/{key}"))
+    ]
+
+
+def _mode_result(
+    workbench: Workbench, run: _ModeRun, events: int, keys: Sequence[str], *, duplicates: int
+) -> DemoModeResult:
+    """One mode's figures; its verdict is left for :func:`_verdict`."""
+    report = check_tables(
+        workbench.dynamodb(),
+        ledger_table=run.resources.ledger_table,
+        audit_table=run.resources.audit_table,
+    )
+    requests = sum(len(env.faults.calls) for env in run.environments if env.faults)
+    wrong = _wrong_state_keys(workbench, run, keys)
+    return {
+        # report.to_json(), key by key: a TypedDict takes no dict[str, Any] unpacked.
+        "ledger_items": report.ledger_items,
+        "audit_items": report.audit_items,
+        "anomalies": dict(report.anomalies),
+        "anomalies_total": report.anomalies_total,
+        "examples": {kind: list(ids) for kind, ids in report.examples.items()},
+        # What the tables alone cannot show: the ledger against what a GET returns.
+        "wrong_state": len(wrong),
+        "wrong_state_examples": wrong[:5],
+        "events": events,
+        # Audit items are one per event, so the difference is what never got recorded.
+        "events_unrecorded": events - report.audit_items,
+        "failed_invocations": run.runner.stats.failed_invocations,
+        "dlq_messages": queue_depth(workbench.sqs(), run.resources.dlq_url),
+        "requests_per_event": round(requests / events, 2),
+        "duplicates_delivered": duplicates,
+        "crashes": sum(
+            env.faults.injected.get("crash", 0) for env in run.environments if env.faults
+        ),
+        "symptom": _symptom(workbench, run.resources, f"{run.resources.bucket}/{REUPLOADED_KEY}"),
+        "verdict": "",  # written by the caller, from the result
+        "verdict_ok": False,
+    }
+
+
 def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of the run
     workbench: Workbench,
     runs: Sequence[_ModeRun],
@@ -290,51 +342,9 @@ def _summarise(  # noqa: PLR0917 -- private, called once, with every figure of t
 ) -> DemoSummary:
     modes: dict[str, DemoModeResult] = {}
     for run in runs:
-        report = check_tables(
-            workbench.dynamodb(),
-            ledger_table=run.resources.ledger_table,
-            audit_table=run.resources.audit_table,
+        result = _mode_result(
+            workbench, run, events, keys, duplicates=injectors[run.mode].duplicates
         )
-        dlq_messages = queue_depth(workbench.sqs(), run.resources.dlq_url)
-        requests = sum(len(env.faults.calls) for env in run.environments if env.faults)
-        truth = read_bucket_truth(workbench.s3(), run.resources.bucket, keys)
-        items = get_items(
-            workbench.dynamodb(),
-            run.resources.ledger_table,
-            "id",
-            (f"{run.resources.bucket}/{key}" for key in keys),
-        )
-        wrong = [
-            key
-            for key in keys
-            if not truth[key].shown_by(items.get(f"{run.resources.bucket}/{key}"))
-        ]
-        result: DemoModeResult = {
-            # report.to_json(), key by key: a TypedDict takes no dict[str, Any] unpacked.
-            "ledger_items": report.ledger_items,
-            "audit_items": report.audit_items,
-            "anomalies": dict(report.anomalies),
-            "anomalies_total": report.anomalies_total,
-            "examples": {kind: list(ids) for kind, ids in report.examples.items()},
-            # What the tables alone cannot show: the ledger against what a GET returns.
-            "wrong_state": len(wrong),
-            "wrong_state_examples": wrong[:5],
-            "events": events,
-            # Audit items are one per event, so the difference is what never got recorded.
-            "events_unrecorded": events - report.audit_items,
-            "failed_invocations": run.runner.stats.failed_invocations,
-            "dlq_messages": dlq_messages,
-            "requests_per_event": round(requests / events, 2),
-            "duplicates_delivered": injectors[run.mode].duplicates,
-            "crashes": sum(
-                env.faults.injected.get("crash", 0) for env in run.environments if env.faults
-            ),
-            "symptom": _symptom(
-                workbench, run.resources, f"{run.resources.bucket}/{REUPLOADED_KEY}"
-            ),
-            "verdict": "",  # written below, from the result
-            "verdict_ok": False,
-        }
         result["verdict"], result["verdict_ok"] = _verdict(result)
         modes[run.mode] = result
     return {

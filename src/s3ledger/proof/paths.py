@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
-from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.provision import Resources
+from s3ledger.workbench.workbench import Workbench
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.literals import EventType

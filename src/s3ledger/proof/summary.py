@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import NotRequired, TypedDict
 
 __all__ = [
+    "ChaosAnomalyCounts",
     "ChaosMeasured",
     "ChaosModeResult",
     "ChaosSummary",
-    "ChaosTally",
     "DemoFaults",
     "DemoModeResult",
     "DemoSummary",
@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 
-class ChaosTally(TypedDict):
+class ChaosAnomalyCounts(TypedDict):
     """Anomalies found by the history checker, summed over a mode's rounds."""
 
     anomalies: dict[str, int]
@@ -30,10 +30,10 @@ class ChaosTally(TypedDict):
     by_fault: dict[str, dict[str, int]]  # fault → anomaly kind → count ("none": no fault)
 
 
-class ChaosModeResult(ChaosTally):
+class ChaosModeResult(ChaosAnomalyCounts):
     """One mode's chaos run: its anomalies after reconcile, and before it."""
 
-    before_reconcile: ChaosTally
+    before_reconcile: ChaosAnomalyCounts
     reconciled: int
     faults_injected: dict[str, int]
     poison_parked: int

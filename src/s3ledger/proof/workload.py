@@ -1,7 +1,7 @@
 """A seeded history of real S3 requests on a versioned bucket: the proof's workload.
 
 The workload does not write notifications: it makes real requests on the workbench's S3 (moto,
-with the notification fidelity of :mod:`s3ledger.workbench.moto_s3`), and S3 emits the events. What
+behind the S3 notifier of :mod:`s3ledger.workbench.moto_s3`), and S3 emits the events. What
 the proof knows of the truth it reads back from S3 afterwards (see :mod:`s3ledger.proof.checker`),
 so nothing here restates how the writers understand S3.
 

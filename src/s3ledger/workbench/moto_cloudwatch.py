@@ -1,5 +1,5 @@
 """CloudWatch on the workbench as ``s3ledger status`` reads it on AWS: moto 5.2.5's, patched in the
-server process (:mod:`s3ledger.workbench.moto_main`) so that the same API calls answer.
+server process (:mod:`s3ledger.workbench.moto_app`) so that the same API calls answer.
 
 * **Percentiles.** ``GetMetricData`` with a percentile statistic (``p50``, ``p99``, ``p99.9``)
   answers the percentile of the raw values published in each period (nearest rank), where moto

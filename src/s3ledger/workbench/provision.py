@@ -256,16 +256,24 @@ def provision_bucket_and_queues(  # noqa: PLR0917 - bucket and queue names, as c
     case its settings are (re)applied.
     """
     if not exist_ok:
-        for name in (dlq_name, queue_name):
-            if _queue_exists(sqs, name):
-                raise WorkbenchError(
-                    f"queue {name!r} already exists; delete it or pick another prefix"
-                )
-        if _bucket_exists(s3, bucket):
-            raise WorkbenchError(
-                f"bucket {bucket!r} already exists; delete it or pick another prefix"
-            )
+        _refuse_existing(s3, sqs, bucket, (dlq_name, queue_name))
+    urls = _create_queues(sqs, spec, queue_name, dlq_name, exist_ok=exist_ok)
+    _create_bucket(s3, spec, bucket, urls.queue_arn, exist_ok=exist_ok)
+    return urls
 
+
+def _refuse_existing(s3: S3Client, sqs: SQSClient, bucket: str, queues: tuple[str, ...]) -> None:
+    for name in queues:
+        if _queue_exists(sqs, name):
+            raise WorkbenchError(f"queue {name!r} already exists; delete it or pick another prefix")
+    if _bucket_exists(s3, bucket):
+        raise WorkbenchError(f"bucket {bucket!r} already exists; delete it or pick another prefix")
+
+
+def _create_queues(
+    sqs: SQSClient, spec: PipelineSpec, queue_name: str, dlq_name: str, *, exist_ok: bool
+) -> QueueUrls:
+    """The DLQ with the template's retention, then the queue that redrives to it."""
     dlq_attributes: dict[str, str] = {}
     if spec.dlq_retention_seconds is not None:
         dlq_attributes["MessageRetentionPeriod"] = str(spec.dlq_retention_seconds)
@@ -288,7 +296,13 @@ def provision_bucket_and_queues(  # noqa: PLR0917 - bucket and queue names, as c
         ]["QueueArn"]
     else:
         queue_url, queue_arn = _create_queue(sqs, queue_name, queue_attributes)
+    return QueueUrls(queue_url=queue_url, dlq_url=dlq_url, queue_arn=queue_arn, dlq_arn=dlq_arn)
 
+
+def _create_bucket(
+    s3: S3Client, spec: PipelineSpec, bucket: str, queue_arn: str, *, exist_ok: bool
+) -> None:
+    """The bucket, private, encrypted, versioned as the template says, notifying the queue."""
     if not (exist_ok and _bucket_exists(s3, bucket)):
         # us-east-1 takes no LocationConstraint.
         s3.create_bucket(Bucket=bucket)
@@ -323,7 +337,6 @@ def provision_bucket_and_queues(  # noqa: PLR0917 - bucket and queue names, as c
             ]
         },
     )
-    return QueueUrls(queue_url=queue_url, dlq_url=dlq_url, queue_arn=queue_arn, dlq_arn=dlq_arn)
 
 
 # ----------------------------------------------------------------------------------- pipeline

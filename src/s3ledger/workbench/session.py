@@ -13,10 +13,9 @@ from s3ledger.pipeline.bucket import S3VersionsReader
 from s3ledger.pipeline.handlers import Handler
 from s3ledger.pipeline.writers import CountingMetrics, MetricsSink
 from s3ledger.workbench.dynamodb_local import dynamodb_client
-from s3ledger.workbench.emulators import Workbench
 from s3ledger.workbench.faults import DynamoDBFaults
 from s3ledger.workbench.metrics import CloudWatchMetrics
-from s3ledger.workbench.moto_server import aws_client
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.provision import Resources, provision, route_s3_events_to_queue
 from s3ledger.workbench.runner import (
     ExecutionEnvironment,
@@ -32,6 +31,7 @@ from s3ledger.workbench.template import (
     load_pipeline_spec,
     load_template,
 )
+from s3ledger.workbench.workbench import Workbench
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -171,6 +171,31 @@ def _describe_as_stack(
     return body
 
 
+def _provision_with_attach_route(
+    workbench: Workbench, spec: PipelineSpec, *, exist_ok: bool
+) -> Resources:
+    """What ``template.yaml`` declares, and the EventBridge rule through which buckets attached
+    with ``s3ledger attach`` feed this pipeline."""
+    resources = provision(
+        workbench.dynamodb(), workbench.s3(), workbench.sqs(), spec, exist_ok=exist_ok
+    )
+    route_s3_events_to_queue(
+        workbench.events(), resources.queue_url, workbench.sqs(), "s3ledger-attached"
+    )
+    return resources
+
+
+def _metrics_for(workbench: Workbench, spec: PipelineSpec, stack_name: str) -> CloudWatchMetrics:
+    """The handlers' metrics to moto's CloudWatch, in the namespace and under the service the
+    template gives the function."""
+    variables = spec.function.environment
+    return CloudWatchMetrics(
+        workbench.cloudwatch(),
+        namespace=variables.get("POWERTOOLS_METRICS_NAMESPACE", "s3ledger"),
+        service=variables.get("POWERTOOLS_SERVICE_NAME", stack_name),
+    )
+
+
 @contextmanager
 def start_session(
     *,
@@ -189,28 +214,11 @@ def start_session(
     moto's CloudFormation describes the pipeline (:mod:`s3ledger.workbench.stack`), and the
     handlers' metrics go to moto's CloudWatch under that service name, as on AWS.
     """
-    parameters = dict(overrides or {})
-    if mode is not None:
-        parameters["Mode"] = mode
+    parameters = {**(overrides or {}), **({"Mode": mode} if mode is not None else {})}
     spec = load_pipeline_spec(overrides=parameters, stack_name=stack_name)
     with Workbench(dynamodb_port=dynamodb_port, aws_port=aws_port, data_dir=data_dir) as workbench:
-        resources = provision(
-            workbench.dynamodb(),
-            workbench.s3(),
-            workbench.sqs(),
-            spec,
-            exist_ok=data_dir is not None,
-        )
-        # Buckets attached with `s3ledger attach` feed this pipeline through EventBridge.
-        route_s3_events_to_queue(
-            workbench.events(), resources.queue_url, workbench.sqs(), "s3ledger-attached"
-        )
-        variables = spec.function.environment
-        metrics = CloudWatchMetrics(
-            workbench.cloudwatch(),
-            namespace=variables.get("POWERTOOLS_METRICS_NAMESPACE", "s3ledger"),
-            service=variables.get("POWERTOOLS_SERVICE_NAME", stack_name),
-        )
+        resources = _provision_with_attach_route(workbench, spec, exist_ok=data_dir is not None)
+        metrics = _metrics_for(workbench, spec, stack_name)
         runner = start_runner(
             spec,
             resources,

@@ -1,4 +1,4 @@
-"""The client side: :func:`lifecycle_expire` sends a DeleteObject that the patched moto notifies
+"""The client side: :func:`lifecycle_expire` sends a DeleteObject that the workbench's moto notifies
 as S3 Lifecycle's expiration. Needs no moto.
 """
 
@@ -34,7 +34,7 @@ def lifecycle_expire(
     """Delete ``key`` (or one version of it) on the workbench as S3 Lifecycle's expiration would.
 
     The DeleteObject carries :data:`LIFECYCLE_EXPIRATION_HEADER`, added through boto3's event
-    system just before signing, so the patched moto notifies it as ``LifecycleExpiration:Delete``
+    system just before signing, so the workbench notifies it as ``LifecycleExpiration:Delete``
     (a version or an unversioned object removed) or ``LifecycleExpiration:DeleteMarkerCreated``.
     On AWS the header means nothing: it would be an ordinary DeleteObject. Needs no moto.
     """

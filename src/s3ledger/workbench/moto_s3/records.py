@@ -12,8 +12,13 @@ from typing import Any, Final
 from urllib.parse import quote_plus
 
 __all__ = [
+    "COMPLETE_MULTIPART",
+    "CREATED",
+    "EMPTY_ETAG",
+    "EXPIRED",
     "LIFECYCLE_EXPIRATION_HEADER",
     "LIFECYCLE_PRINCIPAL",
+    "REMOVED",
     "S3Operation",
     "eventbridge_event",
     "s3_record",
@@ -27,17 +32,18 @@ LIFECYCLE_PRINCIPAL: Final = "s3.amazonaws.com"
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-configure-notification.html and
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html)."""
 
-_CREATED: Final = "s3:ObjectCreated:"
-_REMOVED: Final = "s3:ObjectRemoved:"
-_EXPIRED: Final = "s3:LifecycleExpiration:"
-_COMPLETE_MULTIPART: Final = "s3:ObjectCreated:CompleteMultipartUpload"
+# Event-name prefixes, as "Event notification types" names them.
+CREATED: Final = "s3:ObjectCreated:"
+REMOVED: Final = "s3:ObjectRemoved:"
+EXPIRED: Final = "s3:LifecycleExpiration:"
+COMPLETE_MULTIPART: Final = "s3:ObjectCreated:CompleteMultipartUpload"
 # The ETag of an empty body, which EventBridge's examples give a delete marker (ev-events.html).
-_EMPTY_ETAG: Final = "d41d8cd98f00b204e9800998ecf8427e"
+EMPTY_ETAG: Final = "d41d8cd98f00b204e9800998ecf8427e"
 
 # "Event message structure": version 2.3 for S3 Lifecycle, object ACL, object tagging and restore
 # delete events, 2.1 for all other event types.
 _EVENT_VERSION_2_3: Final = (
-    _EXPIRED,
+    EXPIRED,
     "s3:ObjectAcl:",
     "s3:ObjectTagging:",
     "s3:ObjectRestore:Delete",
@@ -49,13 +55,19 @@ _EVENTBRIDGE_REASONS: Final = {
     "s3:ObjectCreated:Put": "PutObject",
     "s3:ObjectCreated:Post": "POST Object",
     "s3:ObjectCreated:Copy": "CopyObject",
-    _COMPLETE_MULTIPART: "CompleteMultipartUpload",
+    COMPLETE_MULTIPART: "CompleteMultipartUpload",
     "s3:ObjectRemoved:Delete": "DeleteObject",
     "s3:ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
     "s3:LifecycleExpiration:Delete": "Lifecycle Expiration",
     "s3:LifecycleExpiration:DeleteMarkerCreated": "Lifecycle Expiration",
 }
 
+# ev-events.html's detail types of the other events the workbench sends.
+_OTHER_DETAIL_TYPES: Final = {
+    "s3:ObjectTagging:Put": "Object Tags Added",
+    "s3:ObjectTagging:Delete": "Object Tags Deleted",
+    "s3:ObjectAcl:Put": "Object ACL Updated",
+}
 
 # --- what one notified operation is ---------------------------------------------------------
 
@@ -92,15 +104,15 @@ class S3Operation:
 
     @property
     def created(self) -> bool:
-        return self.event_name.startswith(_CREATED)
+        return self.event_name.startswith(CREATED)
 
     @property
     def removed(self) -> bool:
-        return self.event_name.startswith((_REMOVED, _EXPIRED))
+        return self.event_name.startswith((REMOVED, EXPIRED))
 
     @property
     def by_lifecycle(self) -> bool:
-        return self.event_name.startswith(_EXPIRED)
+        return self.event_name.startswith(EXPIRED)
 
 
 def _iso_ms(moment: datetime.datetime) -> str:
@@ -159,7 +171,7 @@ def eventbridge_event(
     """The event S3 puts on EventBridge's default bus, as "EventBridge event message structure"
     documents it (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html).
 
-    ``detail_type`` is needed for event types other than creations and removals; ``event_id``
+    ``detail_type`` defaults to the one documented for the event type; ``event_id``
     defaults to a fresh UUID ("A Version 4 UUID generated for every event"). The key is not
     encoded. ``source-ip-address`` is "only present for events triggered by an S3 request", so
     lifecycle events have none.
@@ -169,6 +181,8 @@ def eventbridge_event(
             detail_type = "Object Created"
         elif operation.removed:
             detail_type = "Object Deleted"
+        elif operation.event_name in _OTHER_DETAIL_TYPES:
+            detail_type = _OTHER_DETAIL_TYPES[operation.event_name]
         else:
             raise ValueError(f"give the detail-type of {operation.event_name}")
     obj: dict[str, Any] = {"key": operation.key}

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from s3ledger.workbench.stepfunctions.machine import Ending, Runtime, _json, run_states
+from s3ledger.workbench.stepfunctions.machine import Ending, Runtime, crossing_json, run_states
 from s3ledger.workbench.stepfunctions.paths import (
     StatesError,
     UnsupportedDefinition,
@@ -274,7 +274,7 @@ def _run_child(
     child.end(
         lambda: run_states(
             processor,
-            _json(child.input, "a child's input"),
+            crossing_json(child.input, "a child's input"),
             child_context,
             runtime,
             express=express,

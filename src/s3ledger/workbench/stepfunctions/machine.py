@@ -38,6 +38,7 @@ __all__ = [
     "Runtime",
     "Usage",
     "check_definition",
+    "crossing_json",
     "run_states",
 ]
 
@@ -205,7 +206,7 @@ def with_retries(
             attempts[index] = attempts.get(index, 0) + 1
 
 
-def _json(value: Any, what: str) -> Any:
+def crossing_json(value: Any, what: str) -> Any:
     """``value`` as it crosses Step Functions: JSON, at most 256 KiB."""
     text = json.dumps(value)
     if len(text.encode()) > PAYLOAD_LIMIT:
@@ -215,12 +216,15 @@ def _json(value: Any, what: str) -> Any:
 
 def _task(state: Mapping[str, Any], document: Any, context: Any, runtime: Runtime) -> Any:
     parameters = fill(state.get("Parameters", {}), document, context)
-    function, payload = parameters["FunctionName"], _json(parameters.get("Payload"), "payload")
+    function, payload = (
+        parameters["FunctionName"],
+        crossing_json(parameters.get("Payload"), "payload"),
+    )
 
     def call() -> Any:
         if runtime.stopped.is_set():
             raise StatesError("States.Aborted", "the execution was stopped")
-        answer = _json(runtime.invoke(function, payload), "the function's response")
+        answer = crossing_json(runtime.invoke(function, payload), "the function's response")
         return {"ExecutedVersion": "$LATEST", "Payload": answer, "StatusCode": 200}
 
     return with_retries(state.get("Retry", []), call, runtime)

@@ -128,7 +128,7 @@ def start_bulk_standin(
     """The template's bulk state machine on a workbench's DynamoDB Local and moto, with clients
     whose connection pools fit its concurrency; not yet served (call :meth:`BulkStandIn.serve`)."""
     from s3ledger.workbench.dynamodb_local import dynamodb_client  # noqa: PLC0415
-    from s3ledger.workbench.moto_server import aws_client  # noqa: PLC0415
+    from s3ledger.workbench.moto_process import aws_client  # noqa: PLC0415
     from s3ledger.workbench.stepfunctions.spec import load_bulk_spec  # noqa: PLC0415
 
     spec = load_bulk_spec(overrides=overrides, stack_name=stack_name)

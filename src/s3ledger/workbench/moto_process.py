@@ -1,34 +1,13 @@
-"""Run moto's server (S3 and SQS) as a child process on 127.0.0.1.
+"""The workbench's moto server as a child process on 127.0.0.1: :class:`MotoServer` starts and
+stops it, :func:`aws_client` talks to it.
 
-moto serves every AWS service it emulates on one port; the workbench uses it for S3 and SQS only
-(DynamoDB comes from DynamoDB Local, see :mod:`s3ledger.workbench.dynamodb_local`). The server is
-started with ``python -m s3ledger.workbench.moto_main -H 127.0.0.1 -p PORT`` (moto's own server with
-speed-ups to its SQS bookkeeping and S3 notifications made like AWS's, see
-:mod:`s3ledger.workbench.moto_main`), so unlike DynamoDB Local it listens on loopback only.
-
-moto keeps its S3 and SQS state IN MEMORY ONLY: buckets, objects and queued messages vanish when
-the process stops, and there is no option to persist them.
-
-What the workbench's S3 -> SQS notifications look like: moto 5.2.5's, patched in the server
-process by :mod:`s3ledger.workbench.moto_s3` to match AWS's "Event message structure"
-(https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html):
-
-* the body is ``{"Records": [...]}``, one record per operation, with ``eventVersion``,
-  ``eventTime`` (ISO, milliseconds), ``eventName``, ``userIdentity.principalId``,
-  ``requestParameters.sourceIPAddress`` (127.0.0.1), ``responseElements`` (``x-amz-request-id``
-  and ``x-amz-id-2``, the same as in the S3 response), ``s3.bucket`` and ``s3.object``: the key,
-  a ``sequencer`` (16 or 18 upper-case hex digits: compare them by right-padding the shorter with
-  zeros), a ``versionId`` on a bucket that is or was versioned (``null`` for a null version) and,
-  on creations only, ``size`` and ``eTag``;
-* a delete without a version on a versioned bucket sends ``ObjectRemoved:DeleteMarkerCreated``
-  (the marker's id), a delete of a version ``ObjectRemoved:Delete`` (that version's id), and
-  DeleteObjects the same per object; a multipart upload sends one
-  ``ObjectCreated:CompleteMultipartUpload``; a delete sent with
-  :func:`~s3ledger.workbench.moto_s3.lifecycle_expire` stands in for S3 Lifecycle
-  (``LifecycleExpiration:*``, by ``s3.amazonaws.com``);
-* the key is encoded with ``urllib.parse.quote_plus``: a space is ``+``, ``+`` is ``%2B`` and
-  ``/`` is ``%2F`` (AWS leaves ``/`` as is); parsing with ``unquote_plus`` copes with both;
-* configuring a notification sends one ``s3:TestEvent`` message to the queue first.
+moto serves every AWS service it emulates on one port; the workbench uses it for S3, SQS,
+EventBridge, CloudFormation and CloudWatch (DynamoDB comes from DynamoDB Local, see
+:mod:`s3ledger.workbench.dynamodb_local`). The child runs ``python -m
+s3ledger.workbench.moto_app -H 127.0.0.1 -p PORT`` (moto behind the workbench's S3 notifier,
+with its speed-ups), so unlike DynamoDB Local it listens on loopback only. moto keeps its state
+IN MEMORY ONLY: buckets, objects and queued messages vanish when the process stops. What its
+S3 notifications look like: docs/workbench.md#s3-notifications-as-aws-sends-them.
 """
 
 from __future__ import annotations
@@ -101,7 +80,7 @@ class MotoServer(LocalProcess):
         return [
             sys.executable,
             "-m",
-            "s3ledger.workbench.moto_main",
+            "s3ledger.workbench.moto_app",
             "-H",
             LOOPBACK,
             "-p",

@@ -24,8 +24,8 @@ from s3ledger.workbench.dynamodb_local import (
     dynamodb_client,
     local_client,
 )
-from s3ledger.workbench.moto_server import DEFAULT_PORT as DEFAULT_AWS_PORT
-from s3ledger.workbench.moto_server import MotoServer, aws_client
+from s3ledger.workbench.moto_process import DEFAULT_PORT as DEFAULT_AWS_PORT
+from s3ledger.workbench.moto_process import MotoServer, aws_client
 from s3ledger.workbench.process import StartStop
 from s3ledger.workbench.provision import Resources
 
