@@ -39,7 +39,7 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def install(wheels: Path, into: Path, requirement: str) -> Path:
     """A fresh virtualenv at ``into`` with ``requirement`` pip-installed from ``wheels``; its
     ``bin`` folder."""
-    subprocess.run([sys.executable, "-m", "venv", str(into)], check=True, timeout=120)  # noqa: S603
+    subprocess.run([sys.executable, "-m", "venv", str(into)], check=True, timeout=120)  # noqa: S603 -- fixed argv
     pip = [str(into / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile"]
     offline = ["--no-index", "--find-links", str(wheels), "-c", str(ROOT / "constraints.txt")]
     subprocess.run(  # noqa: S603 - the new virtualenv's pip, fixed arguments

@@ -130,6 +130,7 @@ def _result(
     dollars = cost(usage)
     requests = clients.dynamodb_calls.total() + clients.s3_calls.total()
     return {
+        # The report's keys are EngineResult's first ones; to_json is typed as a plain dict.
         **report.to_json(),  # type: ignore[typeddict-item]
         "anomalies": anomalies,
         "requests_per_object": round(requests / objects, 4),

@@ -24,7 +24,7 @@ def write_chart(summary: BenchSummary, path: Path) -> None:
     import matplotlib  # noqa: PLC0415 -- only for --chart
 
     matplotlib.use("Agg")
-    from matplotlib.figure import Figure  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415 -- after matplotlib.use
 
     modes = summary["modes"]
     names = list(modes)

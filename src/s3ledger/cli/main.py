@@ -335,9 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         fail(message)
     except Exception as exc:
-        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+        from botocore.exceptions import BotoCoreError, ClientError
 
-        from s3ledger.workbench.errors import WorkbenchError  # noqa: PLC0415
+        from s3ledger.workbench.errors import WorkbenchError
 
         # AWS errors (a missing table, an endpoint that does not answer, no credentials) are
         # the user's environment, not a bug: one line, not a traceback.

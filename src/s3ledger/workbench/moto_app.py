@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         MotoRequestHandler,
         create_backend_app,
     )
-    from werkzeug.serving import run_simple  # noqa: PLC0415
+    from werkzeug.serving import run_simple  # noqa: PLC0415 -- with moto, in the server process
 
     # moto reads its own port from here (presigned URLs, queue URLs), as its main() sets it.
     os.environ.setdefault("MOTO_PORT", str(args.port))

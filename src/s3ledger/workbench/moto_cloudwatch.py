@@ -86,9 +86,9 @@ def _alarm_arguments(name: str, properties: dict[str, Any]) -> dict[str, Any]:
 
 
 def _install_alarm_resource() -> None:
-    from moto.cloudformation import parsing  # noqa: PLC0415
-    from moto.cloudwatch.models import cloudwatch_backends  # noqa: PLC0415
-    from moto.core.common_models import CloudFormationModel  # noqa: PLC0415
+    from moto.cloudformation import parsing  # noqa: PLC0415 -- moto loads in the server process only
+    from moto.cloudwatch.models import cloudwatch_backends  # noqa: PLC0415 -- moto loads in the server process only
+    from moto.core.common_models import CloudFormationModel  # noqa: PLC0415 -- moto loads in the server process only
 
     model_map = getattr(parsing, "get_model_map", None)
     if not callable(model_map) or not hasattr(model_map, "cache_clear"):
@@ -149,10 +149,10 @@ def _queue_metrics(queue: Any, now_ms: float) -> dict[str, float]:
 
 
 def _install_sqs_metrics() -> None:
-    from moto.cloudwatch.models import MetricDatum  # noqa: PLC0415
-    from moto.core.common_models import CloudWatchMetricProvider  # noqa: PLC0415
-    from moto.core.utils import unix_time_millis, utcnow  # noqa: PLC0415
-    from moto.sqs import models  # noqa: PLC0415
+    from moto.cloudwatch.models import MetricDatum  # noqa: PLC0415 -- moto loads in the server process only
+    from moto.core.common_models import CloudWatchMetricProvider  # noqa: PLC0415 -- moto loads in the server process only
+    from moto.core.utils import unix_time_millis, utcnow  # noqa: PLC0415 -- moto loads in the server process only
+    from moto.sqs import models  # noqa: PLC0415 -- moto loads in the server process only
 
     message = models.Message
     if not all(hasattr(message, name) for name in ("visible", "delayed")) or not hasattr(
@@ -180,7 +180,7 @@ def _install_sqs_metrics() -> None:
 
 def install_cloudwatch_fidelity() -> None:
     """Install the three patches in this process (idempotent); raise if moto is not 5.2.5's."""
-    from moto.cloudwatch import models  # noqa: PLC0415
+    from moto.cloudwatch import models  # noqa: PLC0415 -- moto loads in the server process only
 
     if getattr(models, _INSTALLED_MARK, False):
         return

@@ -78,8 +78,8 @@ def with_engine(local: Command, job: Job) -> Command:
 
 
 def _document(args: argparse.Namespace, job: Job) -> dict[str, Any]:
-    from s3ledger.cli.commands.operate import default_settle_seconds  # noqa: PLC0415
-    from s3ledger.operate.bulk import run_input  # noqa: PLC0415
+    from s3ledger.cli.commands.operate import default_settle_seconds
+    from s3ledger.operate.bulk import run_input
 
     if not args.bucket and not args.inventory:
         fail("--bucket is required (or --stack, or S3LEDGER_BUCKET)")
@@ -101,10 +101,10 @@ def _document(args: argparse.Namespace, job: Job) -> dict[str, Any]:
 
 
 def _follow(sfn: Any, arn: str, job: Job, quiet: bool) -> dict[str, Any]:
-    from rich.console import Console  # noqa: PLC0415 -- Rich loads only for people
+    from rich.console import Console
 
-    from s3ledger.operate.bulk import Progress, follow  # noqa: PLC0415
-    from s3ledger.workbench.console import counting_progress  # noqa: PLC0415
+    from s3ledger.operate.bulk import Progress, follow
+    from s3ledger.workbench.console import counting_progress
 
     with counting_progress(Console(stderr=True), disable=quiet, unit="objects") as bar:
         task = bar.add_task(f"{job} (Step Functions)", total=None)
@@ -124,10 +124,10 @@ def _follow(sfn: Any, arn: str, job: Job, quiet: bool) -> dict[str, Any]:
 
 
 def _stepfunctions(args: argparse.Namespace, job: Job) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs these clients
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
-    from s3ledger.operate.bulk import backfill_report, reconcile_report, start_run  # noqa: PLC0415
+    from s3ledger.operate.bulk import backfill_report, reconcile_report, start_run
 
     resolve_targets(args, "bucket", "ledger_table", "audit_table", "state_machine")
     config = Config(retries={"mode": "standard"})
@@ -151,7 +151,7 @@ def _stepfunctions(args: argparse.Namespace, job: Job) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
-        from s3ledger.cli.render import print_backfill, print_reconcile  # noqa: PLC0415
+        from s3ledger.cli.render import print_backfill, print_reconcile
 
         (print_backfill if job == "backfill" else print_reconcile)(report.to_json())
     return 1 if job == "backfill" and report.failed else 0

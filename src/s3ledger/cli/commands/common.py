@@ -86,7 +86,7 @@ def print_summary(
     if as_json:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
-        from s3ledger.cli import render  # noqa: PLC0415 -- Rich loads only for people
+        from s3ledger.cli import render
 
         # Any: the overloads above pair each table with the summary its printer takes.
         printers: dict[str, Callable[[Any], None]] = {

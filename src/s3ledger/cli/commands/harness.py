@@ -21,7 +21,7 @@ __all__ = ["bench_backfill_command", "bench_command", "chaos_command", "demo_com
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    from s3ledger.proof.demo import run_demo  # noqa: PLC0415 -- the harness loads on demand
+    from s3ledger.proof.demo import run_demo
 
     summary = run_demo(
         files=args.files,
@@ -35,8 +35,8 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def chaos_command(args: argparse.Namespace) -> int:
-    from s3ledger.proof.chaos import run_chaos  # noqa: PLC0415 -- the harness loads on demand
-    from s3ledger.proof.delivery import FaultRates  # noqa: PLC0415
+    from s3ledger.proof.chaos import run_chaos
+    from s3ledger.proof.delivery import FaultRates
 
     try:
         rates = FaultRates.parse(args.faults)
@@ -64,7 +64,7 @@ def chaos_command(args: argparse.Namespace) -> int:
 
 
 def bench_backfill_command(args: argparse.Namespace) -> int:
-    from s3ledger.bench.backfill import ENGINES, run_backfill_bench  # noqa: PLC0415 -- on demand
+    from s3ledger.bench.backfill import ENGINES, run_backfill_bench
 
     if args.objects < 1 or args.workers < 1:
         fail("--objects and --workers must be at least 1")
@@ -77,7 +77,7 @@ def bench_backfill_command(args: argparse.Namespace) -> int:
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    from s3ledger.bench.run import run_bench  # noqa: PLC0415 -- the harness loads on demand
+    from s3ledger.bench.run import run_bench
 
     modes = parse_modes(args.modes)
     if args.events < 1 or args.workers < 1 or not 1 <= args.batch <= 10 or args.uploads < 0:

@@ -13,12 +13,12 @@ __all__ = ["add_history_parsers"]
 
 
 def _history(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs a client
-    from botocore.config import Config  # noqa: PLC0415
-    from botocore.exceptions import ClientError  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
 
-    from s3ledger.operate.history import object_history  # noqa: PLC0415
-    from s3ledger.pipeline.aws import error_code  # noqa: PLC0415
+    from s3ledger.operate.history import object_history
+    from s3ledger.pipeline.aws import error_code
 
     resolve_targets(args, "bucket", "audit_table")
     if not args.bucket:
@@ -40,17 +40,17 @@ def _history(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(history.to_json(), indent=2, sort_keys=True, default=str))
     else:
-        from s3ledger.cli.render import print_history  # noqa: PLC0415
+        from s3ledger.cli.render import print_history
 
         print_history(history.to_json())
     return 0 if history.events else 1
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs a client
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
-    from s3ledger.operate.migrate import migrate_audit  # noqa: PLC0415
+    from s3ledger.operate.migrate import migrate_audit
 
     if args.source == args.target:
         fail("--from and --to must name two different tables")

@@ -25,12 +25,12 @@ __all__ = [
 
 
 def check_command(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs a client at the top level
-    from botocore.config import Config  # noqa: PLC0415
-    from botocore.exceptions import ClientError  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
 
-    from s3ledger.operate.scan import check_tables  # noqa: PLC0415
-    from s3ledger.pipeline.aws import error_code  # noqa: PLC0415
+    from s3ledger.operate.scan import check_tables
+    from s3ledger.pipeline.aws import error_code
 
     resolve_targets(args, "ledger_table", "audit_table")
     client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
@@ -52,17 +52,17 @@ def check_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
-        from s3ledger.cli.render import print_check  # noqa: PLC0415
+        from s3ledger.cli.render import print_check
 
         print_check(report, ledger_table=args.ledger_table, audit_table=args.audit_table)
     return EXIT_ANOMALIES if report.anomalies_total else 0
 
 
 def reconcile_command(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs these clients
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
-    from s3ledger.operate.reconcile import reconcile  # noqa: PLC0415
+    from s3ledger.operate.reconcile import reconcile
 
     stack = resolve_targets(
         args, "bucket", "ledger_table", "audit_table", use_stack=args.settle is None
@@ -88,17 +88,17 @@ def reconcile_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
-        from s3ledger.cli.render import print_reconcile  # noqa: PLC0415
+        from s3ledger.cli.render import print_reconcile
 
         print_reconcile(report.to_json())
     return 0
 
 
 def attach_command(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs the client
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
-    from s3ledger.operate.attach import attach, detach  # noqa: PLC0415
+    from s3ledger.operate.attach import attach, detach
 
     resolve_targets(args, "bucket")
     if not args.bucket:
@@ -119,12 +119,12 @@ def attach_command(args: argparse.Namespace) -> int:
 
 
 def redrive_command(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs the client
-    from botocore.config import Config  # noqa: PLC0415
-    from rich.console import Console  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
+    from rich.console import Console
 
-    from s3ledger.operate.redrive import redrive  # noqa: PLC0415
-    from s3ledger.workbench.console import counting_progress  # noqa: PLC0415
+    from s3ledger.operate.redrive import redrive
+    from s3ledger.workbench.console import counting_progress
 
     resolve_targets(args, "dlq_url", "queue_url")
     if not args.dlq_url or not args.queue_url:
@@ -151,12 +151,12 @@ def redrive_command(args: argparse.Namespace) -> int:
 
 
 def backfill_command(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs these clients
-    from botocore.config import Config  # noqa: PLC0415
-    from rich.console import Console  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
+    from rich.console import Console
 
-    from s3ledger.operate.backfill import backfill, default_checkpoint  # noqa: PLC0415
-    from s3ledger.workbench.console import counting_progress  # noqa: PLC0415
+    from s3ledger.operate.backfill import backfill, default_checkpoint
+    from s3ledger.workbench.console import counting_progress
 
     resolve_targets(args, "bucket", "ledger_table", "audit_table")
     if not args.bucket:
@@ -192,7 +192,7 @@ def backfill_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
-        from s3ledger.cli.render import print_backfill  # noqa: PLC0415
+        from s3ledger.cli.render import print_backfill
 
         print_backfill(report.to_json())
     return 1 if report.failed else 0
@@ -201,18 +201,18 @@ def backfill_command(args: argparse.Namespace) -> int:
 def default_settle_seconds() -> float:
     """Without a stack: the template's queue settings (visibility timeout x maxReceiveCount,
     from the packaged template.yaml) plus S3's own delivery margin."""
-    from s3ledger.operate.stack import settle_window  # noqa: PLC0415
-    from s3ledger.workbench.template import load_pipeline_spec  # noqa: PLC0415
+    from s3ledger.operate.stack import settle_window
+    from s3ledger.workbench.template import load_pipeline_spec
 
     queue = load_pipeline_spec().queue
     return settle_window(queue.visibility_timeout, queue.max_receive_count)
 
 
 def status_command(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs these clients
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
-    from s3ledger.operate.status import read_status  # noqa: PLC0415
+    from s3ledger.operate.status import read_status
 
     stack = require_stack(args)
     config = Config(retries={"mode": "standard"})
@@ -225,7 +225,7 @@ def status_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status.to_json(), indent=2, sort_keys=True))
     else:
-        from s3ledger.cli.render import print_status  # noqa: PLC0415
+        from s3ledger.cli.render import print_status
 
         print_status(status.to_json())
     return 0 if status.healthy else EXIT_ANOMALIES

@@ -12,10 +12,10 @@ __all__ = ["add_rebuild_parser"]
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415 -- only this command needs a client
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
-    from s3ledger.operate.rebuild import rebuild_ledger  # noqa: PLC0415
+    from s3ledger.operate.rebuild import rebuild_ledger
 
     resolve_targets(args, "ledger_table", "audit_table")
     client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))

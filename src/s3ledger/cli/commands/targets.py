@@ -120,8 +120,8 @@ def add_target_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
 
 
 def _describe(found: StackName) -> Stack:
-    import boto3  # noqa: PLC0415 -- only a command that reads a stack needs the client
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
     client = boto3.client("cloudformation", config=Config(retries={"mode": "standard"}))
     return describe_stack(client, found)

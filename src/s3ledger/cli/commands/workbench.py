@@ -21,8 +21,8 @@ def up_command(args: argparse.Namespace) -> int:
     # stdout carries only the `export` lines a shell can eval: the handler's logs go to stderr.
     # Powertools' Logger binds its stream when the handlers module is imported: import it here.
     with contextlib.redirect_stdout(sys.stderr):
-        import s3ledger.pipeline.handlers  # noqa: F401, PLC0415
-    from s3ledger.workbench.session import start_session  # noqa: PLC0415 -- keep `invoke` light
+        import s3ledger.pipeline.handlers  # noqa: F401 -- imported for its effect (Logger binds stderr)
+    from s3ledger.workbench.session import start_session
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -66,8 +66,8 @@ def invoke_command(args: argparse.Namespace) -> int:
         fail(f"{args.event_file} is not JSON: {exc}")
     if args.mode:
         os.environ["S3LEDGER_MODE"] = args.mode
-    from s3ledger.core.events import detect_envelope  # noqa: PLC0415 -- after the environment is set
-    from s3ledger.workbench.context import LocalContext  # noqa: PLC0415
+    from s3ledger.core.events import detect_envelope
+    from s3ledger.workbench.context import LocalContext
 
     try:
         kind = detect_envelope(payload)
@@ -75,7 +75,7 @@ def invoke_command(args: argparse.Namespace) -> int:
         fail(f"{args.event_file}: {exc}")
     # Like `sam local invoke`: the handler's logs and metrics go to stderr, its answer to stdout.
     with contextlib.redirect_stdout(sys.stderr):
-        from s3ledger.pipeline import handlers  # noqa: PLC0415 -- Powertools binds stdout at import
+        from s3ledger.pipeline import handlers
 
         handler = {
             "sqs": handlers.sqs_handler,

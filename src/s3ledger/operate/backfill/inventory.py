@@ -52,7 +52,7 @@ def read_inventory_file(data: bytes, manifest: Manifest, prefix: str) -> dict[st
     import pyarrow as pa  # noqa: PLC0415 -- only an inventory backfill needs it
 
     if manifest.file_format == "CSV":
-        from pyarrow import csv  # noqa: PLC0415
+        from pyarrow import csv  # noqa: PLC0415 -- as pyarrow above
 
         stream = pa.CompressedInputStream(pa.BufferReader(data), "gzip")
         table = csv.read_csv(
@@ -63,7 +63,7 @@ def read_inventory_file(data: bytes, manifest: Manifest, prefix: str) -> dict[st
             ),
         )
     else:
-        from pyarrow import parquet  # noqa: PLC0415
+        from pyarrow import parquet  # noqa: PLC0415 -- as pyarrow above
 
         table = parquet.read_table(pa.BufferReader(data))
     if "key" not in {name.replace("_", "").lower() for name in table.column_names}:

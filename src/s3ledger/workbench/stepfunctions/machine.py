@@ -161,7 +161,7 @@ def check_definition(definition: Mapping[str, Any]) -> None:
             }:
                 raise UnsupportedDefinition(f"state {name}: Retry {retrier} not supported")
         if kind == "Map":
-            from s3ledger.workbench.stepfunctions.distributed import check_map  # noqa: PLC0415
+            from s3ledger.workbench.stepfunctions.distributed import check_map  # noqa: PLC0415 -- distributed imports this module
 
             check_map(name, state)
             check_definition(state["ItemProcessor"])
@@ -262,7 +262,7 @@ def run_states(
         if kind == "Task":
             result = _task(state, effective, context, runtime)
         elif kind == "Map":
-            from s3ledger.workbench.stepfunctions.distributed import run_map  # noqa: PLC0415
+            from s3ledger.workbench.stepfunctions.distributed import run_map  # noqa: PLC0415 -- distributed imports this module
 
             result = run_map(name, state, effective, context, runtime)
         else:  # Pass

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any, Final
 from s3ledger.core.config import DEFAULT_STACK_NAME, Settings
 from s3ledger.pipeline.bulk.handler import BulkClients, handle
 from s3ledger.workbench.context import LocalContext
+from s3ledger.workbench.dynamodb_local import dynamodb_client
+from s3ledger.workbench.moto_process import aws_client
 from s3ledger.workbench.stepfunctions.machine import Usage
 from s3ledger.workbench.stepfunctions.paths import StatesError, UnsupportedDefinition
 from s3ledger.workbench.stepfunctions.service import ACCOUNT, REGION, StepFunctionsService
-from s3ledger.workbench.stepfunctions.spec import BulkSpec, substitute
+from s3ledger.workbench.stepfunctions.spec import BulkSpec, load_bulk_spec, substitute
 
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
@@ -127,9 +129,6 @@ def start_bulk_standin(
 ) -> BulkStandIn:
     """The template's bulk state machine on a workbench's DynamoDB Local and moto, with clients
     whose connection pools fit its concurrency; not yet served (call :meth:`BulkStandIn.serve`)."""
-    from s3ledger.workbench.dynamodb_local import dynamodb_client  # noqa: PLC0415
-    from s3ledger.workbench.moto_process import aws_client  # noqa: PLC0415
-    from s3ledger.workbench.stepfunctions.spec import load_bulk_spec  # noqa: PLC0415
 
     spec = load_bulk_spec(overrides=overrides, stack_name=stack_name)
     pool = {"max_pool_connections": spec.limits.max_concurrency * 2 + 16}
