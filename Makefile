@@ -15,6 +15,10 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # The loopback launcher is compiled last, so its class marks a complete install.
 DDB_LOCAL := .cache/dynamodb-local/launcher/LoopbackDynamoDBLocal.class
 
+# pytest-xdist workers: each starts its own DynamoDB Local and moto (about 0.5 GB between them).
+# Two suit the 2-core machine the suite is sized for; PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+
 .PHONY: setup lint checkov typecheck test test-quick demo clean
 
 setup: $(STAMP) $(CHECKOV_STAMP) $(DDB_LOCAL)
@@ -49,13 +53,13 @@ typecheck: $(STAMP)
 
 # Everything: lint (ruff, import contracts, checkov), mypy and every test.
 test: setup lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 # The tests not marked `slow` (the stateful machine, chaos, bench, demo and the other multi-second
 # runs), under a minute. No lint or typecheck: run `make lint typecheck` (or `make test`) before
 # pushing.
 test-quick: setup
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow"
 
 demo: setup
 	$(BIN)/s3ledger demo

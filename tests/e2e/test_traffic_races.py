@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 KEYS: Final = [f"reports/{n:02d} q3+final.csv" for n in range(40)]
+# The operator races at least this many of the client's requests, for at most MAX_SECONDS.
+MIN_REQUESTS: Final = 30
+MAX_SECONDS: Final = 30.0
 FAST: Final = {"FunctionTimeout": "1", "QueueVisibilityTimeout": "2", "MaxReceiveCount": "5"}
 
 
@@ -100,17 +103,21 @@ def attached(
 def under_traffic(
     s3: S3Client, bucket: str, operator: Callable[[], Any], *, seconds: float = 2.5
 ) -> None:
-    """Run ``operator`` (once, then again until the traffic stops) while a client writes."""
+    """Run ``operator`` (once, then again until the traffic stops) while a client writes, for
+    ``seconds`` and at least ``MIN_REQUESTS`` of the client's requests (a loaded machine serves
+    fewer a second), at most ``MAX_SECONDS``."""
     client = Client(s3, bucket, rate=30, seed=17)
     client.start()
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() - started < seconds or client.requests <= MIN_REQUESTS:
+            if time.monotonic() - started > MAX_SECONDS:
+                break
             operator()
     finally:
         client.halt.set()
         client.join()
-    assert client.requests > 30
+    assert client.requests > MIN_REQUESTS
 
 
 def assert_every_key_is_what_a_get_returns(
