@@ -18,7 +18,6 @@ from s3ledger.core.errors import RejectedWriteError, TransientWriteError
 from s3ledger.core.events import Effect, ObjectEvent
 from s3ledger.core.ledger import AuditOutcome, ObjectState
 from s3ledger.core.order import LedgerMarks, Place, place, utc_now
-from s3ledger.core.settle import settle
 from s3ledger.pipeline.dynamodb import Cancellation, CancellationReason, ConditionFailed
 from s3ledger.pipeline.invocation import InvocationContext
 from s3ledger.pipeline.writers.base import Outcome
@@ -153,15 +152,7 @@ class InboxWriter(LookAheadWriter):
         """
         own = None if event.effect is Effect.RESOLVE else ObjectState.of_event(event)
         for _ in range(_PIN_ATTEMPTS):
-            current = self._state_reader.current(event.bucket, event.key)
-            settlement = settle(own, current, item, order=event.order)
-            update = ledger.settled_update(
-                event,
-                self._settings.ledger_table,
-                item=item,
-                state=settlement.state,
-                marks=settlement.marks,
-            )
+            settlement, update = self._settle_by_s3(event, own, item)
             if update is None:
                 return self._audit_only(event, settlement.outcome, context)
             try:

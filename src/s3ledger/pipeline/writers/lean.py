@@ -188,15 +188,7 @@ class LeanWriter(LookAheadWriter):
         update is pinned to the ledger ``item`` it decided against; if another event moved the
         ledger in between, place and decide again."""
         for _ in range(_PIN_ATTEMPTS):
-            current = self._state_reader.current(event.bucket, event.key)
-            settlement = settle(target, current, item, order=event.order)
-            update = ledger.settled_update(
-                event,
-                self._settings.ledger_table,
-                item=item,
-                state=settlement.state,
-                marks=settlement.marks,
-            )
+            settlement, update = self._settle_by_s3(event, target, item)
             if update is None:
                 unchanged = settlement.outcome is AuditOutcome.UNCHANGED
                 return LedgerAnswer.SAME if unchanged else LedgerAnswer.REFUSED

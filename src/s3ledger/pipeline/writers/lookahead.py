@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING, Any, Final
 from s3ledger.core.config import Settings
 from s3ledger.core.errors import IdentityConflictError
 from s3ledger.core.events import ObjectEvent
-from s3ledger.core.ledger import audit_key, conflicting_facts
+from s3ledger.core.ledger import ObjectState, audit_key, conflicting_facts, settled_update
+from s3ledger.core.settle import Settlement, settle
 from s3ledger.pipeline.bucket import S3VersionsReader, StateReader
 from s3ledger.pipeline.invocation import InvocationContext, MetricsSink
 from s3ledger.pipeline.writers.base import DynamoDBWriter, Outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import KeysAndAttributesTypeDef
+    from mypy_boto3_dynamodb.type_defs import KeysAndAttributesTypeDef, UpdateTypeDef
 
 __all__ = ["AUDIT_FACTS_PROJECTION", "LookAheadWriter", "RecentlyRecorded"]
 
@@ -74,7 +75,8 @@ class LookAheadWriter(DynamoDBWriter):
         state_reader: StateReader | None = None,
     ) -> None:
         super().__init__(client, settings, metrics)
-        # Asked only for removals of a version, which carry no state (its client is lazy).
+        # Asked only for removals of a version, which carry no state, and for events the clocks
+        # cannot place (its client is lazy).
         self._state_reader = state_reader or S3VersionsReader()
         self._done = RecentlyRecorded(settings.recent_events)
         # This invocation's events not yet written, in order (a dict: ordered and unique).
@@ -122,6 +124,23 @@ class LookAheadWriter(DynamoDBWriter):
             event = self._upcoming.get(event_id)
             if event is not None and not conflicting_facts(event, item):
                 self._done.add(event)
+
+    def _settle_by_s3(
+        self, event: ObjectEvent, own: ObjectState | None, item: Mapping[str, Any] | None
+    ) -> tuple[Settlement, UpdateTypeDef | None]:
+        """For an event the clocks cannot place: S3's state of its key now decides
+        (:func:`settle`), and the ledger update that records it, pinned to ``item`` (``None``:
+        nothing to write to the ledger)."""
+        current = self._state_reader.current(event.bucket, event.key)
+        settlement = settle(own, current, item, order=event.order)
+        update = settled_update(
+            event,
+            self._settings.ledger_table,
+            item=item,
+            state=settlement.state,
+            marks=settlement.marks,
+        )
+        return settlement, update
 
     def _write(self, event: ObjectEvent, context: InvocationContext) -> Outcome:
         raise NotImplementedError
