@@ -84,8 +84,13 @@ def test_bench_reports_every_figure_and_the_expected_costs(tmp_path: Path) -> No
         inbox["requests_per_event"] / powertools["requests_per_event"], abs=0.01
     )
 
+    # inbox-batch writes a batch of fresh events in one transaction, however the runner's
+    # receives happened to batch them (fewer, smaller batches on a loaded machine).
     batch = summary["modes"]["inbox-batch"]
-    assert batch["requests_per_event"] <= 0.25
+    fresh_batches = batch["invocations"]["fresh"]
+    assert batch["operations"]["fresh"] == {"TransactWriteItems": fresh_batches}
+    assert batch["api_calls_per_event"] == pytest.approx(fresh_batches / EVENTS, abs=0.001)
+    assert fresh_batches < EVENTS  # every notification was queued before the runner started
     assert batch["write_units_source"] == "rule"
     assert batch["write_units_per_event"] == 4.0  # 2 items x 2 units, whatever Local reports
 

@@ -101,7 +101,8 @@ def test_meter_totals_sum_over_rounds_and_subtract_back() -> None:
 
 
 def test_a_phase_over_two_rounds_adds_time_events_and_each_process_cpu() -> None:
-    """Seconds, events and per-process CPU add up; drained only if every round drained."""
+    """Seconds, events, invocations and per-process CPU add up; drained only if every round
+    drained."""
     one = Phase(
         seconds=2.0,
         drained=True,
@@ -109,6 +110,7 @@ def test_a_phase_over_two_rounds_adds_time_events_and_each_process_cpu() -> None
         samples_ms=[1.0, 2.0],
         cpu_seconds=0.5,
         handled=2,
+        invocations=1,
         process_cpu_seconds={"dynamodb_local": 1.0, "moto": 0.25},
     )
     two = Phase(
@@ -118,10 +120,12 @@ def test_a_phase_over_two_rounds_adds_time_events_and_each_process_cpu() -> None
         samples_ms=[4.0],
         cpu_seconds=0.25,
         handled=1,
+        invocations=1,
         process_cpu_seconds={"dynamodb_local": 2.0, "bench": 0.5},
     )
     total = Phase.total([one, two])
     assert (total.seconds, total.handled, total.cpu_seconds) == (5.0, 3, 0.75)
+    assert total.invocations == 2
     assert total.samples_ms == [1.0, 2.0, 4.0]
     assert total.meter.requests == 15
     assert total.process_cpu_seconds == {"dynamodb_local": 3.0, "moto": 0.25, "bench": 0.5}

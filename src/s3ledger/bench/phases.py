@@ -40,6 +40,7 @@ class Phase:
     samples_ms: list[float]
     cpu_seconds: float
     handled: int
+    invocations: int
     process_cpu_seconds: dict[str, float]
 
     @classmethod
@@ -55,6 +56,7 @@ class Phase:
             samples_ms=[ms for p in phases for ms in p.samples_ms],
             cpu_seconds=sum(p.cpu_seconds for p in phases),
             handled=sum(p.handled for p in phases),
+            invocations=sum(p.invocations for p in phases),
             process_cpu_seconds=dict(cpu),
         )
 
@@ -134,5 +136,6 @@ def run_phase(  # noqa: PLR0917 -- one phase of one mode, every collaborator exp
         samples_ms=list(probe.samples_ms),
         cpu_seconds=probe.cpu_seconds,
         handled=probe.handled,
+        invocations=probe.invocations,
         process_cpu_seconds=clock.spent(cpu_before, cpu_after),
     )

@@ -33,6 +33,7 @@ class Probe:
         self.samples_ms: list[float] = []  # one per event: its invocation's time / its events
         self.cpu_seconds = 0.0  # the handler threads' CPU time (Python's side only)
         self.handled = 0
+        self.invocations = 0  # those that had events: the batches the runner handed over
         self.last_activity = 0.0
         self.on_progress: Callable[[int], None] = lambda _: None
 
@@ -41,6 +42,7 @@ class Probe:
             self.samples_ms = []
             self.cpu_seconds = 0.0
             self.handled = 0
+            self.invocations = 0
             self.last_activity = 0.0
 
     def invocation(self, events: int, seconds: float, cpu_seconds: float) -> None:
@@ -48,6 +50,7 @@ class Probe:
             self.cpu_seconds += cpu_seconds
             if events:
                 self.samples_ms.extend([seconds * 1000 / events] * events)
+                self.invocations += 1
             self.handled += events
             self.last_activity = time.monotonic()
         self.on_progress(events)

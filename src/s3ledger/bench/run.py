@@ -263,6 +263,7 @@ def _outcome(
             "duplicates": dict(duplicates.meter.operations),
         },
         "seconds": {"fresh": round(fresh.seconds, 3), "duplicates": round(duplicates.seconds, 3)},
+        "invocations": {"fresh": fresh.invocations, "duplicates": duplicates.invocations},
         "drained": fresh.drained and duplicates.drained,
         "ledger_items": report.ledger_items,
         "audit_items": report.audit_items,

@@ -25,6 +25,7 @@ __all__ = [
     "ModeOutcome",
     "ModeResult",
     "ModeUnits",
+    "PhaseInvocations",
     "PhaseOperations",
     "PhaseSeconds",
     "Ratios",
@@ -83,6 +84,13 @@ class PhaseSeconds(TypedDict):
     duplicates: float
 
 
+class PhaseInvocations(TypedDict):
+    """Handler invocations with events in each phase: the SQS batches the runner handed over."""
+
+    fresh: int
+    duplicates: int
+
+
 class ModeCosts(TypedDict):
     """A mode's requests, write units, throughput, latency and CPU, per event and duplicate."""
 
@@ -124,6 +132,7 @@ class ModeOutcome(TypedDict):
 
     operations: PhaseOperations
     seconds: PhaseSeconds
+    invocations: PhaseInvocations
     drained: bool
     ledger_items: int
     audit_items: int
