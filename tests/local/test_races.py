@@ -14,30 +14,22 @@ unsequenced lifecycle event counted as later than every sequenced event of its s
 
 from __future__ import annotations
 
+import functools
 import itertools
-import json
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import pytest
 
 from s3ledger.core import ledger
 from s3ledger.core.config import Mode
-from s3ledger.core.consistency import check_consistency
 from s3ledger.core.events import parse_s3_record
-from s3ledger.core.ledger import ObjectState
 from s3ledger.operate.backfill import backfill
 from s3ledger.operate.rebuild import rebuild_ledger
 from s3ledger.operate.reconcile import reconcile
-from s3ledger.workbench.context import LocalContext
-from tests.support.pipeline import Harness, make_harness, sqs_event, sqs_message
-from tests.support.tables import TableNames, scan_all
+from tests.support.rig import VersionedRig
 from tests.support.versioned import VersionedKey
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_s3 import S3Client
 
 MODES: Final[tuple[Mode, ...]] = ("inbox", "lean", "inbox-batch")
 # Every mode under `make test`; the quick loop (`-m "not slow"`) runs each case for inbox only.
@@ -51,55 +43,34 @@ KEY: Final = "races/q3 report+final.csv"
 ATTEMPTS: Final = 6
 
 
-def deliver(harness: Harness, *records: dict[str, Any]) -> None:
-    """One SQS batch, one message per record; every message must succeed."""
-    messages = [sqs_message(json.dumps({"Records": [r]})) for r in records]
-    response = harness.pipeline.handle_sqs(sqs_event(*messages), LocalContext())
-    assert response == {"batchItemFailures": []}
-
-
-def ledger_item(client: DynamoDBClient, tables: TableNames, bucket: str, key: str) -> Any:
-    answer = client.get_item(
-        TableName=tables.ledger, Key={"id": {"S": f"{bucket}/{key}"}}, ConsistentRead=True
-    )
-    return ledger.from_item(answer["Item"]) if "Item" in answer else None
-
-
-def assert_ledger_shows_the_bucket(
-    client: DynamoDBClient, tables: TableNames, k: VersionedKey
-) -> None:
-    item = ledger_item(client, tables, k.bucket, k.key)
-    truth = k.state()
-    shown = ObjectState.of_ledger(item)
-    assert shown == truth, f"ledger {shown}, GET {truth}"
-    audit = [ledger.from_item(i) for i in scan_all(client, tables.audit)]
-    ledgers = [ledger.from_item(i) for i in scan_all(client, tables.ledger)]
-    assert check_consistency(audit, ledgers).anomalies_total == 0
-
-
-def run_backfill(s3: S3Client, client: DynamoDBClient, tables: TableNames, k: VersionedKey) -> str:
-    """The real backfill of one key; the second of S3's clock it read the key at."""
+def backfill_key(rig: VersionedRig, k: VersionedKey) -> int:
+    """The real backfill of one key: the objects it wrote."""
     report = backfill(
-        s3,
-        client,
+        rig.s3,
+        rig.dynamodb,
         bucket=k.bucket,
-        ledger_table=tables.ledger,
-        audit_table=tables.audit,
+        ledger_table=rig.tables.ledger,
+        audit_table=rig.tables.audit,
         prefix=k.key,
         workers=1,
     )
-    assert report.objects_written == 1
-    return _mark_second(client, tables, k)
+    return report.objects_written
 
 
-def run_reconcile(s3: S3Client, client: DynamoDBClient, tables: TableNames, k: VersionedKey) -> int:
+def run_backfill(rig: VersionedRig, k: VersionedKey) -> str:
+    """The real backfill of one key, which writes it; the second of S3's clock it read it at."""
+    assert backfill_key(rig, k) == 1
+    return mark_second(rig, k)
+
+
+def run_reconcile(rig: VersionedRig, k: VersionedKey) -> int:
     """The real ``reconcile --apply`` of one key, no settle window: the repairs it wrote."""
     report = reconcile(
-        s3,
-        client,
+        rig.s3,
+        rig.dynamodb,
         bucket=k.bucket,
-        ledger_table=tables.ledger,
-        audit_table=tables.audit,
+        ledger_table=rig.tables.ledger,
+        audit_table=rig.tables.audit,
         apply=True,
         prefix=k.key,
         settle_seconds=0,
@@ -107,9 +78,10 @@ def run_reconcile(s3: S3Client, client: DynamoDBClient, tables: TableNames, k: V
     return report.repaired
 
 
-def _mark_second(client: DynamoDBClient, tables: TableNames, k: VersionedKey) -> str:
+def mark_second(rig: VersionedRig, k: VersionedKey) -> str:
     """The whole second of the time mark the last repair of ``k`` left on the ledger."""
-    item = ledger_item(client, tables, k.bucket, k.key)
+    item = rig.ledger_item(k.key)
+    assert item is not None
     return str(item["time_mark"])[:19] + "Z"
 
 
@@ -126,24 +98,19 @@ def in_one_second(scenario: Callable[[int], tuple[VersionedKey, str]]) -> Versio
 @pytest.mark.parametrize("then", ["put", "delete"])
 @pytest.mark.parametrize("mode", EVERY_MODE)
 def test_a_request_in_the_second_of_a_backfill_read_is_applied(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
+    rig: VersionedRig,
     mode: Mode,
     then: str,
 ) -> None:
     """An object from before attach is backfilled; in the same second a client overwrites (or
     deletes) it; that event lands after the backfill's write. The ledger shows what GET returns:
     the new version (or deleted), not the backfilled one."""
-    harness = make_harness(dynamodb_endpoint, fresh_tables, mode, aws_endpoint=aws_endpoint)
+    harness = rig.harness(mode)
 
     def backfill_then_request(attempt: int) -> tuple[VersionedKey, str]:
-        k = VersionedKey(s3, bucket, f"{KEY} {attempt}", clock="server")
+        k = rig.key(f"{KEY} {attempt}", clock="server")
         k.put(b"from before attach")  # its event predates the pipeline: never delivered
-        read_at = run_backfill(s3, dynamodb_client, fresh_tables, k)
+        read_at = run_backfill(rig, k)
         if then == "put":
             k.put(b"the client's overwrite")
         else:
@@ -151,42 +118,37 @@ def test_a_request_in_the_second_of_a_backfill_read_is_applied(
         return k, read_at
 
     k = in_one_second(backfill_then_request)
-    deliver(harness, k.records[-1])
-    assert_ledger_shows_the_bucket(dynamodb_client, fresh_tables, k)
+    rig.deliver(harness, k.records[-1])
+    rig.assert_ledger_shows_the_bucket(k)
 
 
 @pytest.mark.parametrize("order", ["older_first", "newer_first"])
 @pytest.mark.parametrize("mode", EVERY_MODE)
 def test_a_request_in_the_second_of_a_repair_is_applied(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
+    rig: VersionedRig,
     mode: Mode,
     order: str,
 ) -> None:
     """v1 is applied; v2's event is still in the queue when ``reconcile --apply`` repairs the
     ledger to v2; in the repair's second a client uploads v3. v2's and v3's events land after
     the repair, in either order: the ledger ends at v3."""
-    harness = make_harness(dynamodb_endpoint, fresh_tables, mode, aws_endpoint=aws_endpoint)
+    harness = rig.harness(mode)
 
     def repair_then_upload(attempt: int) -> tuple[VersionedKey, str]:
-        k = VersionedKey(s3, bucket, f"{KEY} {attempt}", clock="server")
+        k = rig.key(f"{KEY} {attempt}", clock="server")
         k.put(b"one")
-        deliver(harness, k.records[0])
+        rig.deliver(harness, k.records[0])
         k.put(b"two, still in the queue")
-        assert run_reconcile(s3, dynamodb_client, fresh_tables, k) == 1
-        repaired_at = _mark_second(dynamodb_client, fresh_tables, k)
+        assert run_reconcile(rig, k) == 1
+        repaired_at = mark_second(rig, k)
         k.put(b"three, in the repair's second")
         return k, repaired_at
 
     k = in_one_second(repair_then_upload)
     late = k.records[1:]
     for record in late if order == "older_first" else reversed(late):
-        deliver(harness, record)
-    assert_ledger_shows_the_bucket(dynamodb_client, fresh_tables, k)
+        rig.deliver(harness, record)
+    rig.assert_ledger_shows_the_bucket(k)
 
 
 def marker_then_upload(k: VersionedKey) -> None:
@@ -216,25 +178,20 @@ ONE_SECOND_HISTORIES: Final[dict[str, Callable[[VersionedKey], None]]] = {
 @pytest.mark.parametrize("history", list(ONE_SECOND_HISTORIES))
 @pytest.mark.parametrize("mode", EVERY_MODE)
 def test_lifecycle_events_and_uploads_of_one_second_in_every_order(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
+    rig: VersionedRig,
     mode: Mode,
     history: str,
 ) -> None:
     """Lifecycle expiries (no sequencer) and uploads in one second, delivered in every order,
     one key per order: each key's ledger ends at what a GET returns."""
-    harness = make_harness(dynamodb_endpoint, fresh_tables, mode, aws_endpoint=aws_endpoint)
+    harness = rig.harness(mode)
     count = len(_dry_run(history))
     for number, order in enumerate(itertools.permutations(range(count))):
-        k = VersionedKey(s3, bucket, f"{KEY} {number}", clock="one-second")
+        k = rig.key(f"{KEY} {number}", clock="one-second")
         ONE_SECOND_HISTORIES[history](k)
         for position in order:
-            deliver(harness, k.records[position])
-        assert_ledger_shows_the_bucket(dynamodb_client, fresh_tables, k)
+            rig.deliver(harness, k.records[position])
+        rig.assert_ledger_shows_the_bucket(k)
 
 
 def _dry_run(history: str) -> list[str]:
@@ -258,62 +215,50 @@ def _dry_run(history: str) -> list[str]:
 
 
 def test_an_unchanged_event_moves_only_its_mark_and_an_upload_of_its_second_applies(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
+    rig: VersionedRig,
 ) -> None:
     """A noncurrent version expires (audited ``unchanged``) and its event lands before the next
     upload, made in the same second: the ledger keeps v2's state and last event, only its
     ``time_mark`` moves to the expiry, and v3 (which that mark cannot order) still applies."""
-    harness = make_harness(dynamodb_endpoint, fresh_tables, "inbox", aws_endpoint=aws_endpoint)
-    k = VersionedKey(s3, bucket, KEY, clock="one-second")
+    harness = rig.harness("inbox")
+    k = rig.key(KEY, clock="one-second")
     first = k.put(b"one")
     k.put(b"two")
     k.expire_version(first)
     put1, put2, expiry = k.records
     for record in (put1, put2):
-        deliver(harness, record)
-    before = ledger_item(dynamodb_client, fresh_tables, bucket, KEY)
-    deliver(harness, expiry)
-    after = ledger_item(dynamodb_client, fresh_tables, bucket, KEY)
+        rig.deliver(harness, record)
+    before = rig.ledger_item(KEY)
+    assert before is not None
+    rig.deliver(harness, expiry)
+    after = rig.ledger_item(KEY)
     expired = parse_s3_record(expiry)
     assert expired is not None
     assert after == {**before, "time_mark": expired.order.time_key}
-    outcomes = {
-        a["event_name"]: a["outcome"]
-        for a in (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.audit))
-    }
+    outcomes = {a["event_name"]: a["outcome"] for a in rig.audit_items()}
     assert outcomes["LifecycleExpiration:Delete"] == ledger.UNCHANGED
     k.put(b"three")
-    deliver(harness, k.records[-1])
-    assert_ledger_shows_the_bucket(dynamodb_client, fresh_tables, k)
+    rig.deliver(harness, k.records[-1])
+    rig.assert_ledger_shows_the_bucket(k)
 
 
 def test_a_lifecycle_marker_settled_unchanged_still_orders_a_late_upload(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
+    rig: VersionedRig,
 ) -> None:
     """Found by chaos (seed 2026): a delete marker, an upload, then S3 Lifecycle's delete marker,
     all in one second. The lifecycle marker lands first, on a ledger that says deleted already
     (``unchanged``); the upload lands last. Had the unchanged marker left no mark, the upload
     would look newer and bring back a version that a GET does not return."""
-    harness = make_harness(dynamodb_endpoint, fresh_tables, "inbox", aws_endpoint=aws_endpoint)
-    k = VersionedKey(s3, bucket, KEY, clock="one-second")
+    harness = rig.harness("inbox")
+    k = rig.key(KEY, clock="one-second")
     k.put(b"one")
     k.delete()
     k.put(b"two")
     k.expire_current()
     put1, marker, put2, lifecycle = k.records
     for record in (put1, marker, lifecycle, put2):
-        deliver(harness, record)
-    assert_ledger_shows_the_bucket(dynamodb_client, fresh_tables, k)
+        rig.deliver(harness, record)
+    rig.assert_ledger_shows_the_bucket(k)
 
 
 class RandomRace:
@@ -322,9 +267,13 @@ class RandomRace:
     requests S3 accepts; what is true afterwards is read from S3."""
 
     def __init__(
-        self, rng: random.Random, k: VersionedKey, harness: Harness, repair: Callable[[], None]
+        self,
+        rng: random.Random,
+        k: VersionedKey,
+        deliver: Callable[..., None],
+        repair: Callable[[], None],
     ) -> None:
-        self.rng, self.k, self.harness, self.repair = rng, k, harness, repair
+        self.rng, self.k, self.deliver, self.repair = rng, k, deliver, repair
         self.stack: list[tuple[str, bool]] = []  # (version id, is a delete marker), oldest first
         self.pending: list[dict[str, Any]] = []
 
@@ -360,7 +309,7 @@ class RandomRace:
         count = self.rng.randint(0, len(self.pending))
         batch, self.pending = self.pending[:count], self.pending[count:]
         if batch:
-            deliver(self.harness, *batch)
+            self.deliver(*batch)
 
     def run(self, steps: int) -> None:
         for _ in range(steps):
@@ -374,49 +323,35 @@ class RandomRace:
         rest = self.pending + self.rng.sample(self.pending, len(self.pending) // 2)
         self.rng.shuffle(rest)
         for start in range(0, len(rest), 3):
-            deliver(self.harness, *rest[start : start + 3])
+            self.deliver(*rest[start : start + 3])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_random_races_end_at_what_a_get_returns(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
+    rig: VersionedRig,
     mode: Mode,
 ) -> None:
     """Seeded histories of one key, each within a second or two of S3's clock: uploads, delete
     markers, removals of versions, lifecycle expiries, with backfills and ``reconcile --apply``
     runs between the requests and events delivered late, shuffled and twice. Every key's ledger
     ends at what a GET returns, every event is audited once, and ``check`` finds nothing."""
-    harness = make_harness(dynamodb_endpoint, fresh_tables, mode, aws_endpoint=aws_endpoint)
+    harness = rig.harness(mode)
     for seed in range(16):
         rng = random.Random(f"{mode} {seed}")
-        k = VersionedKey(s3, bucket, f"{KEY} {seed}", clock="server")
+        k = rig.key(f"{KEY} {seed}", clock="server")
 
         def repair(k: VersionedKey = k, rng: random.Random = rng) -> None:
             if rng.random() < 0.5:
-                backfill(
-                    s3,
-                    dynamodb_client,
-                    bucket=bucket,
-                    ledger_table=fresh_tables.ledger,
-                    audit_table=fresh_tables.audit,
-                    prefix=k.key,
-                    workers=1,
-                )
+                backfill_key(rig, k)
             else:
-                run_reconcile(s3, dynamodb_client, fresh_tables, k)
+                run_reconcile(rig, k)
 
-        RandomRace(rng, k, harness, repair).run(steps=rng.randint(4, 9))
-        assert_ledger_shows_the_bucket(dynamodb_client, fresh_tables, k)
-        audited = {
-            a["event_id"]
-            for a in (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.audit))
-        }
+        RandomRace(rng, k, functools.partial(rig.deliver, harness), repair).run(
+            steps=rng.randint(4, 9)
+        )
+        rig.assert_ledger_shows_the_bucket(k)
+        audited = {a["event_id"] for a in rig.audit_items()}
         for record in k.records:
             event = parse_s3_record(record)
             assert event is not None
@@ -424,32 +359,27 @@ def test_random_races_end_at_what_a_get_returns(
 
 
 def test_rebuild_leaves_what_the_clocks_cannot_order_to_reconcile(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
+    rig: VersionedRig,
 ) -> None:
     """``lean``: a backfill, then an upload of the backfill's second (settled by S3). The
     ledger is lost; ``rebuild-ledger`` replays the audit log, which alone cannot order the two,
     so it counts the object as unordered (for reconcile) instead of guessing."""
-    harness = make_harness(dynamodb_endpoint, fresh_tables, "lean", aws_endpoint=aws_endpoint)
+    harness = rig.harness("lean")
 
     def backfill_then_upload(attempt: int) -> tuple[VersionedKey, str]:
-        k = VersionedKey(s3, bucket, f"{KEY} {attempt}", clock="server")
+        k = rig.key(f"{KEY} {attempt}", clock="server")
         k.put(b"from before attach")
-        read_at = run_backfill(s3, dynamodb_client, fresh_tables, k)
+        read_at = run_backfill(rig, k)
         k.put(b"the client's overwrite")
         return k, read_at
 
     k = in_one_second(backfill_then_upload)
-    deliver(harness, k.records[-1])
-    dynamodb_client.delete_item(
-        TableName=fresh_tables.ledger, Key={"id": {"S": f"{bucket}/{k.key}"}}
+    rig.deliver(harness, k.records[-1])
+    rig.dynamodb.delete_item(
+        TableName=rig.tables.ledger, Key={"id": {"S": f"{rig.bucket}/{k.key}"}}
     )
     report = rebuild_ledger(
-        dynamodb_client, ledger_table=fresh_tables.ledger, audit_table=fresh_tables.audit
+        rig.dynamodb, ledger_table=rig.tables.ledger, audit_table=rig.tables.audit
     )
     assert report.objects_unordered == 1
     assert report.ledger_items_written == 1

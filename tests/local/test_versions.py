@@ -8,10 +8,9 @@ each event must have exactly one audit item, and ``check`` must find nothing.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -20,14 +19,9 @@ from s3ledger.core.config import Mode
 from s3ledger.core.consistency import check_consistency
 from s3ledger.core.events import parse_s3_record
 from s3ledger.core.ledger import ObjectState
-from s3ledger.workbench.context import LocalContext
-from tests.support.pipeline import make_harness, sqs_event, sqs_message
-from tests.support.tables import TableNames, scan_all, stream_records
+from tests.support.rig import VersionedRig
+from tests.support.tables import stream_records
 from tests.support.versioned import VersionedKey
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_s3 import S3Client
 
 KEY = "reports/q3 summary+final é.csv"
 
@@ -130,28 +124,20 @@ DELIVERIES = {
 # inbox-batch under `make test`; the quick loop (`-m "not slow"`) runs each case for inbox.
 @pytest.mark.parametrize("mode", ["inbox", pytest.param("inbox-batch", marks=pytest.mark.slow)])
 def test_the_ledger_ends_at_what_a_get_returns(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
+    rig: VersionedRig,
     streams_client: Any,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
     mode: Mode,
     scenario: str,
     delivery: str,
 ) -> None:
     """Any delivery of a versioned history leaves the bucket's state, each event audited once."""
-    key = VersionedKey(s3, bucket, KEY)
+    key = rig.key(KEY)
     SCENARIOS[scenario](key)
-    harness = make_harness(dynamodb_endpoint, fresh_tables, mode, aws_endpoint=aws_endpoint)
+    harness = rig.harness(mode)
     for batch in DELIVERIES[delivery](key.records):
-        messages = [sqs_message(json.dumps({"Records": [r]})) for r in batch]
-        response = harness.pipeline.handle_sqs(sqs_event(*messages), LocalContext())
-        assert response == {"batchItemFailures": []}
+        rig.deliver(harness, *batch)
 
-    ledger_items = [ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger)]
-    audit_items = [ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.audit)]
+    ledger_items, audit_items = rig.ledger_items(), rig.audit_items()
     (item,) = ledger_items
     assert ObjectState.of_ledger(item) == key.state(), (item, key.state())
     expected_ids = set()
@@ -162,34 +148,26 @@ def test_the_ledger_ends_at_what_a_get_returns(
     assert {a["event_id"] for a in audit_items} == expected_ids
     writes = [
         r["dynamodb"]["NewImage"]["event_id"]["S"]
-        for r in stream_records(streams_client, dynamodb_client, fresh_tables.audit)
+        for r in stream_records(streams_client, rig.dynamodb, rig.tables.audit)
     ]
     assert sorted(writes) == sorted(expected_ids), "an audit item was written twice"
     assert check_consistency(audit_items, ledger_items).anomalies_total == 0
 
 
 def test_removing_a_noncurrent_version_is_audited_unchanged(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
+    rig: VersionedRig,
 ) -> None:
     """In order: the ledger keeps v2; the removal of v1 is audited ``unchanged``, counted as
     ``EventsUnchanged``; the ledger's last event stays v2's PUT, and only its ``sequencer`` rises
     to the removal's (S3's read came after it: no event before it may apply later)."""
-    key = VersionedKey(s3, bucket, KEY)
+    key = rig.key(KEY)
     noncurrent_version_removed(key)
-    harness = make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint)
+    harness = rig.harness()
     for record in key.records:
-        harness.pipeline.handle_sqs(sqs_event(sqs_message({"Records": [record]})), LocalContext())
-    audit = {
-        a["event_name"]: a["outcome"]
-        for a in (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.audit))
-    }
+        rig.deliver(harness, record)
+    audit = {a["event_name"]: a["outcome"] for a in rig.audit_items()}
     assert audit == {"ObjectCreated:Put": ledger.APPLIED, "ObjectRemoved:Delete": ledger.UNCHANGED}
-    (item,) = (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger))
+    (item,) = rig.ledger_items()
     assert item["status"] == ledger.PROCESSED
     assert item["etag"] == key.state().etag
     assert item["event_name"] == "ObjectCreated:Put"
@@ -200,51 +178,38 @@ def test_removing_a_noncurrent_version_is_audited_unchanged(
 
 
 def test_removing_the_current_version_shows_the_previous_one(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
+    rig: VersionedRig,
 ) -> None:
     """The event carries no state: the ledger takes v1's version id, size and eTag from S3."""
-    key = VersionedKey(s3, bucket, KEY)
+    key = rig.key(KEY)
     first = key.put(b"one")
     second = key.put(b"two!")
     key.delete_version(second)
-    harness = make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint)
+    harness = rig.harness()
     for record in key.records:
-        harness.pipeline.handle_sqs(sqs_event(sqs_message({"Records": [record]})), LocalContext())
-    (item,) = (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger))
+        rig.deliver(harness, record)
+    (item,) = rig.ledger_items()
     assert (item["status"], item["version_id"], item["size"]) == (ledger.PROCESSED, first, 3)
 
 
 def test_a_lost_answer_to_a_removals_pinned_write_is_applied_once(
-    dynamodb_endpoint: str,
-    dynamodb_client: DynamoDBClient,
+    rig: VersionedRig,
     streams_client: Any,
-    aws_endpoint: str,
-    fresh_tables: TableNames,
-    s3: S3Client,
-    bucket: str,
 ) -> None:
     """The pinned transaction commits and its answer is lost twice: the resend with the same
     token is answered success (the pin, now stale, is not checked again), the removal counts as
     applied, and its audit item and ledger move are written once."""
-    key = VersionedKey(s3, bucket, KEY)
+    key = rig.key(KEY)
     current_version_removed(key)
-    harness = make_harness(dynamodb_endpoint, fresh_tables, aws_endpoint=aws_endpoint)
+    harness = rig.harness()
     *puts, removal = key.records
     for record in puts:
-        harness.pipeline.handle_sqs(sqs_event(sqs_message({"Records": [record]})), LocalContext())
+        rig.deliver(harness, record)
     harness.faults.lose_response("TransactWriteItems", times=2)
-    response = harness.pipeline.handle_sqs(
-        sqs_event(sqs_message({"Records": [removal]})), LocalContext()
-    )
-    assert response == {"batchItemFailures": []}
+    rig.deliver(harness, removal)  # the message succeeds
     assert harness.metrics.snapshot()["EventsApplied"] == 3
     assert harness.faults.injected == {"lost-response": 2}
-    audit_writes = stream_records(streams_client, dynamodb_client, fresh_tables.audit)
+    audit_writes = stream_records(streams_client, rig.dynamodb, rig.tables.audit)
     assert len(audit_writes) == 3
-    (item,) = (ledger.from_item(i) for i in scan_all(dynamodb_client, fresh_tables.ledger))
+    (item,) = rig.ledger_items()
     assert ObjectState.of_ledger(item) == key.state()
