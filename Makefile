@@ -15,7 +15,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # The loopback launcher is compiled last, so its class marks a complete install.
 DDB_LOCAL := .cache/dynamodb-local/launcher/LoopbackDynamoDBLocal.class
 
-# pytest-xdist workers: each starts its own DynamoDB Local and moto (about 0.5 GB between them).
+# pytest-xdist workers: each starts its own DynamoDB Local and moto.
 # Two suit the 2-core machine the suite is sized for; PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
 
